@@ -1,0 +1,1 @@
+"""pytest plugin for condor-sim (fixtures come with the pool-lifecycle work)."""
