@@ -1,0 +1,393 @@
+"""The server side of DaemonCore's command protocol: DC_AUTHENTICATE and raw commands.
+
+A connection starts with ``[int command]``.  For DC_AUTHENTICATE (60010) the same message
+carries the client's security ad, and the exchange is (security.md §5/§6)::
+
+    C->S [60010][client ad]          S->C [policy ad]          (if the client's Enact is NO)
+    -- authentication, if decided: method rounds, then exchangeKey [int 0] --
+    -- both derive the ECDH key and switch to AES-GCM --
+    S->C [session ad: User, Sid, ValidCommands, ReturnCode]    (new sessions only)
+    ... the command's own messages ...
+
+A client holding a cached session resumes instead: ``[60010][UseSession=YES, Sid, Nonce]``,
+answered by ``[ReturnCode=AUTHORIZED, RemoteVersion, Nonce]`` in clear (when the client
+asks for a resume response), then AES with the cached key.  Any other first integer is a
+raw command whose payload follows in the same message.
+"""
+from __future__ import annotations
+
+import base64
+import os
+import time
+from dataclasses import dataclass, field
+
+import classad2
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from .. import CONDOR_VERSION
+from ..cedar import ProtocolError
+from ..cedar import commands as C
+from ..cedar.classad_wire import MAX_HANDSHAKE_ATTRS, get_ad, put_ad
+from ..daemoncore import Channel, ConnectionClosed, Request
+from . import methods as M
+from .authz import Authorizer
+from .perms import Perm, implies
+from .policy import PolicyError, reconcile, server_policy
+
+SESSION_DURATION_SLOP = 20
+
+
+def derive_session_key(private_key, peer_b64: str) -> bytes:
+    """ECDH on P-256, then HKDF-SHA256(salt "htcondor", info "keygen") to 32 bytes."""
+    try:
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), base64.b64decode(peer_b64))
+    except (ValueError, TypeError) as e:
+        raise ProtocolError(f"bad ECDHPublicKey: {e}") from None
+    shared = private_key.exchange(ec.ECDH(), peer)
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"htcondor", info=b"keygen").derive(shared)
+
+
+def encode_public_key(private_key) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+    raw = private_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
+    return base64.b64encode(raw).decode()
+
+
+@dataclass
+class Session:
+    sid: str
+    key: bytes | None
+    user: str
+    authenticated: bool
+    perm: Perm
+    policy: dict
+    expires: float
+    lease: float | None
+    lease_until: float | None = None
+    valid_commands: list = field(default_factory=list)
+
+    def alive(self, now: float) -> bool:
+        return now < self.expires and (self.lease_until is None or now < self.lease_until)
+
+
+class SecurityManager:
+    """Per-daemon security state: config-derived policy, sessions, authorization."""
+
+    def __init__(self, core):
+        self.core = core
+        self.sessions: dict[str, Session] = {}
+        self._counter = 0
+        self.reconfigure()
+
+    # ------------------------------------------------------------------ config
+    def reconfigure(self) -> None:
+        get = self.core.config.get
+        self.authz = Authorizer(get, self.core.subsystem)
+        self.uid_domain = get("UID_DOMAIN") or ""
+        self.trust_domain = get("TRUST_DOMAIN") or self.uid_domain
+        self.condor_user = M.condor_username(get("CONDOR_IDS"))
+        self._policies: dict = {}
+        try:
+            from . import tokens
+        except ImportError:
+            tokens = None
+        self.token_support = tokens.ServerTokenSupport(self.core.config, self.core.log) if tokens else None
+
+    def policy_for(self, cmd) :
+        key = (cmd.perm, cmd.force_auth)
+        if key not in self._policies:
+            have_keys = bool(self.token_support and self.token_support.issuer_keys())
+            self._policies[key] = server_policy(self.core.config.get, cmd.perm, self.core.subsystem,
+                                                force_auth=cmd.force_auth, have_token_keys=have_keys)
+        return self._policies[key]
+
+    def _log(self, msg: str, cat: str = "D_SECURITY") -> None:
+        self.core.log.log(msg, cat)
+
+    # ------------------------------------------------------------------ entry
+    async def serve(self, chan: Channel) -> None:
+        first = await chan.read_message()
+        cmd_num = first.get_int()
+        if cmd_num == C.DC_AUTHENTICATE:
+            await self._dc_authenticate(chan, first)
+        else:
+            await self._raw_command(chan, cmd_num, first)
+
+    def _deny_log(self, user: str, ip: str, cmd, reason: str) -> None:
+        self.core.log.log(f"PERMISSION DENIED to {user} from host {ip} for command {cmd.num} "
+                          f"({cmd.name}), access level {cmd.perm.name}: reason: {reason}")
+
+    def authorize(self, cmd, user: str, ip: str, limit: set | None) -> bool:
+        """DaemonCore::Verify, with the session's authorization limits and alternate levels."""
+        if limit is not None:
+            allowed = set()
+            for p in limit:
+                allowed |= implies(p)
+            if cmd.perm not in allowed and Perm.ALLOW not in (cmd.perm, *cmd.alt_perms) \
+                    and not allowed.intersection(cmd.alt_perms):
+                self.core.log.log(f"DC_AUTHENTICATE: authentication of {ip} was successful but "
+                                  f"resulted in a limited authorization which did not include this "
+                                  f"command ({cmd.num} {cmd.name}), so aborting.")
+                return False
+        ok, reason = self.authz.verify(cmd.perm, user, ip)
+        if not ok:
+            for alt in cmd.alt_perms:
+                if self.authz.verify(alt, user, ip)[0]:
+                    return True
+            self._deny_log(user, ip, cmd, reason)
+        return ok
+
+    # ------------------------------------------------------------------ raw commands
+    async def _raw_command(self, chan: Channel, cmd_num: int, first) -> None:
+        cmd = self.core.commands.get(cmd_num)
+        if cmd is None:
+            self.core.log.log(f"DaemonCore: received unknown command {cmd_num} via TCP from "
+                              f"{chan.peer_description}; closing")
+            return
+        self._log(f"DaemonCore received UNAUTHENTICATED command {cmd_num} {cmd.name}.")
+        user = M.UNAUTHENTICATED
+        if cmd.perm != Perm.ALLOW:
+            try:
+                pol = self.policy_for(cmd)
+            except PolicyError as e:
+                self.core.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+                return
+            if pol.negotiation == "REQUIRED" or pol.authentication_new == "REQUIRED":
+                self.core.log.log(f"DaemonCore: PERMISSION DENIED for {cmd_num} ({cmd.name}) via TCP "
+                                  f"from host {chan.peer_description} (access level {cmd.perm.name})")
+                return
+        if cmd.force_auth:
+            self.core.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
+                              f"result in a valid mapped user name, which is required for this "
+                              f"command ({cmd_num} {cmd.name}), so aborting.")
+            return
+        if not self.authorize(cmd, user, chan.peer_ip, None):
+            return
+        req = Request(self.core, chan, cmd, cmd_num, user, False, {},
+                      pending=first if not first.at_end() else None)
+        await self.core.run_command(req)
+
+    # ------------------------------------------------------------------ DC_AUTHENTICATE
+    async def _dc_authenticate(self, chan: Channel, first) -> None:
+        try:
+            cad = get_ad(first, MAX_HANDSHAKE_ATTRS, literals_only=True)
+        except ProtocolError as e:
+            self.core.log.log(f"DC_AUTHENTICATE: bad security ad from {chan.peer_description}: {e}")
+            return
+        info = {k: v for k, v in cad.items()}
+        if not first.at_end():
+            raise ProtocolError(f"{first.remaining} unread bytes after the security ad")
+        if str(info.get("UseSession", "")).upper().startswith("Y"):
+            await self._resume(chan, info)
+        else:
+            await self._new_session(chan, info)
+
+    def _target(self, info: dict):
+        real = info.get("Command")
+        if not isinstance(real, int) or isinstance(real, bool):
+            raise ProtocolError("security ad without a Command")
+        target = real
+        if real in (C.DC_AUTHENTICATE, C.DC_SEC_QUERY):
+            target = info.get("AuthCommand")
+            if not isinstance(target, int) or isinstance(target, bool):
+                raise ProtocolError("security ad without an AuthCommand")
+        return real, self.core.commands.get(target), target
+
+    async def _resume(self, chan: Channel, info: dict) -> None:
+        sid = info.get("Sid")
+        want_reply = info.get("ResumeResponse") is True
+        now = time.time()
+        session = self.sessions.get(sid) if isinstance(sid, str) else None
+        if session is not None and not session.alive(now):
+            del self.sessions[sid]
+            session = None
+        real, cmd, target = self._target(info)
+        if session is None:
+            self._log(f"DC_AUTHENTICATE: session {sid} NOT FOUND; closing.")
+            if want_reply:
+                await chan.send(put_ad(chan.new_message(), {"ReturnCode": "SID_NOT_FOUND"}))
+            return
+        if session.lease is not None:
+            session.lease_until = now + session.lease
+        if want_reply:
+            nonce = base64.b64encode(os.urandom(33)).decode()
+            await chan.send(put_ad(chan.new_message(), {"ReturnCode": "AUTHORIZED",
+                                                        "RemoteVersion": CONDOR_VERSION,
+                                                        "Nonce": nonce}))
+        if session.key is not None:
+            chan.enable_crypto(session.key)
+        self._log(f"DC_AUTHENTICATE: resuming session id {sid}")
+        if cmd is None:
+            self.core.log.log(f"DC_AUTHENTICATE: received unregistered command {target}; closing")
+            return
+        limit = session.policy.get("_limit")
+        if not self.authorize(cmd, session.user, chan.peer_ip, limit):
+            return
+        await self._execute(chan, real, cmd, target, session.user, session.authenticated, session.policy)
+
+    async def _new_session(self, chan: Channel, info: dict) -> None:
+        real, cmd, target = self._target(info)
+        if cmd is None:
+            # The real daemon reads the ad, sends nothing and closes; the client reports
+            # "Connection closed during command authorization. Probably due to an unknown command."
+            self.core.log.log(f"DC_AUTHENTICATE: received unregistered command {target} from "
+                              f"{chan.peer_description}; closing")
+            return
+        try:
+            ours = self.policy_for(cmd)
+        except PolicyError as e:
+            self.core.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+            return
+        decision = reconcile(info, ours)
+        if decision is None:
+            self.core.log.log(f"DC_AUTHENTICATE: Unable to reconcile! (client {chan.peer_description})")
+            return
+        new_session = str(info.get("NewSession", "")).upper().startswith("Y")
+        peer_ec = info.get("ECDHPublicKey") if isinstance(info.get("ECDHPublicKey"), str) else ""
+        self._counter += 1
+        sid = f"{self.core.hostname}:{self.core.pid}:{int(time.time())}:{self._counter}"
+        reply: dict = {
+            "Authentication": "YES" if decision.authentication else "NO",
+            "Encryption": "YES" if decision.encryption else "NO",
+            "Integrity": "YES" if decision.integrity else "NO",
+        }
+        if decision.authentication and not decision.auth_required:
+            reply["AuthRequired"] = False
+        if decision.auth_methods:
+            reply["AuthMethodsList"] = ",".join(decision.auth_methods)
+            reply["AuthMethods"] = decision.auth_methods[0]
+        if decision.crypto_methods:
+            reply["CryptoMethodsList"] = ",".join(decision.crypto_methods)
+        reply["SessionDuration"] = str(decision.session_duration)
+        if decision.session_lease is not None:
+            reply["SessionLease"] = decision.session_lease
+        reply["Enact"] = "YES"
+        if self.trust_domain:
+            reply["TrustDomain"] = self.trust_domain
+        if self.token_support:
+            keys = self.token_support.issuer_keys()
+            if keys:
+                reply["IssuerKeys"] = ",".join(keys)
+        reply["NegotiatedSession"] = True
+        reply["RemoteVersion"] = CONDOR_VERSION
+        private_key = None
+        if new_session and (decision.authentication or peer_ec):
+            if not decision.crypto_methods:
+                self.core.log.log(f"DC_AUTHENTICATE: tried to enable encryption for request from "
+                                  f"{chan.peer_description}, but we have none!")
+                return
+            reply["CryptoMethods"] = decision.crypto_methods[0]
+            if peer_ec:
+                private_key = ec.generate_private_key(ec.SECP256R1())
+                reply["ECDHPublicKey"] = encode_public_key(private_key)
+        if (decision.encryption or decision.integrity) and private_key is None:
+            # Only ECDH keying is implemented; legacy key transport is not.
+            self.core.log.log(f"DC_AUTHENTICATE: unable to turn on encryption, failing request "
+                              f"from {chan.peer_description}.")
+            return
+        if str(info.get("Enact", "")).upper().startswith("N"):
+            await chan.send(put_ad(chan.new_message(), reply))
+
+        identity = None
+        tried = False
+        if decision.authentication:
+            tried = True
+            identity = await self._authenticate(chan, decision.auth_methods, cmd)
+            if identity is not None:
+                self._log(f"DC_AUTHENTICATE: authentication of {chan.peer_ip} complete.")
+                await chan.send(chan.new_message().put_int(0))    # exchangeKey: no key to send
+            elif decision.auth_required:
+                self.core.log.log(f"DC_AUTHENTICATE: required authentication of {chan.peer_ip} failed")
+                return
+            else:
+                self._log(f"DC_SECURITY: authentication of {chan.peer_ip} failed but was not "
+                          f"required, so continuing.")
+        if cmd.force_auth and (identity is None or not identity.mapped):
+            self.core.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
+                              f"result in a valid mapped user name, which is required for this "
+                              f"command ({target} {cmd.name}), so aborting.")
+            return
+        key = derive_session_key(private_key, peer_ec) if private_key is not None else None
+        if key is not None:
+            chan.enable_crypto(key)
+            self._log(f"DC_AUTHENTICATE: generating AES key for session {sid}...")
+
+        user = identity.fqu if identity else M.UNAUTHENTICATED
+        policy = {"AuthMethods": identity.method if identity else None}
+        limit = None
+        if identity is not None:
+            policy.update(identity.extra)
+            limit = identity.extra.get("_limit")
+            if identity.method == "CLAIMTOBE":
+                limit = {cmd.perm}
+                policy["_limit"] = limit
+        authorized = self.authorize(cmd, user, chan.peer_ip, limit)
+        mapped = identity is not None and identity.mapped
+        valid = self.core.valid_commands(cmd.perm, mapped)
+        if target not in valid:
+            valid.insert(0, target)
+        if new_session:
+            m3 = {}
+            m3["User"] = user
+            if tried:
+                m3["TriedAuthentication"] = True
+            m3["Sid"] = sid
+            m3["ValidCommands"] = ",".join(str(n) for n in valid)
+            m3["ReturnCode"] = "AUTHORIZED" if authorized else "DENIED"
+            await chan.send(put_ad(chan.new_message(), m3))
+        if not authorized:
+            self.core.log.log("DC_AUTHENTICATE: Command not authorized, done!")
+            return
+        if new_session:
+            now = time.time()
+            lease = decision.session_lease + SESSION_DURATION_SLOP if decision.session_lease else None
+            self.sessions[sid] = Session(sid, key, user, identity is not None, cmd.perm, policy,
+                                         now + decision.session_duration + SESSION_DURATION_SLOP,
+                                         lease, now + lease if lease else None, valid)
+            self._purge(now)
+        await self._execute(chan, real, cmd, target, user, identity is not None, policy)
+
+    def _purge(self, now: float) -> None:
+        if len(self.sessions) > 64:
+            for sid in [s for s, v in self.sessions.items() if not v.alive(now)]:
+                del self.sessions[sid]
+
+    async def _authenticate(self, chan: Channel, methods: list[str], cmd) -> M.Identity | None:
+        """Method rounds: client mask -> our choice -> the method; repeat until done or 0."""
+        ctx = M.AuthContext(
+            uid_domain=self.uid_domain, sock_ip=chan.sock_ip, sock_port=chan.sock_port,
+            command_ports=(self.core.port,),
+            fs_local_dir=self.core.config.get("FS_LOCAL_DIR") or "/tmp",
+            fs_root_to_condor=self.core.config.get_bool("FS_ROOT_TO_CONDOR", True),
+            claimtobe_include_domain=self.core.config.get_bool("SEC_CLAIMTOBE_INCLUDE_DOMAIN", True),
+            condor_user=self.condor_user,
+            log=lambda m: self._log(m),
+        )
+        server_methods = dict(M.SERVER_METHODS)
+        if self.token_support:
+            server_methods["TOKEN"] = self.token_support.authenticate
+        while True:
+            mask = (await chan.read_message()).get_int()
+            chosen = next((m for m in methods if M.METHOD_BITS.get(m, 0) & mask and m in server_methods), None)
+            await chan.send(chan.new_message().put_int(M.METHOD_BITS[chosen] if chosen else 0))
+            if chosen is None:
+                self._log(f"AUTHENTICATE: no available authentication methods succeeded (mask {mask})")
+                return None
+            identity = await server_methods[chosen](chan, ctx)
+            if identity is not None:
+                return identity
+            self._log(f"AUTHENTICATE: method {chosen} failed for {chan.peer_ip}")
+
+    async def _execute(self, chan: Channel, real: int, cmd, target: int, user: str,
+                       authenticated: bool, policy: dict) -> None:
+        if real == C.DC_SEC_QUERY:
+            reply = {"AuthorizationSucceeded": True}
+            reply.update({k: v for k, v in policy.items() if k.startswith("AuthToken")})
+            await chan.send(put_ad(chan.new_message(), reply))
+            return
+        if real == C.DC_AUTHENTICATE:
+            return
+        req = Request(self.core, chan, cmd, target, user, authenticated, policy)
+        await self.core.run_command(req)
