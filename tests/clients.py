@@ -70,7 +70,11 @@ def run_client(body: str, config: str | os.PathLike, *, api: str = "v2", knobs: 
         env[f"_CONDOR_{k}"] = str(v)
     if debug:
         env["_CONDOR_TOOL_DEBUG"] = "D_SECURITY:2 D_NETWORK"
-    code = "def main():\n" + textwrap.indent(textwrap.dedent(body).strip("\n"), "    ") + "\n" + PRELUDE
+    body = textwrap.dedent(body).strip("\n")
+    if debug:
+        body = ("import htcondor2 as _h; _h.enable_debug()\n" if api == "v2"
+                else "import htcondor as _h; _h.enable_debug()\n") + body
+    code = "def main():\n" + textwrap.indent(body, "    ") + "\n" + PRELUDE
     cmd = [python, "-c", code]
     kwargs = {}
     if user is not None:

@@ -1,0 +1,73 @@
+"""Start one simulated daemon process for a test, and stop it by pid afterwards."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from condor_sim.poolconfig import create_pool_dir
+
+
+class DaemonProcess:
+    """``python -m condor_sim.daemons.<name>`` with its own pool directory."""
+
+    def __init__(self, pool_dir: Path, module: str, address_file: str, *,
+                 security: str = "secure", overrides: dict | None = None):
+        self.pool_dir = Path(pool_dir)
+        self.config = create_pool_dir(self.pool_dir, security, overrides or {})
+        self.module = module
+        self.address_file = self.pool_dir / address_file
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 15) -> "DaemonProcess":
+        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
+        env["CONDOR_CONFIG"] = str(self.config)
+        self.proc = subprocess.Popen([sys.executable, "-m", f"condor_sim.daemons.{self.module}"],
+                                     env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while not self.address_file.exists():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.module} exited: {self.proc.stderr.read().decode()}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise TimeoutError(f"{self.module} wrote no address file")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def sinful(self) -> str:
+        return self.address_file.read_text().splitlines()[0]
+
+    @property
+    def port(self) -> int:
+        return int(self.sinful.split(":")[1].split("?")[0].rstrip(">"))
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def log_text(self, name: str) -> str:
+        path = self.pool_dir / "log" / name
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, timeout: float = 10) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        assert not psutil.pid_exists(self.proc.pid) or \
+            psutil.Process(self.proc.pid).status() == psutil.STATUS_ZOMBIE
