@@ -94,10 +94,13 @@ class DaemonConfig:
         if proc.returncode != 0:
             return (proc.stderr or proc.stdout).strip()[-2000:] or f"exit status {proc.returncode}"
         htcondor2.reload_config()
-        for k, v in self._runtime.items():
-            if v is not None:
-                htcondor2.param[k] = v
+        self.apply_overrides()
         return None
 
-    def set_runtime(self, name: str, value: str | None) -> None:
-        self._runtime[name] = value
+    def set_overrides(self, settings: dict[str, str]) -> None:
+        """Assignments (runtime/persistent config) applied after every reload from now on."""
+        self._runtime = dict(settings)
+
+    def apply_overrides(self) -> None:
+        for k, v in self._runtime.items():
+            htcondor2.param[k] = v

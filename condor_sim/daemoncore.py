@@ -161,6 +161,7 @@ class DaemonCore:
         self.start_time = int(time.time())
         self._connections: set[asyncio.Task] = set()
         self._timers: list[asyncio.Task] = []
+        self._background: set[asyncio.Task] = set()
         self.stopping: asyncio.Event | None = None
         self.exit_status = 0
         self.address_files: list[str] = []
@@ -298,7 +299,20 @@ class DaemonCore:
     # ------------------------------------------------------------------ lifecycle hooks
     # A daemon subclass overrides these.
     def request_reconfig(self) -> None:
-        asyncio.get_running_loop().create_task(self._reconfig())
+        self.spawn(self._reconfig())
+
+    def spawn(self, coro) -> asyncio.Task:
+        """Run a background coroutine; its failure is logged, never lost."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                e = t.exception()
+                self.log.log(f"ERROR: {type(e).__name__} in background task: {e}")
+        task.add_done_callback(done)
+        return task
 
     async def _reconfig(self) -> None:
         err = self.config.reload()

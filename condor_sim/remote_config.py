@@ -1,0 +1,175 @@
+"""The configuration commands every DaemonCore daemon answers (``handle_config_val``,
+``handle_config`` in HTCondor): what ``RemoteParam`` and ``condor_config_val`` use.
+
+* CONFIG_VAL (457, READ): ``[name]`` -> ``[value]`` or ``["Not defined"]``.
+* DC_CONFIG_VAL (60007, READ): ``?names[:regex]`` -> one string per matching knob name
+  (``[""]`` when none match); a plain name -> the value (NULL string when unknown) followed
+  by ``NAME = raw``, the source, the default and the use count.
+* DC_CONFIG_RUNTIME / DC_CONFIG_PERSIST (60003 / 60002, DAEMON with ALLOW as an
+  alternate level): ``[name]["NAME = value"]`` -> ``[int 0]`` accepted or ``[int -1]``
+  refused.  The handler itself decides: the name must be valid, some level other than
+  ALLOW must both grant the peer and list the name in ``SETTABLE_ATTRS_<LEVEL>``, and
+  ``ENABLE_RUNTIME_CONFIG`` / ``ENABLE_PERSISTENT_CONFIG`` (read once at start-up) must
+  be on.  Accepted values take effect at the next reconfig; persistent ones are written
+  under ``PERSISTENT_CONFIG_DIR`` and survive a restart.
+"""
+from __future__ import annotations
+
+import os
+import re
+
+from .cedar import commands as C
+from .security.perms import Perm
+
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+
+
+def register(core) -> None:
+    rc = RemoteConfig(core)
+    core.remote_config = rc
+    core.register(C.CONFIG_VAL, Perm.READ, rc.config_val)
+    core.register(C.DC_CONFIG_VAL, Perm.READ, rc.config_val)
+    core.register(C.DC_CONFIG_RUNTIME, Perm.DAEMON, rc.set_config, alt_perms=(Perm.ALLOW,))
+    core.register(C.DC_CONFIG_PERSIST, Perm.DAEMON, rc.set_config, alt_perms=(Perm.ALLOW,))
+
+
+class RemoteConfig:
+    def __init__(self, core):
+        self.core = core
+        cfg = core.config
+        # Like init_dynamic_config(): decided once, when the daemon starts.
+        self.enable_runtime = cfg.get_bool("ENABLE_RUNTIME_CONFIG", False)
+        self.enable_persistent = cfg.get_bool("ENABLE_PERSISTENT_CONFIG", False)
+        self.persist_base = None
+        if self.enable_persistent:
+            top = cfg.get(f"{core.subsystem}_CONFIG")
+            if not top and cfg.get("PERSISTENT_CONFIG_DIR"):
+                top = os.path.join(cfg.get("PERSISTENT_CONFIG_DIR"), f".config.{core.subsystem}")
+            self.persist_base = top
+        self.runtime: dict[str, str] = {}
+        self.persistent = self._load_persistent()
+        self.apply()
+        cfg.apply_overrides()      # persistent settings from an earlier run count at once
+
+    # ------------------------------------------------------------------ queries
+    async def config_val(self, req) -> None:
+        name = (await req.read()).get_str()
+        cfg = self.core.config
+        msg = req.message()
+        if req.cmd == C.DC_CONFIG_VAL and name.startswith("?"):
+            self._special(name, msg)
+        elif req.cmd == C.DC_CONFIG_VAL:
+            value = cfg.get(name)
+            if value is None:
+                self.core.log.log(f"Got DC_CONFIG_VAL request for unknown parameter ({name})", "D_FULLDEBUG")
+                msg.put_string(None)
+            else:
+                raw = cfg.get_raw(name) if hasattr(cfg, "get_raw") else value
+                msg.put_string(value)
+                msg.put_string(f"{name.upper()} = {raw}")
+                msg.put_string(os.environ.get("CONDOR_CONFIG", "<Default>"))
+                msg.put_string(None)
+                msg.put_string("1")
+        else:
+            value = cfg.get(name)
+            if value is None:
+                self.core.log.log(f"Got CONFIG_VAL request for unknown parameter ({name})", "D_FULLDEBUG")
+                msg.put_string("Not defined")
+            else:
+                msg.put_string(value)
+        await req.send(msg)
+
+    def _special(self, name: str, msg) -> None:
+        head, colon, pattern = name.partition(":")
+        if head.lower() not in ("?names", "?name", "?n", "?na", "?nam") or len(head) < 2:
+            msg.put_string(f"!error:unsup:1: '{name}' is not supported")
+            return
+        try:
+            rx = re.compile(pattern if colon else ".*", re.IGNORECASE)
+        except re.error as e:
+            msg.put_string(f"!error:regex:{e.pos or 0}: error code {e.msg}")
+            return
+        names = [n for n in self.core.config.names() if rx.match(n)]
+        if not names:
+            msg.put_string("")
+        for n in names:
+            msg.put_string(n)
+
+    # ------------------------------------------------------------------ setting
+    async def set_config(self, req) -> None:
+        r = await req.read()
+        admin = r.get_str()
+        line = r.get_str()
+        name = line.partition("=")[0].strip() if line.strip() else admin
+        name = name.rstrip(":").strip()
+        limit = req.policy.get("_limit") if req.policy else None
+        rval = -1
+        if not _VALID_NAME.match(name):
+            self.core.log.log(f"Rejecting attempt to set param with invalid name ({name})")
+        elif not self.core.security.authz.settable(name, req.user, req.peer_ip, limit):
+            self.core.log.log(f'WARNING: Someone at {req.peer_ip} is trying to modify "{name}"')
+            self.core.log.log("WARNING: Potential security problem, request refused")
+        elif req.cmd == C.DC_CONFIG_RUNTIME:
+            rval = self._set(self.runtime, self.enable_runtime, admin, line)
+        else:
+            rval = self._set(self.persistent, self.enable_persistent and bool(self.persist_base), admin, line)
+            if rval == 0:
+                self._save_persistent()
+            elif not self.enable_persistent:
+                self.core.log.log("set_persistent_config(): ENABLE_PERSISTENT_CONFIG is false. "
+                                  f"Not setting persistent config file param: {line}")
+        if rval == 0:
+            self.apply()
+        await req.send(req.message().put_int(rval))
+
+    @staticmethod
+    def _set(table: dict, enabled: bool, admin: str, line: str) -> int:
+        if not admin or not enabled:
+            return -1
+        value = line.partition("=")[2].strip() if "=" in line else ""
+        if line.strip() and value:
+            table[admin] = line
+        else:
+            table.pop(admin, None)     # "NAME = " or "" means remove
+        return 0
+
+    # ------------------------------------------------------------------ persistence
+    def _load_persistent(self) -> dict:
+        out: dict[str, str] = {}
+        if not self.persist_base or not os.path.exists(self.persist_base):
+            return out
+        admins = []
+        for line in open(self.persist_base, errors="replace"):
+            if line.startswith("RUNTIME_CONFIG_ADMIN"):
+                admins = line.partition("=")[2].replace(",", " ").split()
+        for admin in admins:
+            path = f"{self.persist_base}.{admin}"
+            if os.path.exists(path):
+                text = open(path, errors="replace").read().strip()
+                if text:
+                    out[admin] = text
+        return out
+
+    def _save_persistent(self) -> None:
+        base = self.persist_base
+        os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
+        for admin, line in self.persistent.items():
+            _atomic_write(f"{base}.{admin}", line + "\n")
+        _atomic_write(base, "RUNTIME_CONFIG_ADMIN = " + " ".join(self.persistent) + "\n")
+
+    def apply(self) -> None:
+        """Hand the accepted settings to the config engine (persistent first, then runtime);
+        they take effect when the config is next re-read."""
+        settings = {}
+        for table in (self.persistent, self.runtime):
+            for line in table.values():
+                name, _, value = line.partition("=")
+                settings[name.strip()] = value.strip()
+        self.core.config.set_overrides(settings)
+
+
+def _atomic_write(path: str, text: str) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
