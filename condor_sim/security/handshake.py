@@ -90,15 +90,15 @@ class SecurityManager:
         self.condor_user = M.condor_username(get("CONDOR_IDS"))
         self._policies: dict = {}
         try:
-            from . import tokens
-        except ImportError:
-            tokens = None
-        self.token_support = tokens.ServerTokenSupport(self.core.config, self.core.log) if tokens else None
+            from .token_auth import ServerTokenSupport
+        except ImportError:          # no tokens module: IDTOKENS is simply not offered
+            ServerTokenSupport = None
+        self.token_support = ServerTokenSupport(self.core.config, self.core.log) if ServerTokenSupport else None
 
     def policy_for(self, cmd) :
-        key = (cmd.perm, cmd.force_auth)
+        have_keys = bool(self.token_support and self.token_support.issuer_keys())
+        key = (cmd.perm, cmd.force_auth, have_keys)
         if key not in self._policies:
-            have_keys = bool(self.token_support and self.token_support.issuer_keys())
             self._policies[key] = server_policy(self.core.config.get, cmd.perm, self.core.subsystem,
                                                 force_auth=cmd.force_auth, have_token_keys=have_keys)
         return self._policies[key]
