@@ -1,0 +1,298 @@
+"""condor_collector: stores the ads daemons advertise and answers queries and locates.
+
+Per ``condor_collector.V6`` behaviour (commands.md §4): one table per ad type keyed as
+the real hash keys are; UPDATE_* stores or replaces an ad wholesale and keeps reading
+``[cmd][ad]`` messages from the same socket until DC_NOP or EOF; INVALIDATE_* removes by
+key or by Requirements; QUERY_* evaluates Requirements with the stored ad as MY and
+answers ``[1][ad]... [0]`` in one message; the collector inserts its own ad.
+"""
+from __future__ import annotations
+
+import time
+
+import classad2
+
+from ..cedar import ProtocolError
+from ..cedar import commands as C
+from ..cedar.classad_wire import get_ad, is_private, put_ad
+from ..daemoncore import ConnectionClosed
+from ..security.perms import Perm
+from .base import Daemon
+
+# update command -> (table, permission); invalidate command -> table; query command -> table
+UPDATES = {
+    C.UPDATE_STARTD_AD: ("Machine", Perm.ADVERTISE_STARTD),
+    C.UPDATE_SCHEDD_AD: ("Scheduler", Perm.ADVERTISE_SCHEDD),
+    C.UPDATE_SUBMITTOR_AD: ("Submitter", Perm.ADVERTISE_SCHEDD),
+    C.UPDATE_MASTER_AD: ("DaemonMaster", Perm.ADVERTISE_MASTER),
+    C.UPDATE_COLLECTOR_AD: ("Collector", Perm.DAEMON),
+    C.UPDATE_NEGOTIATOR_AD: ("Negotiator", Perm.NEGOTIATOR),
+    C.UPDATE_ACCOUNTING_AD: ("Accounting", Perm.NEGOTIATOR),
+    C.UPDATE_LICENSE_AD: ("License", Perm.DAEMON),
+    C.UPDATE_HAD_AD: ("HAD", Perm.DAEMON),
+    C.UPDATE_GRID_AD: ("Grid", Perm.DAEMON),
+    C.UPDATE_AD_GENERIC: (None, Perm.DAEMON),
+}
+INVALIDATES = {
+    C.INVALIDATE_STARTD_ADS: ("Machine", Perm.ADVERTISE_STARTD),
+    C.INVALIDATE_SCHEDD_ADS: ("Scheduler", Perm.ADVERTISE_SCHEDD),
+    C.INVALIDATE_SUBMITTOR_ADS: ("Submitter", Perm.ADVERTISE_SCHEDD),
+    C.INVALIDATE_MASTER_ADS: ("DaemonMaster", Perm.ADVERTISE_MASTER),
+    C.INVALIDATE_COLLECTOR_ADS: ("Collector", Perm.DAEMON),
+    C.INVALIDATE_NEGOTIATOR_ADS: ("Negotiator", Perm.NEGOTIATOR),
+    C.INVALIDATE_LICENSE_ADS: ("License", Perm.DAEMON),
+    C.INVALIDATE_HAD_ADS: ("HAD", Perm.DAEMON),
+    C.INVALIDATE_GRID_ADS: ("Grid", Perm.DAEMON),
+    C.INVALIDATE_ACCOUNTING_ADS: ("Accounting", Perm.NEGOTIATOR),
+    C.INVALIDATE_ADS_GENERIC: (None, Perm.DAEMON),
+}
+QUERIES = {
+    C.QUERY_STARTD_ADS: "Machine", C.QUERY_SCHEDD_ADS: "Scheduler", C.QUERY_MASTER_ADS: "DaemonMaster",
+    C.QUERY_SUBMITTOR_ADS: "Submitter", C.QUERY_COLLECTOR_ADS: "Collector",
+    C.QUERY_LICENSE_ADS: "License", C.QUERY_NEGOTIATOR_ADS: "Negotiator", C.QUERY_HAD_ADS: "HAD",
+    C.QUERY_GRID_ADS: "Grid", C.QUERY_ACCOUNTING_ADS: "Accounting", C.QUERY_ANY_ADS: None,
+    C.QUERY_GENERIC_ADS: None, C.QUERY_MULTIPLE_ADS: None,
+}
+LABELS = {"Machine": "StartdAd", "Scheduler": "ScheddAd", "DaemonMaster": "MasterAd",
+          "Submitter": "SubmittorAd", "Collector": "CollectorAd", "Negotiator": "NegotiatorAd"}
+
+
+def _s(ad, name: str) -> str | None:
+    v = ad.get(name)
+    return v if isinstance(v, str) else None
+
+
+def hash_key(table: str, ad) -> str | None:
+    """The real collector's key for an ad (hashkey.cpp); None when the ad is malformed."""
+    name = _s(ad, "Name")
+    if table in ("Machine", "StartD", "Scheduler", "Submitter"):
+        if table in ("Scheduler", "Submitter"):
+            name = name or _s(ad, "Machine")
+            if name and _s(ad, "ScheddName"):
+                name += _s(ad, "ScheddName")
+        if not name:
+            return None
+        addr = _s(ad, "MyAddress") or ""
+        host = addr[1:].split(":")[0] if addr.startswith("<") else ""
+        if table in ("Scheduler", "Submitter") and not host:
+            return None
+        return f"{name}{host}"
+    if table in ("DaemonMaster", "Collector"):
+        return name or _s(ad, "Machine")
+    if table == "Accounting":
+        return (name or "") + (_s(ad, "NegotiatorName") or "") if name else None
+    return name
+
+
+class Collector(Daemon):
+    SUBSYS = "COLLECTOR"
+    MY_TYPE = "Collector"
+    ADDRESS_KNOBS = ("COLLECTOR_ADDRESS_FILE", "COLLECTOR_SUPER_ADDRESS_FILE")
+
+    def __init__(self, argv=None):
+        super().__init__(argv)
+        self.tables: dict[str, dict[str, classad2.ClassAd]] = {}
+        self.log.log("In CollectorDaemon::Init()")
+        for num, (_, perm) in UPDATES.items():
+            self.core.register(num, perm, self.receive_update)
+        for num, (_, perm) in INVALIDATES.items():
+            self.core.register(num, perm, self.receive_invalidation)
+        for num in QUERIES:
+            self.core.register(num, Perm.READ, self.receive_query)
+        self.core.register(C.QUERY_STARTD_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
+        self.core.register(C.QUERY_MULTIPLE_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
+
+    # ------------------------------------------------------------------ own ad
+    def name(self) -> str:
+        name = self.config.get("COLLECTOR_NAME")
+        if name:
+            return name if "@" in name else f"{name}@{self.fqdn}"
+        return self.fqdn
+
+    def ad(self) -> dict:
+        ad = super().ad()
+        slots = list(self.tables.get("Machine", {}).values())
+        states = [str(s.get("State", ""))[:1] for s in slots]
+        subs = self.tables.get("Submitter", {}).values()
+        ad.update({
+            "CollectorIpAddr": self.core.sinful,
+            "UpdateInterval": 24 * self.update_interval(),
+            "RunningJobs": sum(int(s.get("RunningJobs", 0) or 0) for s in subs),
+            "IdleJobs": sum(int(s.get("IdleJobs", 0) or 0) for s in subs),
+            "HostsTotal": len(slots), "HostsClaimed": states.count("C"),
+            "HostsUnclaimed": states.count("U"), "HostsOwner": states.count("O"),
+        })
+        if self.config.get("CONDOR_ADMIN"):
+            ad["CondorAdmin"] = self.config.get("CONDOR_ADMIN")
+        return ad
+
+    def update_interval(self) -> float:
+        return max(1, self.config.get_int("COLLECTOR_UPDATE_INTERVAL", 900))
+
+    async def advertise(self) -> None:
+        """The collector inserts its own ad into its own table."""
+        ad = classad2.ClassAd(self.ad())
+        ad["LastHeardFrom"] = int(time.time())
+        self._store("Collector", ad, C.UPDATE_COLLECTOR_AD)
+
+    async def invalidate(self) -> None:
+        return None
+
+    async def setup(self) -> None:
+        try:
+            from ..security import tokens
+            key = self.config.get("SEC_TOKEN_POOL_SIGNING_KEY_FILE") or (
+                (self.config.get("SEC_PASSWORD_DIRECTORY") or "") + "/POOL")
+            if key and key != "/POOL":
+                tokens.ensure_pool_signing_key(key)
+        except ImportError:
+            pass
+        await self.advertise()
+        await super().setup()
+        self.core.every(lambda: max(1, self.config.get_int("CLASSAD_LIFETIME", 900) // 4 or 1),
+                        self.housekeep, first=5)
+
+    # ------------------------------------------------------------------ tables
+    def _store(self, table: str, ad, cmd: int) -> bool:
+        key = hash_key(table, ad)
+        if key is None:
+            self.log.log(f"Received malformed ad from command ({cmd}). Ignoring.")
+            return False
+        t = self.tables.setdefault(table, {})
+        label = LABELS.get(table, f"{table}Ad")
+        verb = "Updating ... " if key in t else "Inserting ** "
+        self.log.log(f'{label}: {verb}"< {key} >"', "D_FULLDEBUG")
+        t[key] = ad
+        return True
+
+    async def housekeep(self) -> None:
+        now = time.time()
+        default = self.config.get_int("CLASSAD_LIFETIME", 900)
+        for table, ads in self.tables.items():
+            for key in list(ads):
+                ad = ads[key]
+                life = ad.get("ClassAdLifetime")
+                life = life if isinstance(life, int) and not isinstance(life, bool) else default
+                heard = ad.get("LastHeardFrom")
+                if isinstance(heard, int) and now - heard > life and not (
+                        table == "Collector" and key == self.name()):
+                    self.log.log(f'**** Removing stale ad: "< {key} >"')
+                    del ads[key]
+
+    # ------------------------------------------------------------------ updates
+    async def receive_update(self, req) -> None:
+        cmd = req.cmd
+        r = await req.read()
+        while True:
+            ad = get_ad(r)
+            table, _ = UPDATES[cmd]
+            if table is None:
+                table = _s(ad, "MyType") or "Generic"
+            if table == "Machine" and not r.at_end():
+                get_ad(r)     # the private ad of a startd update (kept out of public queries)
+            ad["LastHeardFrom"] = int(time.time())
+            if req.authenticated:
+                ad["AuthenticatedIdentity"] = req.user
+                if req.policy.get("AuthMethods"):
+                    ad["AuthenticationMethod"] = req.policy["AuthMethods"]
+            self._store(table, ad, cmd)
+            # The real collector keeps the socket and serves further [cmd][ad] messages.
+            try:
+                r = await req.chan.read_message(timeout=self.config.get_int("COLLECTOR_TCP_IDLE", 300))
+            except ConnectionClosed:
+                return
+            cmd = r.get_int()
+            if cmd == C.DC_NOP or cmd not in UPDATES:
+                return
+
+    async def receive_invalidation(self, req) -> None:
+        ad = get_ad(await req.read())
+        table, _ = INVALIDATES[req.cmd]
+        if table is None:
+            table = _s(ad, "TargetType") or "Generic"
+        ads = self.tables.get(table, {})
+        key = hash_key(table, ad) if _s(ad, "Name") else None
+        removed = 0
+        if key is not None and key in ads:
+            del ads[key]
+            removed = 1
+        else:
+            req_expr = ad.lookup("Requirements") if "Requirements" in ad else None
+            for k in list(ads):
+                if req_expr is not None and _matches(req_expr, ads[k]):
+                    del ads[k]
+                    removed += 1
+        self.log.log(f"({removed}) Invalidated {table} ads", "D_FULLDEBUG")
+
+    # ------------------------------------------------------------------ queries
+    async def receive_query(self, req) -> None:
+        q = get_ad(await req.read())
+        self.log.log(f"Got {C.command_name(req.cmd)}", "D_FULLDEBUG")
+        table = QUERIES.get(req.cmd, "Machine")
+        target = _s(q, "TargetType") or ""
+        if req.cmd == C.QUERY_GENERIC_ADS:
+            tables = [target] if target else []
+        elif req.cmd in (C.QUERY_ANY_ADS,) or (req.cmd == C.QUERY_MULTIPLE_ADS and target in ("", "Any")):
+            tables = list(self.tables)
+        elif req.cmd in (C.QUERY_MULTIPLE_ADS, C.QUERY_MULTIPLE_PVT_ADS):
+            tables = [t.strip() for t in target.split(",") if t.strip()]
+        elif req.cmd in (C.QUERY_STARTD_ADS, C.QUERY_STARTD_PVT_ADS):
+            tables = ["StartD"] if target.lower() == "startd" else ["Machine"]
+            if "LocationQuery" in q and target.lower() != "startd":
+                tables = ["StartD", "Machine"]
+        else:
+            tables = [table]
+        requirements = q.lookup("Requirements") if "Requirements" in q else None
+        projection = None
+        proj = _s(q, "Projection")
+        if proj and proj.strip():
+            projection = proj.replace(",", " ").split()
+        limit = q.get("LimitResults")
+        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+        msg = req.message()
+        count = 0
+        if "Collector" in tables:
+            await self.advertise()    # fresh statistics for our own ad
+        for t in tables:
+            for ad in list(self.tables.get(_table_name(self.tables, t), {}).values()):
+                if requirements is not None and not _matches(requirements, ad):
+                    continue
+                msg.put_int(1)
+                put_ad(msg, ad, projection=projection, include_private=False)
+                count += 1
+                if limit and count >= limit:
+                    break
+            if limit and count >= limit:
+                break
+        msg.put_int(0)
+        await req.send(msg)
+
+
+def _table_name(tables: dict, name: str) -> str:
+    if name in tables:
+        return name
+    low = name.lower()
+    return next((t for t in tables if t.lower() == low), name)
+
+
+def _matches(expr, ad) -> bool:
+    """Requirements evaluated with the stored ad as MY (no TARGET)."""
+    try:
+        v = expr.eval(ad)
+    except Exception:
+        return False
+    if isinstance(v, classad2.Value):      # undefined or error (an IntEnum: test it first)
+        return False
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, (int, float)):
+        return v != 0
+    return False
+
+
+def main() -> None:
+    Collector().start()
+
+
+if __name__ == "__main__":
+    main()
