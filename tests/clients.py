@@ -60,6 +60,32 @@ def require_v1() -> str:
     return p
 
 
+def _world_usable(path: str) -> bool:
+    """Can any user run this file (every directory on the way searchable by others)?"""
+    real = Path(os.path.realpath(path))
+    for d in list(real.parents):
+        if not os.stat(d).st_mode & 0o001:
+            return False
+    return bool(os.stat(real).st_mode & 0o001)
+
+
+def python_for_other_users() -> tuple[str, dict]:
+    """An interpreter another uid can run, with this environment's packages on its path.
+
+    A venv whose base Python lives under /root (as on the CI machines) is unusable by
+    other users; the system Python of the same version can import the same packages.
+    """
+    if _world_usable(sys.executable):
+        return sys.executable, {}
+    import site
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for cand in (f"/usr/bin/python{ver}", f"/usr/local/bin/python{ver}"):
+        if os.path.exists(cand) and _world_usable(cand):
+            paths = [str(ROOT)] + site.getsitepackages()
+            return cand, {"PYTHONPATH": os.pathsep.join(paths)}
+    pytest.skip(f"no Python {ver} that other users can run")
+
+
 def run_client(body: str, config: str | os.PathLike, *, api: str = "v2", knobs: dict | None = None,
                timeout: float = 60, user: str | None = None, debug: bool = False) -> dict:
     """Run ``def main(): <body>`` with the real client; returns {"ok", "result"|"error","message"}."""
@@ -82,6 +108,9 @@ def run_client(body: str, config: str | os.PathLike, *, api: str = "v2", knobs: 
         pw = pwd.getpwnam(user)
         kwargs = {"user": pw.pw_uid, "group": pw.pw_gid, "extra_groups": []}
         env["HOME"] = pw.pw_dir
+        if api == "v2":
+            cmd[0], extra = python_for_other_users()
+            env.update(extra)
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout,
                           cwd="/", **kwargs)
     marker = proc.stdout.rfind("@@RESULT@@")

@@ -1,0 +1,86 @@
+"""A pool started by an ordinary (non-root) user works for that user.
+
+The test machine runs as root, so FS authentication there identifies ``root``; here the
+pool and its client run as ``nobody`` instead, as they would on a user's laptop.
+"""
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import psutil
+import pytest
+
+from clients import python_for_other_users, run_client
+
+USER = "nobody"
+
+
+def as_user(args: list[str], **kw) -> subprocess.CompletedProcess:
+    """``condor-sim ARGS`` run as USER."""
+    pw = pwd.getpwnam(USER)
+    python, extra = python_for_other_users()
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
+    env.update(HOME=pw.pw_dir, USER=USER, LOGNAME=USER, **extra)
+    cmd = [python, "-c", "import sys; from condor_sim.cli import main; sys.exit(main())", *args]
+    return subprocess.run(cmd, env=env, user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                          capture_output=True, text=True, timeout=60, cwd="/", **kw)
+
+
+@pytest.fixture
+def user_pool():
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to another uid")
+    try:
+        pw = pwd.getpwnam(USER)
+    except KeyError:
+        pytest.skip(f"no {USER} account")
+    # pytest's own tmp dirs are private to root: use a directory the user can reach
+    base = Path(tempfile.mkdtemp(prefix="condor-sim-user-"))
+    os.chmod(base, 0o755)
+    pool = base / "pool"
+    pool.mkdir()
+    shutil.chown(pool, pw.pw_uid, pw.pw_gid)
+    up = as_user(["up", "--dir", str(pool)])
+    assert up.returncode == 0, up.stdout + up.stderr
+    yield pool
+    as_user(["down", "--dir", str(pool)])
+    left = [p for p in psutil.process_iter(["cmdline", "environ"])
+            if str(pool) in " ".join(p.info["cmdline"] or [])
+            or str(pool) in str((p.info["environ"] or {}).get("CONDOR_CONFIG", ""))]
+    shutil.rmtree(base, ignore_errors=True)
+    assert not left, left
+
+
+def test_pool_of_an_ordinary_user(user_pool):
+    cfg = user_pool / "condor_config"
+    pids = [p for p in psutil.process_iter(["username", "cmdline"])
+            if str(user_pool) in " ".join(p.info["cmdline"] or [])]
+    assert pids and all(p.info["username"] == USER for p in pids)
+    body = """
+import htcondor2
+c = htcondor2.Collector()
+types = sorted(a["MyType"] for a in c.query(htcondor2.AdTypes.Any, projection=["MyType"]))
+ping = htcondor2.ping(c.locate(htcondor2.DaemonType.Master), "ADMINISTRATOR")
+return [types, ping["MyRemoteUserName"], ping["AuthMethods"], ping["Encryption"]]
+"""
+    r = run_client(body, cfg, user=USER)
+    assert r["ok"], r
+    types, who, method, enc = r["result"]
+    assert types == ["Collector", "DaemonMaster", "Scheduler"]
+    assert who.startswith(f"{USER}@") and method == "FS" and enc == "YES"
+
+
+def test_root_client_maps_to_the_pool_owner(user_pool):
+    """FS_ROOT_TO_CONDOR: root is the daemons' "condor" user, which is the pool's owner."""
+    body = """
+import htcondor2
+return htcondor2.ping(htcondor2.Collector().locate(htcondor2.DaemonType.Master), "WRITE")["MyRemoteUserName"]
+"""
+    r = run_client(body, user_pool / "condor_config")
+    assert r["ok"] and r["result"].startswith(f"{USER}@"), r
