@@ -282,8 +282,10 @@ class SecurityManager:
             if peer_ec:
                 private_key = ec.generate_private_key(ec.SECP256R1())
                 reply["ECDHPublicKey"] = encode_public_key(private_key)
-        if (decision.encryption or decision.integrity) and private_key is None:
-            # Only ECDH keying is implemented; legacy key transport is not.
+        aes = reply.get("CryptoMethods") == "AES"
+        if (decision.encryption or decision.integrity) and (private_key is None or not aes):
+            # Only ECDH-keyed AES-GCM is implemented: no legacy key transport, no
+            # BLOWFISH/3DES stream encryption or MD5 integrity.
             self.core.log.log(f"DC_AUTHENTICATE: unable to turn on encryption, failing request "
                               f"from {chan.peer_description}.")
             return
@@ -309,10 +311,14 @@ class SecurityManager:
                               f"result in a valid mapped user name, which is required for this "
                               f"command ({target} {cmd.name}), so aborting.")
             return
-        key = derive_session_key(private_key, peer_ec) if private_key is not None else None
-        if key is not None:
-            chan.enable_crypto(key)
-            self._log(f"DC_AUTHENTICATE: generating AES key for session {sid}...")
+        key = None
+        if private_key is not None:
+            key = derive_session_key(private_key, peer_ec)
+            self._log(f"DC_AUTHENTICATE: generating {reply['CryptoMethods']} key for session {sid}...")
+            if aes:
+                chan.enable_crypto(key)
+            else:
+                key = None      # a legacy key is only for secrets, which we never send
 
         user = identity.fqu if identity else M.UNAUTHENTICATED
         policy = {"AuthMethods": identity.method if identity else None}

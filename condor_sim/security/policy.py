@@ -24,7 +24,10 @@ _RANK = {NEVER: 0, OPTIONAL: 1, PREFERRED: 2, REQUIRED: 3}
 # without a host certificate, MUNGE) are filtered out as a real daemon filters what its
 # build or host cannot do.
 SUPPORTED_AUTH = ("FS", "TOKEN", "CLAIMTOBE", "ANONYMOUS")
-SUPPORTED_CRYPTO = ("AES",)
+# BLOWFISH and 3DES keys are agreed on but never switched on: with those methods the real
+# stream stays in clear except for put_secret strings, which this simulator never sends
+# (it leaves private attributes out instead).  Encryption or integrity with them is refused.
+SUPPORTED_CRYPTO = ("AES", "BLOWFISH", "3DES")
 DEFAULT_AUTH_METHODS = "FS,IDTOKENS,KERBEROS,SCITOKENS,SSL"
 DEFAULT_CRYPTO_METHODS = "AES,BLOWFISH,3DES"
 _TOKEN_ALIASES = {"TOKENS", "IDTOKEN", "IDTOKENS", "TOKEN"}
