@@ -269,7 +269,7 @@ class SecurityManager:
         if self.token_support:
             keys = self.token_support.issuer_keys()
             if keys:
-                reply["IssuerKeys"] = ",".join(keys)
+                reply["IssuerKeys"] = ", ".join(keys)
         reply["NegotiatedSession"] = True
         reply["RemoteVersion"] = CONDOR_VERSION
         private_key = None
