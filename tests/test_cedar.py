@@ -257,3 +257,11 @@ def test_private_attributes_and_projection():
 def test_secret_marker_line_is_read_as_the_next_string():
     w = MessageWriter().put_int(1).put_string("ZKM").put_string('ClaimId = "abc"').put_string("").put_string("")
     assert get_ad(MessageReader(w.getvalue()))["ClaimId"] == "abc"
+
+
+def test_private_attributes_travel_only_when_encrypted():
+    ad = {"Name": "slot1", "ClaimId": "secret", "Capability": "cap"}
+    clear = get_ad(MessageReader(put_ad(MessageWriter(False), ad).getvalue()))
+    assert set(clear.keys()) == {"Name"}
+    enc = get_ad(MessageReader(put_ad(MessageWriter(True), ad).getvalue(), True))
+    assert set(enc.keys()) == {"Name", "ClaimId", "Capability"}

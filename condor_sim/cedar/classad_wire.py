@@ -100,14 +100,17 @@ def get_ad(r: MessageReader, max_attrs: int = MAX_ATTRS, literals_only: bool = F
     return ad
 
 
-def put_ad(w: MessageWriter, ad, *, projection=None, include_private: bool = True,
+def put_ad(w: MessageWriter, ad, *, projection=None, include_private: bool | None = None,
            server_time: int | None = None) -> MessageWriter:
     """Write one ClassAd (a classad2.ClassAd, or a dict of Python values / ExprTrees).
 
     ``projection``: iterable of attribute names to send (case-insensitive whitelist);
     ``include_private``: False drops ClaimId, Capability, _condor_priv* ... as
-    unprivileged queries must.
+    unprivileged queries must; None (the default) sends them only inside an encrypted
+    connection: private attributes never cross the wire in clear.
     """
+    if include_private is None:
+        include_private = w.encrypted
     wanted = None if projection is None else {p.lower() for p in projection}
     lines = []
     for name in ad.keys():
