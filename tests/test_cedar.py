@@ -250,7 +250,7 @@ def test_private_attributes_and_projection():
     put_ad(w, ad, include_private=False)
     assert set(get_ad(MessageReader(w.getvalue())).keys()) == {"Name", "Other"}
     w = MessageWriter()
-    put_ad(w, ad, projection=["name", "CLAIMID"])
+    put_ad(w, ad, projection=["name", "CLAIMID"], include_private=True)
     assert set(get_ad(MessageReader(w.getvalue())).keys()) == {"Name", "ClaimId"}
 
 
