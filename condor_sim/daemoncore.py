@@ -200,11 +200,12 @@ class DaemonCore:
         async def reconfig(req: Request) -> None:
             self.request_reconfig()
 
+        # The real handlers signal the daemon itself, so the shutdown logs as for a signal.
         async def off_graceful(req: Request) -> None:
-            self.request_shutdown(fast=False)
+            self._on_signal(signal.SIGTERM)
 
         async def off_fast(req: Request) -> None:
-            self.request_shutdown(fast=True)
+            self._on_signal(signal.SIGQUIT)
 
         for num in (C.DC_RECONFIG, C.DC_RECONFIG_FULL):
             self.register(num, Perm.ADMINISTRATOR, reconfig, has_payload=False)

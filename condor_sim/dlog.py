@@ -6,7 +6,12 @@ import time
 
 from . import CONDOR_PLATFORM, CONDOR_VERSION
 
-ALWAYS_ON = {"D_ALWAYS", "D_ERROR", "D_STATUS"}
+ALWAYS_ON = ("D_ALWAYS", "D_ERROR", "D_STATUS")
+CATEGORY_ORDER = ("D_ALWAYS", "D_ERROR", "D_STATUS", "D_ZKM", "D_JOB", "D_MACHINE", "D_CONFIG",
+                  "D_PROTOCOL", "D_PRIV", "D_DAEMONCORE", "D_FULLDEBUG", "D_SECURITY", "D_COMMAND",
+                  "D_MATCH", "D_NETWORK", "D_KEYBOARD", "D_PROCFAMILY", "D_IDLE", "D_THREADS",
+                  "D_ACCOUNTANT", "D_SYSCALLS", "D_CRON", "D_HOSTNAME", "D_PERF_TRACE", "D_LOAD",
+                  "D_25", "D_26", "D_AUDIT", "D_TEST", "D_STATS", "D_MATERIALIZE", "D_DYE")
 _LOG_NAMES = {"MASTER": "MasterLog", "COLLECTOR": "CollectorLog", "SCHEDD": "SchedLog",
               "NEGOTIATOR": "NegotiatorLog", "STARTD": "StartLog"}
 _TYPES = {"MASTER": 1, "COLLECTOR": 2, "NEGOTIATOR": 3, "SCHEDD": 4, "STARTD": 6}
@@ -110,8 +115,9 @@ class DaemonLog:
                   f"Using config source: {os.environ.get('CONDOR_CONFIG', '')}",
                   "Using local config sources: "]
         lines += [f"   {p}" for p in extra_config_sources or ()]
-        lines.append("Daemon Log is logging: " + " ".join(
-            f"{c}{':2' if v == 2 else ''}" for c, v in self.cats.items()))
+        order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
+        cats = sorted(self.cats.items(), key=lambda cv: order.get(cv[0], len(order)))
+        lines.append("Daemon Log is logging: " + " ".join(f"{c}{':2' if v == 2 else ''}" for c, v in cats))
         for line in lines:
             self.log(line)
 

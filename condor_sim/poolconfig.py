@@ -48,9 +48,14 @@ ALLOW_CONFIG        = $(me)
 
 # For people who want to watch the traffic: no authentication requirement, no
 # encryption, no integrity.  Offering no AES at all matters: a real client encrypts
-# whenever an AES key exists, whatever was negotiated.
+# whenever an AES key exists, whatever was negotiated.  Daemon-to-daemon commands
+# (ADVERTISE_* falls back to DAEMON) and administrator commands still authenticate when
+# both sides can (PREFERRED): otherwise the collector refuses every update and the
+# master every admin command as coming from "unauthenticated@unmapped".
 PLAINTEXT = """\
 SEC_DEFAULT_AUTHENTICATION = OPTIONAL
+SEC_DAEMON_AUTHENTICATION = PREFERRED
+SEC_ADMINISTRATOR_AUTHENTICATION = PREFERRED
 SEC_DEFAULT_ENCRYPTION = NEVER
 SEC_DEFAULT_INTEGRITY = NEVER
 SEC_DEFAULT_CRYPTO_METHODS = 3DES

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import socket
 import sys
 import time
@@ -18,6 +19,43 @@ from .. import CONDOR_PLATFORM, CONDOR_VERSION
 from ..config import DaemonConfig
 from ..daemoncore import DaemonCore, run
 from ..dlog import DaemonLog
+
+
+HOLD_FD_ENV = "CONDOR_SIM_HOLD_FD"
+
+
+def wait_for_start_signal() -> None:
+    """Pre-started by the master: wait here, imports done, until it really starts us.
+
+    To keep pool start-up short the master launches its daemons' processes early
+    (``condor_sim/daemons/master.py``, "pre-start") and lets each one go, with the
+    environment entries that only exist by then (``CONDOR_INHERIT``), at the moment it
+    logs ``Started DaemonCore process``.  EOF means the master changed its mind or died.
+    """
+    v = os.environ.pop(HOLD_FD_ENV, None)
+    if not v:
+        return
+    import json
+    from ..security import handshake  # noqa: F401  (DaemonCore imports it late; do it while we wait)
+    fd = int(v)
+    data = b""
+    while not data.endswith(b"\n"):
+        try:
+            chunk = os.read(fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            os._exit(0)
+        data += chunk
+    os.close(fd)
+    tz = os.environ.get("TZ")
+    for k, val in json.loads(data).get("env", {}).items():
+        if val is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = val
+    if os.environ.get("TZ") != tz:
+        time.tzset()
 
 
 class Daemon:
@@ -30,6 +68,7 @@ class Daemon:
     ADDRESS_KNOBS: tuple = ()   # e.g. ("SCHEDD_ADDRESS_FILE", "SCHEDD_SUPER_ADDRESS_FILE")
 
     def __init__(self, argv: list[str] | None = None):
+        wait_for_start_signal()
         self.argv = list(sys.argv if argv is None else argv)
         self.exe_name = f"condor_{self.SUBSYS.lower()}"
         self.config = DaemonConfig(self.SUBSYS)
@@ -38,7 +77,8 @@ class Daemon:
         self.core = DaemonCore(self.SUBSYS, self.config, self.log, self.exe_name)
         self.core.on_reconfig = self.on_reconfig
         self.core.on_shutdown = self.on_shutdown
-        self.fqdn = socket.getfqdn()
+        # the name a real daemon (and the client, for a local locate) uses: get_local_fqdn()
+        self.fqdn = self.config.get("FULL_HOSTNAME") or socket.getfqdn()
         self._client_lock = asyncio.Lock()
 
     @staticmethod
@@ -68,11 +108,43 @@ class Daemon:
             "UpdateSequenceNumber": getattr(self, "_seq", 0),
         }
         ad[f"{self.SUBSYS.capitalize() if self.SUBSYS != 'SCHEDD' else 'Schedd'}IpAddr"] = self.core.sinful
+        ad.update(self.monitor_attrs(now))
         for extra in self.config.get_list(f"{self.SUBSYS}_ATTRS") + self.config.get_list(f"{self.SUBSYS}_EXPRS"):
             value = self.config.get(extra)
             if value is not None:
                 ad[extra] = _expr(value)
         return ad
+
+    def monitor_attrs(self, now: int) -> dict:
+        """The rest of DaemonCore::publish: machine facts and self-monitoring (daemon_core.cpp)."""
+        out: dict = {}
+        for attr, knob in (("DetectedCpus", "DETECTED_CPUS"), ("DetectedMemory", "DETECTED_MEMORY")):
+            v = self.config.get(knob)
+            if v is not None and v.strip().isdigit():
+                out[attr] = int(v)
+        pnn = self.config.get("PRIVATE_NETWORK_NAME")
+        if pnn:
+            out["PrivateNetworkName"] = pnn
+        try:
+            with open("/proc/self/statm") as f:
+                pages = [int(x) for x in f.read().split()[:2]]
+            kb = os.sysconf("SC_PAGE_SIZE") // 1024
+            out["MonitorSelfImageSize"] = pages[0] * kb
+            out["MonitorSelfResidentSetSize"] = pages[1] * kb
+        except (OSError, ValueError):
+            pass
+        cpu = time.process_time()
+        prev = getattr(self, "_monitor_prev", None)
+        usage = 0.0
+        if prev and now > prev[0]:
+            usage = max(0.0, (cpu - prev[1]) / (now - prev[0]) * 100.0)
+        self._monitor_prev = (now, cpu)
+        out["MonitorSelfCPUUsage"] = round(usage, 6)
+        out["MonitorSelfAge"] = max(0, now - self.core.start_time)
+        out["MonitorSelfRegisteredSocketCount"] = 1 + len(self.core._connections)
+        out["MonitorSelfSecuritySessions"] = len(getattr(self.core.security, "sessions", {}) or {})
+        out["DaemonCoreDutyCycle"] = out["RecentDaemonCoreDutyCycle"] = round(min(usage / 100.0, 1.0), 6)
+        return out
 
     def address_v1(self) -> str:
         port = self.core.port
@@ -117,7 +189,47 @@ class Daemon:
         """Called once listening: address files, then the first update at once."""
         for knob in self.ADDRESS_KNOBS:
             self.core.write_address_file(self.config.get(knob))
+        self.watch_parent()
         self.core.every(self.update_interval, self.advertise, first=0)
+
+    def watch_parent(self) -> None:
+        """A child of the master shuts down fast when the master goes away.
+
+        DaemonCore's ``check_parent`` timer (PARENT_CHECK_INTERVAL) does this for every
+        daemon but the master, with the parent pid from ``CONDOR_INHERIT``.  We get told
+        at once through a pidfd instead of polling, so that a SIGKILLed master never
+        leaves its children behind."""
+        if self.SUBSYS == "MASTER":
+            return
+        fields = os.environ.get("CONDOR_INHERIT", "").split()
+        try:
+            ppid = int(fields[0])
+        except (IndexError, ValueError):
+            return
+        loop = asyncio.get_running_loop()
+
+        def gone() -> None:
+            self.log.log(f"Our parent process (pid {ppid}) went away; shutting down fast")
+            self.core._on_signal(signal.SIGQUIT)       # DaemonCore: Signal_Myself(SIGQUIT)
+
+        if os.getppid() != ppid:
+            gone()
+            return
+        try:
+            fd = os.pidfd_open(ppid)
+        except (AttributeError, OSError):
+            async def check() -> None:
+                if os.getppid() != ppid:
+                    gone()
+            self.core.every(1.0, check, first=1.0)
+            return
+
+        def readable() -> None:
+            loop.remove_reader(fd)
+            os.close(fd)
+            gone()
+
+        loop.add_reader(fd, readable)
 
     async def on_reconfig(self) -> None:
         self.last_reconfig = int(time.time())

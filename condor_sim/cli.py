@@ -1,0 +1,180 @@
+"""The ``condor-sim`` command (pool lifecycle) and the ``condor_master`` command.
+
+    condor-sim up     [--dir DIR] [--config KEY=VALUE ...] [--security secure|plaintext] [--timeout S]
+    condor-sim down   [--dir DIR] [--fast] [--timeout S]
+    condor-sim status [--dir DIR] [--json]
+    condor-sim env    [--dir DIR]
+    condor-sim token  create ...        (see condor_sim.security.tokens)
+
+DIR defaults to ``$CONDOR_SIM_DIR``, else ``~/.condor-sim/pool``.  ``up`` prints only
+``export CONDOR_CONFIG=DIR/condor_config`` on stdout (progress goes to stderr), so
+``eval "$(condor-sim up)"`` works.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def _dir_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dir", metavar="DIR", default=None,
+                   help="pool directory (default: $CONDOR_SIM_DIR or ~/.condor-sim/pool)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .poolconfig import POSTURES
+    p = argparse.ArgumentParser(prog="condor-sim",
+                                description="A simulated HTCondor personal pool the real client talks to.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    up = sub.add_parser("up", help="create the pool directory and start the pool")
+    _dir_arg(up)
+    up.add_argument("--config", metavar="KEY=VALUE", action="append", default=[],
+                    help="a config setting (repeatable; written to DIR/config.d)")
+    up.add_argument("--security", choices=sorted(POSTURES), default="secure",
+                    help="security posture (default: secure)")
+    up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the pool (default 30)")
+
+    down = sub.add_parser("down", help="shut the pool down and wait for it")
+    _dir_arg(down)
+    down.add_argument("--fast", action="store_true", help="fast shutdown (SIGQUIT) instead of graceful")
+    down.add_argument("--timeout", type=float, default=60.0, help="seconds to wait (default 60)")
+
+    st = sub.add_parser("status", help="list the pool's daemons, pids and addresses")
+    _dir_arg(st)
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+
+    env = sub.add_parser("env", help="print the export line for the pool's CONDOR_CONFIG")
+    _dir_arg(env)
+
+    sub.add_parser("token", help="IDTOKENS for the pool (condor-sim token create --help)", add_help=False)
+    return p
+
+
+def _overrides(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key or any(c.isspace() for c in key):
+            raise ValueError(f"--config wants KEY=VALUE, got {item!r}")
+        out[key] = value.strip()
+    return out
+
+
+def _pool(args, **kw):
+    from .pool import Pool, default_directory
+    return Pool(args.dir if args.dir else default_directory(), **kw)
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"condor-sim: {msg}\n")
+    sys.stderr.flush()
+
+
+def _print_daemons(status: dict, out) -> None:
+    for d in status["daemons"]:
+        out.write(f"  {d['name']:<11} pid {d['pid']:<8} {d['address'] or '-'}\n")
+
+
+def cmd_up(args) -> int:
+    from .pool import PoolAlreadyRunning, PoolError
+    try:
+        overrides = _overrides(args.config)
+    except ValueError as e:
+        _err(str(e))
+        return EXIT_USAGE
+    pool = _pool(args, config=overrides, security=args.security)
+    try:
+        seconds = pool.start(timeout=args.timeout)
+    except PoolAlreadyRunning as e:
+        _err(f"{e}; `condor-sim down --dir {pool.directory}` stops it")
+        return EXIT_FAIL
+    except PoolError as e:
+        _err(str(e))
+        return EXIT_FAIL
+    sys.stderr.write(f"condor-sim: pool in {pool.directory} is up ({seconds:.2f} s)\n")
+    _print_daemons(pool.status(), sys.stderr)
+    sys.stderr.flush()
+    print(pool.export_line(), flush=True)
+    return EXIT_OK
+
+
+def cmd_down(args) -> int:
+    from .pool import PoolNotRunning
+    pool = _pool(args)
+    try:
+        pool.stop(fast=args.fast, timeout=args.timeout)
+    except PoolNotRunning as e:
+        _err(str(e))
+        return EXIT_FAIL
+    left = pool.processes()
+    if left:
+        _err(f"processes left behind: {', '.join(str(p.pid) for p in left)}")
+        return EXIT_FAIL
+    sys.stderr.write(f"condor-sim: pool in {pool.directory} is down\n")
+    return EXIT_OK
+
+
+def cmd_status(args) -> int:
+    pool = _pool(args)
+    st = pool.status()
+    if args.json:
+        print(json.dumps(st, indent=2))
+    elif not st["running"]:
+        print(f"no pool is running in {pool.directory}")
+    else:
+        print(f"pool in {pool.directory} (CONDOR_CONFIG={pool.config_file})")
+        _print_daemons(st, sys.stdout)
+    return EXIT_OK if st["running"] else EXIT_FAIL
+
+
+def cmd_env(args) -> int:
+    print(_pool(args).export_line())
+    return EXIT_OK
+
+
+def cmd_token(argv: list[str]) -> int:
+    try:
+        from .security.tokens import token_create_main
+    except ImportError as e:
+        _err(f"token support is not available ({e})")
+        return EXIT_FAIL
+    return int(token_create_main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "token":
+        return cmd_token(argv[1:])
+    parser = _parser()
+    args = parser.parse_args(argv)
+    handlers = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "env": cmd_env}
+    if args.command not in handlers:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return handlers[args.command](args)
+
+
+def condor_master_main(argv: list[str] | None = None) -> int:
+    """``condor_master``: reads CONDOR_CONFIG and starts the master (in the background
+    unless ``-f``), as the real command does for a user."""
+    argv = list(sys.argv if argv is None else argv)
+    cfg = os.environ.get("CONDOR_CONFIG")
+    if not cfg or not os.path.exists(cfg):
+        sys.stderr.write(
+            "condor_master: CONDOR_CONFIG does not name a config file"
+            + (f" ({cfg})" if cfg else "") + ".\n"
+            "For a condor-sim pool run `condor-sim up`, or `eval \"$(condor-sim env)\"` for an existing one.\n")
+        return 1
+    from .daemons.master import main as master_main
+    master_main(argv)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,519 @@
+"""A handle on one simulated personal pool: create it, start it, wait for it, stop it.
+
+Used by the ``condor-sim`` command and by the pytest plugin.  It only launches
+processes, reads the files a real pool leaves in its directory and runs the *real*
+client library in a child process; it never reaches into a daemon's memory.
+
+Which processes belong to the pool:
+
+* the master is the process holding the fcntl lock on ``DIR/lock/InstanceLock`` (the
+  real master's instance lock; a dead master holds no lock, so a recycled pid can
+  never be mistaken for it), else the pid in ``DIR/run/condor_master.pid``; either way
+  it must be a live ``condor_master`` whose environment has our ``CONDOR_CONFIG``;
+* its daemons and their helpers are its descendants, plus any process whose
+  environment has our ``CONDOR_CONFIG`` and either ``CONDOR_INHERIT`` (everything a
+  master started, and their children) or a command line naming ``DIR/sbin/condor_*``
+  (orphans whose master was killed).
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from .poolconfig import create_pool_dir
+
+PID_FILE = "run/condor_master.pid"        # written by our master (condor_sim/daemons/master.py)
+MASTER_STDERR = "run/condor_master.stderr"
+INSTANCE_LOCK = "lock/InstanceLock"
+
+# Address files as the generated condor_config places them (config-and-logs.md §1.9).
+ADDRESS_FILES = {
+    "MASTER": "log/.master_address",
+    "COLLECTOR": "log/.collector_address",
+    "NEGOTIATOR": "log/.negotiator_address",
+    "SCHEDD": "spool/.schedd_address",
+    "STARTD": "log/.startd_address",
+}
+
+
+class PoolError(RuntimeError):
+    pass
+
+
+class PoolAlreadyRunning(PoolError):
+    def __init__(self, directory: Path, pid: int):
+        super().__init__(f"a pool is already running in {directory} (condor_master pid {pid})")
+        self.pid = pid
+
+
+class PoolNotRunning(PoolError):
+    def __init__(self, directory: Path):
+        super().__init__(f"no pool is running in {directory}")
+
+
+def default_directory() -> Path:
+    d = os.environ.get("CONDOR_SIM_DIR")
+    return Path(d).expanduser() if d else Path.home() / ".condor-sim" / "pool"
+
+
+# The readiness probe: the real client, in its own interpreter (its config is per process).
+READY_PROBE = r"""
+import json, os, sys, time
+deadline = time.monotonic() + float(sys.argv[1])
+local_dir = sys.argv[2]
+import htcondor2
+MYTYPE = {"MASTER": "DaemonMaster", "SCHEDD": "Scheduler", "NEGOTIATOR": "Negotiator", "STARTD": "Machine"}
+names = {n.upper() for n in str(htcondor2.param.get("DAEMON_LIST", "")).replace(",", " ").split()}
+wanted = {MYTYPE[n] for n in names | {"MASTER"} if n in MYTYPE}
+coll_files = [os.path.join(local_dir, "log", ".collector_address.super"),
+              os.path.join(local_dir, "log", ".collector_address")]
+last = "collector address file not written yet"
+while time.monotonic() < deadline:
+    if not any(os.path.exists(p) for p in coll_files):
+        time.sleep(0.003)
+        continue
+    try:
+        coll = htcondor2.Collector()
+        ads = coll.query(htcondor2.AdType.Any,
+                         constraint=" || ".join(f'MyType == "{t}"' for t in sorted(wanted)),
+                         projection=["MyType", "Name", "MyAddress", "MyPid"])
+        seen = {}
+        for ad in ads:
+            seen.setdefault(ad.get("MyType"), ad)
+        missing = wanted - set(seen)
+        if missing:
+            last = "no ad yet for " + ", ".join(sorted(missing))
+            time.sleep(0.005)
+            continue
+        found = {}
+        for kind, t in (("DaemonMaster", htcondor2.DaemonType.Master),
+                        ("Scheduler", htcondor2.DaemonType.Schedd)):
+            if kind in wanted:
+                loc = coll.locate(t)
+                if loc.get("MyAddress") != seen[kind].get("MyAddress"):
+                    raise RuntimeError(f"locate({kind}) gave {loc.get('MyAddress')}, "
+                                       f"the collector has {seen[kind].get('MyAddress')}")
+        out = {t: {"Name": ad.get("Name"), "MyAddress": ad.get("MyAddress"), "MyPid": ad.get("MyPid")}
+               for t, ad in seen.items()}
+        print(json.dumps(out))
+        sys.exit(0)
+    except Exception as e:
+        last = f"{type(e).__name__}: {e}"
+        time.sleep(0.005)
+print(json.dumps({"error": last}))
+sys.exit(1)
+"""
+
+
+class Pool:
+    """One pool directory (``DIR/condor_config``, ``DIR/log`` ...) and the processes running it."""
+
+    def __init__(self, directory: str | os.PathLike | None = None, config: dict | None = None,
+                 security: str = "secure"):
+        self.directory = Path(directory if directory is not None else default_directory()).expanduser()
+        self.directory = self.directory.absolute()
+        self.local_dir = self.directory
+        self.config_file = self.directory / "condor_config"
+        self.config = {str(k): str(v) for k, v in (config or {}).items()}
+        self.security = security
+        self.last_ready: dict = {}
+        self.startup_seconds: float | None = None
+        self._spawned: int | None = None
+
+    def __repr__(self) -> str:
+        return f"Pool({str(self.directory)!r})"
+
+    # ------------------------------------------------------------------ environment
+    @property
+    def env(self) -> dict[str, str]:
+        """The environment for a client of this pool: ours, minus stray knobs, plus CONDOR_CONFIG."""
+        env = {k: v for k, v in os.environ.items()
+               if not k.upper().startswith("_CONDOR_")
+               and k not in ("CONDOR_INHERIT", "CONDOR_PRIVATE_INHERIT", "CONDOR_SIM_BACKGROUND_FD")}
+        env["CONDOR_CONFIG"] = str(self.config_file)
+        return env
+
+    def export_line(self) -> str:
+        return f"export CONDOR_CONFIG={self.config_file}"
+
+    # ------------------------------------------------------------------ layout
+    def create(self) -> Path:
+        """Write (or refresh) the pool directory and its condor_config."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        ensure_bytecode()
+        return create_pool_dir(self.directory, self.security, self.config)
+
+    @property
+    def master_executable(self) -> Path:
+        return self.directory / "sbin" / "condor_master"
+
+    # ------------------------------------------------------------------ which processes
+    def _is_ours(self, proc: psutil.Process, want_master: bool = False) -> bool:
+        try:
+            if proc.status() == psutil.STATUS_ZOMBIE:
+                return False
+            if want_master and not any("condor_master" in a for a in proc.cmdline()):
+                return False
+            env = proc.environ()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return False
+        return _same_file(_config_of(proc, env), self.config_file)
+
+    def _lock_holder(self) -> int | None:
+        path = self.directory / INSTANCE_LOCK
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            # struct flock on Linux: short type, short whence, off_t start, off_t len, pid_t pid
+            req = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+            res = fcntl.fcntl(fd, fcntl.F_GETLK, req)
+            ltype, _, _, _, pid = struct.unpack("hhqqi4x", res)
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+        return pid if ltype != fcntl.F_UNLCK and pid > 0 else None
+
+    def master_pid(self) -> int | None:
+        """The pid of this pool's running condor_master, or None."""
+        candidates = []
+        holder = self._lock_holder()
+        if holder:
+            candidates.append(holder)
+        try:
+            candidates.append(int((self.directory / PID_FILE).read_text().split()[0]))
+        except (OSError, ValueError, IndexError):
+            pass
+        for pid in candidates:
+            try:
+                if self._is_ours(psutil.Process(pid), want_master=True):
+                    return pid
+            except psutil.NoSuchProcess:
+                continue
+        return None
+
+    def is_running(self) -> bool:
+        return self.master_pid() is not None
+
+    def processes(self) -> list[psutil.Process]:
+        """Every live process of this pool (the master, its daemons and their children)."""
+        found: dict[int, psutil.Process] = {}
+        me = os.getpid()
+        sbin = str(self.directory / "sbin") + os.sep
+        master = self.master_pid()
+        if master:
+            try:
+                mp = psutil.Process(master)
+                found[master] = mp
+                for c in mp.children(recursive=True):
+                    found[c.pid] = c
+            except psutil.NoSuchProcess:
+                pass
+        for p in psutil.process_iter(["pid", "cmdline"]):
+            if p.pid in found or p.pid == me:
+                continue
+            try:
+                cmdline = p.info["cmdline"] or []
+                named = any(a.startswith(sbin) for a in cmdline)
+                env = p.environ()
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            if not _same_file(_config_of(p, env), self.config_file):
+                continue
+            if named or "CONDOR_INHERIT" in env:
+                found[p.pid] = p
+                try:
+                    for c in p.children(recursive=True):
+                        found[c.pid] = c
+                except psutil.NoSuchProcess:
+                    pass
+        alive = []
+        for p in found.values():
+            try:
+                if p.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(p)
+            except psutil.NoSuchProcess:
+                pass
+        return sorted(alive, key=lambda p: p.pid)
+
+    # ------------------------------------------------------------------ start
+    def start(self, timeout: float = 30.0, create: bool = True) -> float:
+        """Launch condor_master in the background and wait until the pool is ready.
+
+        Returns the seconds from launch to ready.  Raises PoolAlreadyRunning if a
+        master already runs for this directory, PoolError if it does not come up."""
+        pid = self.master_pid()
+        if pid:
+            raise PoolAlreadyRunning(self.directory, pid)
+        self._kill_leftovers(self.processes())      # orphans of a master that was killed
+        if create or not self.config_file.exists():
+            self.create()
+        (self.directory / "run").mkdir(exist_ok=True)
+        t0 = time.monotonic()
+        probe = self._start_probe(timeout)
+        try:
+            self._spawned = self._launch_master()
+            self._wait_probe(probe, timeout, t0)
+        except BaseException:
+            _kill(probe)
+            self._cleanup_after_failed_start()
+            raise
+        self.startup_seconds = time.monotonic() - t0
+        return self.startup_seconds
+
+    def _launch_master(self) -> int:
+        exe = str(self.master_executable)
+        devnull = os.open(os.devnull, os.O_RDWR)
+        err = os.open(self.directory / MASTER_STDERR, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        try:
+            return os.posix_spawn(exe, [exe, "-f"], self.env, setsid=True,
+                                  file_actions=[(os.POSIX_SPAWN_DUP2, devnull, 0),
+                                                (os.POSIX_SPAWN_DUP2, devnull, 1),
+                                                (os.POSIX_SPAWN_DUP2, err, 2)])
+        finally:
+            os.close(devnull)
+            os.close(err)
+
+    def _start_probe(self, timeout: float) -> subprocess.Popen:
+        # The probe reads DAEMON_LIST from the pool's config (through the client library)
+        # and waits for the ad of each daemon in it that advertises to the collector.
+        return subprocess.Popen([sys.executable, "-c", READY_PROBE, str(timeout), str(self.directory)],
+                                env=self.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd="/", text=True)
+
+    def _wait_probe(self, probe: subprocess.Popen, timeout: float, t0: float) -> dict:
+        import selectors
+        deadline = t0 + timeout + 5
+        sel = selectors.DefaultSelector()
+        sel.register(probe.stdout, selectors.EVENT_READ)
+        while True:
+            # the probe prints its one line and exits: its stdout wakes us at once
+            sel.select(0.05)
+            rc = probe.poll()
+            if rc is None and probe.stdout in (k.fileobj for k, _ in sel.select(0)):
+                try:
+                    rc = probe.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    rc = None
+            if rc is not None:
+                out, err = probe.communicate()
+                last = out.strip().splitlines()[-1] if out.strip() else "{}"
+                try:
+                    result = json.loads(last)
+                except ValueError:
+                    result = {"error": (out + err).strip()[-2000:]}
+                sel.close()
+                if rc == 0:
+                    self.last_ready = result
+                    return result
+                raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s: "
+                                f"{result.get('error', err.strip()[-500:])}{self._diagnostics()}")
+            if self._spawned and not _alive(self._spawned):
+                # the master died (or, with our own child, exited) before the pool was ready
+                if not self.is_running():
+                    _kill(probe)
+                    raise PoolError(f"condor_master exited during startup{self._diagnostics()}")
+            if time.monotonic() > deadline:
+                _kill(probe)
+                raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s"
+                                f"{self._diagnostics()}")
+
+    def wait_ready(self, timeout: float = 30.0) -> dict:
+        """Wait until the real client sees the master's and schedd's ads and locate() works."""
+        t0 = time.monotonic()
+        return self._wait_probe(self._start_probe(timeout), timeout, t0)
+
+    def _diagnostics(self) -> str:
+        parts = []
+        err = self.directory / MASTER_STDERR
+        try:
+            text = err.read_text(errors="replace").strip()
+            if text:
+                parts.append("condor_master stderr:\n" + text[-3000:])
+        except OSError:
+            pass
+        log = self.directory / "log" / "MasterLog"
+        try:
+            lines = log.read_text(errors="replace").splitlines()[-25:]
+            parts.append("MasterLog (tail):\n" + "\n".join(lines))
+        except OSError:
+            pass
+        return ("\n" + "\n".join(parts)) if parts else ""
+
+    def _cleanup_after_failed_start(self) -> None:
+        try:
+            self.stop(fast=True, timeout=5)
+        except PoolError:
+            pass
+        self._kill_leftovers(self.processes())
+
+    # ------------------------------------------------------------------ stop
+    def stop(self, fast: bool = False, timeout: float = 30.0) -> None:
+        """Signal the master (SIGTERM, or SIGQUIT if ``fast``), wait for the pool to exit,
+        then kill whatever of it is left.  Raises PoolNotRunning if nothing ran."""
+        before = self.processes()
+        pid = self.master_pid()
+        if pid is None and not before:
+            self._reap_spawned()
+            raise PoolNotRunning(self.directory)
+        if pid is not None:
+            try:
+                os.kill(pid, signal.SIGQUIT if fast else signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            _wait_gone(pid, timeout)
+        self._reap_spawned()
+        # The master waits for its children before it exits; anything left now is stuck
+        # or orphaned (e.g. its master was SIGKILLed).  Give orphans a moment to notice.
+        left = [p for p in set(before) | set(self.processes()) if _alive(p.pid, p)]
+        if left:
+            deadline = time.monotonic() + (2.0 if pid is not None else 0.5)
+            while left and time.monotonic() < deadline:
+                time.sleep(0.02)
+                left = [p for p in left if _alive(p.pid, p)]
+        self._kill_leftovers(left)
+
+    def _kill_leftovers(self, procs) -> None:
+        procs = [p for p in procs if _alive(p.pid, p)]
+        for p in procs:
+            for fn in (lambda: os.killpg(p.pid, signal.SIGKILL), p.kill):
+                try:
+                    fn()
+                except (ProcessLookupError, PermissionError, psutil.NoSuchProcess, OSError):
+                    pass
+        if procs:
+            psutil.wait_procs(procs, timeout=5)
+        self._reap_spawned()
+
+    def _reap_spawned(self) -> None:
+        if self._spawned:
+            try:
+                wpid, _ = os.waitpid(self._spawned, os.WNOHANG)
+                if wpid:
+                    self._spawned = None
+            except ChildProcessError:
+                self._spawned = None
+
+    # ------------------------------------------------------------------ status
+    def address(self, subsys: str) -> str | None:
+        rel = ADDRESS_FILES.get(subsys.upper())
+        if rel is None:
+            return None
+        for path in (self.directory / (rel + ".super"), self.directory / rel):
+            try:
+                line = path.read_text().splitlines()[0].strip()
+            except (OSError, IndexError):
+                continue
+            if line.startswith("<"):
+                return line
+        return None
+
+    def status(self) -> dict:
+        """Daemons, pids and addresses, from the processes and the address files."""
+        master = self.master_pid()
+        daemons = []
+        if master:
+            daemons.append({"name": "MASTER", "pid": master, "address": self.address("MASTER")})
+            sbin = str(self.directory / "sbin" / "condor_")
+            for p in self.processes():
+                if p.pid == master:
+                    continue
+                try:
+                    cmd = p.cmdline()
+                except psutil.Error:
+                    continue
+                exe = next((a for a in cmd if a.startswith(sbin)), None)
+                if exe is None:
+                    continue
+                name = exe[len(sbin):].upper()
+                daemons.append({"name": name, "pid": p.pid, "address": self.address(name)})
+        return {"directory": str(self.directory), "config_file": str(self.config_file),
+                "running": master is not None, "master_pid": master, "daemons": daemons}
+
+
+# ---------------------------------------------------------------------- helpers
+_BYTECODE_DONE = False
+
+
+def ensure_bytecode() -> None:
+    """Compile condor_sim's modules to ``__pycache__`` if they are not already.
+
+    Every daemon is a fresh interpreter that imports the whole package; without cached
+    bytecode each one compiles it from source (an editable install under
+    PYTHONDONTWRITEBYTECODE never caches it), which is a third of a daemon's start-up.
+    A pip-installed package has this done at install time.  Best effort."""
+    global _BYTECODE_DONE
+    if _BYTECODE_DONE:
+        return
+    _BYTECODE_DONE = True
+    try:
+        import compileall
+        pkg = Path(__file__).resolve().parent
+        if os.access(pkg, os.W_OK):
+            compileall.compile_dir(str(pkg), quiet=2, workers=1)
+    except Exception:
+        pass
+
+def _config_of(proc: psutil.Process, env: dict) -> str | None:
+    """The process's CONDOR_CONFIG, made absolute against its own working directory."""
+    cfg = env.get("CONDOR_CONFIG")
+    if cfg and not os.path.isabs(cfg):
+        try:
+            cfg = os.path.join(proc.cwd(), cfg)
+        except psutil.Error:
+            return None
+    return cfg
+
+
+def _same_file(a: str | None, b: Path) -> bool:
+    if not a:
+        return False
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == str(b)
+
+
+def _alive(pid: int, proc: psutil.Process | None = None) -> bool:
+    try:
+        p = proc if proc is not None else psutil.Process(pid)
+        if not p.is_running():
+            return False
+        return p.status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return False
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            wpid, _ = os.waitpid(pid, os.WNOHANG)     # our own child: reap it
+            if wpid:
+                return True
+        except ChildProcessError:
+            pass
+        if not _alive(pid):
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+    try:
+        proc.communicate(timeout=5)
+    except Exception:
+        pass
