@@ -596,7 +596,6 @@ def _make_master_class():
             self._pid_file = None
             self.master_name = opts.name
             self.core._on_signal = self._on_signal          # the master's own SIGTERM/SIGQUIT
-            self.core.request_reconfig = self._request_reconfig
             self.lock_or_except()
 
         # ------------------------------------------------------------ identity
@@ -963,53 +962,31 @@ def _make_master_class():
             return [self.daemons[n] for n in sorted(self.daemons)
                     if self.daemons[n].pid and self.daemons[n].runs_here]
 
-        def stop_all_daemons(self) -> None:
+        def _stop_all(self, method: str, then_others: str | None = None) -> None:
+            """Stop every running child with ``method``; with ``then_others``, the startds
+            go first and the rest follow (that way) when the last startd is gone."""
             self._cancel_retry()
             self.set_all_reaper()
             running = self._running()
-            startds = [d for d in running if d.name.startswith("STARTD")]
-            for d in startds:
-                d.stop()
+            startds = [d for d in running if d.name.startswith("STARTD")] if then_others else []
+            for d in startds or running:
+                getattr(d, method)()
             if startds:
-                self.stop_others_when_startds_gone = GRACEFUL
-            else:
-                for d in running:
-                    d.stop()
+                self.stop_others_when_startds_gone = then_others
             if not running:
                 self.all_daemons_gone()
+
+        def stop_all_daemons(self) -> None:
+            self._stop_all("stop", GRACEFUL)
 
         def stop_fast_all_daemons(self) -> None:
-            self._cancel_retry()
-            self.set_all_reaper()
-            running = self._running()
-            for d in running:
-                d.stop_fast()
-            if not running:
-                self.all_daemons_gone()
+            self._stop_all("stop_fast")
 
         def stop_peaceful_all_daemons(self) -> None:
-            self._cancel_retry()
-            self.set_all_reaper()
-            running = self._running()
-            startds = [d for d in running if d.name.startswith("STARTD")]
-            for d in startds:
-                d.stop_peaceful()
-            if startds:
-                self.stop_others_when_startds_gone = PEACEFUL
-            else:
-                for d in running:
-                    d.stop_peaceful()
-            if not running:
-                self.all_daemons_gone()
+            self._stop_all("stop_peaceful", PEACEFUL)
 
         def hard_kill_all_daemons(self) -> None:
-            self._cancel_retry()
-            self.set_all_reaper()
-            running = self._running()
-            for d in running:
-                d.hard_kill()
-            if not running:
-                self.all_daemons_gone()
+            self._stop_all("hard_kill")
 
         def cancel_restart_timers(self) -> None:
             for n in sorted(self.daemons):
@@ -1096,7 +1073,7 @@ def _make_master_class():
         def _on_signal(self, signum: int) -> None:
             if signum == signal.SIGHUP:
                 self.log.log("Got SIGHUP.  Re-reading config files.")
-                self._request_reconfig()
+                self.core.request_reconfig()
             elif signum in (signal.SIGTERM, signal.SIGINT):
                 self.handle_dc_sigterm()
             elif signum == signal.SIGQUIT:
@@ -1135,10 +1112,7 @@ def _make_master_class():
             self._spawn(self.do_basic_admin_command(MASTER_OFF_FAST))
 
         def _spawn(self, coro) -> None:
-            task = self.loop.create_task(coro)
-            self._bg_tasks = getattr(self, "_bg_tasks", set())
-            self._bg_tasks.add(task)
-            task.add_done_callback(self._bg_tasks.discard)
+            self.core.spawn(coro)
 
         async def _cmd_off_graceful(self, req) -> None:
             self.handle_dc_sigterm()
@@ -1161,19 +1135,7 @@ def _make_master_class():
             self.peaceful_shutdown = False
 
         # ------------------------------------------------------------ reconfig
-        def _request_reconfig(self) -> None:
-            self._spawn(self._reconfig())
-
-        async def _reconfig(self) -> None:
-            err = self.config.reload()
-            if err:
-                self.log.log(f"ERROR: reconfig failed, keeping the previous configuration: {err}")
-                return
-            self.log.reconfigure()
-            self.core.security.reconfigure()
-            self.main_config()
-
-        async def on_reconfig(self) -> None:   # only reached through DaemonCore's own path
+        async def on_reconfig(self) -> None:   # after DaemonCore re-read the config
             self.main_config()
 
         def main_config(self) -> None:
