@@ -115,6 +115,8 @@ class DaemonLog:
                   f"Using config source: {os.environ.get('CONDOR_CONFIG', '')}",
                   "Using local config sources: "]
         lines += [f"   {p}" for p in extra_config_sources or ()]
+        caching = self.config.get_bool("ENABLE_CLASSAD_CACHING", True)
+        lines.append(f"CLASSAD_CACHING is {'ENABLED' if caching else 'OFF'}")
         order = {c: i for i, c in enumerate(CATEGORY_ORDER)}
         cats = sorted(self.cats.items(), key=lambda cv: order.get(cv[0], len(order)))
         lines.append("Daemon Log is logging: " + " ".join(f"{c}{':2' if v == 2 else ''}" for c, v in cats))
