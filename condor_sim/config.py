@@ -1,16 +1,29 @@
 """The daemons' config engine: the real HTCondor library's, under the daemon's subsystem.
 
-(Interim version by the lead, to be replaced by the fuller module with the same API.)
+The library does the language (prefixes, macros, ``use``, ``include``, ``if``/``else``,
+defaults); this module handles its caveats for a long-running daemon:
+
+* a knob set only as ``SCHEDD.X`` raises KeyError for ``param["X"]``, so values are read
+  by expanding ``$(X)`` through a scratch knob, which applies the subsystem prefix;
+* a config syntax error ends the process, so a new config is first read in a forked child
+  and a daemon keeps its old config when that child fails;
+* remote (runtime/persistent) settings are re-applied after every reload.
 """
 from __future__ import annotations
 
 import os
+import re
+import select
+import signal
 import subprocess
 import sys
+import time
+import warnings
 
 import htcondor2
 
 _Q = "_CONDOR_SIM_Q"
+_FORK_FAILED = object()
 _SUBSYS_TYPES = {"MASTER": "Master", "COLLECTOR": "Collector", "SCHEDD": "Schedd",
                  "NEGOTIATOR": "Negotiator", "STARTD": "Startd"}
 
@@ -28,18 +41,44 @@ class DaemonConfig:
         self.subsystem = subsystem.upper()
         self.local_name = local_name
         self._runtime: dict[str, str | None] = {}
+        self._applied: dict[str, str | None] = {}
+        self._cache: dict[str, str | None] = {}
         _set_subsystem(self.subsystem)
         htcondor2.reload_config()
 
     def get(self, name: str, default: str | None = None) -> str | None:
+        """The value the daemon's param() sees, or ``default`` when undefined or empty.
+
+        With a local name L, ``L.NAME`` is tried first; then the library's own order
+        (``SUBSYS.NAME``, ``NAME``, defaults).  Values are kept until the next reload, so
+        ``$RANDOM_*`` is drawn once per (re)config, as in a real daemon."""
+        key = name.upper()
+        if key in self._cache:
+            value = self._cache[key]
+        else:
+            value = None
+            if self.local_name:
+                value = self._expand(f"{self.local_name}.{name}")
+            if value is None:
+                value = self._expand(name)
+            self._cache[key] = value
+        return value if value is not None else default
+
+    def get_local(self, name: str) -> str | None:
+        """``L.NAME`` only (for knobs a daemon with a local name must not inherit, such as
+        its log path); None without a local name."""
+        return self._expand(f"{self.local_name}.{name}") if self.local_name else None
+
+    @staticmethod
+    def _expand(name: str) -> str | None:
         # Expanding "$(NAME)" through a scratch knob gives the text the daemon's param()
         # sees: SUBSYS.NAME first, macros expanded, and knobs set only with a prefix.
         htcondor2.param[_Q] = f"$({name})"
         try:
             value = htcondor2.param[_Q]
         except KeyError:
-            return default
-        return value if value != "" else default
+            return None
+        return value if value != "" else None
 
     def get_int(self, name: str, default: int) -> int:
         v = self.get(name)
@@ -84,17 +123,99 @@ class DaemonConfig:
             return default
         return int(n * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(unit, 1))
 
+    _EXCLUDE_DEFAULT = r"^((\..*)|(.*~)|(#.*)|(.*\.rpmsave)|(.*\.rpmnew))$"
+
+    def local_sources(self) -> list[str]:
+        """The "local config sources" the banner lists, in the order the engine read them:
+        the files of LOCAL_CONFIG_DIR (sorted, minus LOCAL_CONFIG_DIR_EXCLUDE_REGEXP), then
+        the files of LOCAL_CONFIG_FILE (condor_config.cpp, process_directory/process_locals)."""
+        out: list[str] = []
+        try:
+            exclude = re.compile(self.get("LOCAL_CONFIG_DIR_EXCLUDE_REGEXP") or self._EXCLUDE_DEFAULT)
+        except re.error:
+            exclude = re.compile(self._EXCLUDE_DEFAULT)
+        for d in self.get_list("LOCAL_CONFIG_DIR"):
+            try:
+                entries = os.listdir(d)
+            except OSError:
+                continue
+            files = [os.path.join(d, f) for f in entries
+                     if not os.path.isdir(os.path.join(d, f)) and not exclude.search(f)]
+            out += sorted(files)
+        out += [f for f in self.get_list("LOCAL_CONFIG_FILE") if os.path.exists(f)]
+        return out
+
     def names(self) -> list[str]:
-        return [k for k in htcondor2.param.keys() if k and k != _Q]
+        """The config table's names, as ``?names`` lists them.  The library's keys() leaves
+        out knobs whose value is empty; the real table keeps them, so the ones set
+        remotely come back here (an empty knob in the files is still missing)."""
+        names = [k for k in htcondor2.param.keys() if k and k != _Q]
+        seen = {k.upper() for k in names}
+        return names + [k for k in self._applied if k.upper() not in seen]
 
     def reload(self) -> str | None:
+        """Re-read the config files; on an error keep the old config and return the message.
+
+        The library ends the process on a config error, so the new files are first read in
+        a forked child (cheap: the library is already loaded), falling back to a fresh
+        interpreter where fork is unavailable."""
+        err = self._validate()
+        if err is not None:
+            return err
+        htcondor2.reload_config()
+        self.apply_overrides()          # also forgets the values read before
+        return None
+
+    def _validate(self) -> str | None:
+        if hasattr(os, "fork"):
+            err = self._validate_forked()
+            if err is not _FORK_FAILED:
+                return err
         code = ("import htcondor2,sys;"
                 f"htcondor2.set_subsystem({self.subsystem!r});htcondor2.reload_config()")
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=os.environ)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              env=os.environ)
         if proc.returncode != 0:
             return (proc.stderr or proc.stdout).strip()[-2000:] or f"exit status {proc.returncode}"
-        htcondor2.reload_config()
-        self.apply_overrides()
+        return None
+
+    def _validate_forked(self, timeout: float = 10.0):
+        """Read the config in a forked child.  A child that hangs (a lock some other thread
+        held at fork time) is killed and the caller falls back to a fresh interpreter."""
+        rfd, wfd = os.pipe()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)   # fork with threads: see above
+            pid = os.fork()
+        if pid == 0:                       # child: only the library call, then _exit
+            try:
+                os.close(rfd)
+                os.dup2(wfd, 1)
+                os.dup2(wfd, 2)
+                htcondor2.reload_config()
+                os._exit(0)
+            except BaseException:
+                os._exit(70)
+        os.close(wfd)
+        chunks = []
+        deadline = time.monotonic() + timeout
+        try:
+            while True:
+                ready, _, _ = select.select([rfd], [], [], max(0.0, deadline - time.monotonic()))
+                if not ready:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+                    return _FORK_FAILED
+                b = os.read(rfd, 65536)
+                if not b:
+                    break
+                chunks.append(b)
+        finally:
+            os.close(rfd)
+        _, status = os.waitpid(pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        if code != 0:
+            text = b"".join(chunks).decode("utf-8", "replace").strip()
+            return text[-2000:] or f"exit status {code}"
         return None
 
     def set_overrides(self, settings: dict[str, str]) -> None:
@@ -102,5 +223,7 @@ class DaemonConfig:
         self._runtime = dict(settings)
 
     def apply_overrides(self) -> None:
+        self._applied = dict(self._runtime)
+        self._cache.clear()
         for k, v in self._runtime.items():
             htcondor2.param[k] = v

@@ -1,4 +1,5 @@
-"""dprintf-format daemon logs (interim version by the lead; same API as the fuller module)."""
+"""dprintf-format daemon logs: the header options, levels, banner and rotation of HTCondor's
+dprintf (condor_utils/dprintf*.cpp), for the simulated daemons."""
 from __future__ import annotations
 
 import os
@@ -17,6 +18,18 @@ _LOG_NAMES = {"MASTER": "MasterLog", "COLLECTOR": "CollectorLog", "SCHEDD": "Sch
 _TYPES = {"MASTER": 1, "COLLECTOR": 2, "NEGOTIATOR": 3, "SCHEDD": 4, "STARTD": 6}
 
 
+def log_name_from_daemon_name(name: str) -> str:
+    """make_log_name_from_daemon_name(): "my_schedd2" -> "MySchedd2"."""
+    out, upper = [], True
+    for ch in name:
+        if ch.isspace() or ch == "_":
+            upper = True
+            continue
+        out.append(ch.upper() if upper else ch.lower())
+        upper = False
+    return "".join(out)
+
+
 class DaemonLog:
     def __init__(self, config, subsystem: str, exe_name: str, exe_path: str | None = None):
         self.config = config
@@ -28,9 +41,17 @@ class DaemonLog:
 
     def reconfigure(self) -> None:
         c = self.config
-        path = c.get(f"{self.subsystem}_LOG")
+        local = getattr(c, "local_name", None)
+        if local:
+            # dprintf_config(): L.<SUBSYS>_LOG only, else $(LOG)/<Localname>Log, so that two
+            # daemons of one subsystem never share a log.
+            path = c.get_local(f"{self.subsystem}_LOG")
+            default_name = log_name_from_daemon_name(local) + "Log"
+        else:
+            path = c.get(f"{self.subsystem}_LOG")
+            default_name = _LOG_NAMES.get(self.subsystem, log_name_from_daemon_name(self.subsystem) + "Log")
         if path is None and c.get("LOG"):
-            path = os.path.join(c.get("LOG"), _LOG_NAMES.get(self.subsystem, self.subsystem.capitalize() + "Log"))
+            path = os.path.join(c.get("LOG"), default_name)
         self.path = path
         flags = (c.get("ALL_DEBUG") or "") + " " + (c.get(f"{self.subsystem}_DEBUG") or c.get("DEFAULT_DEBUG") or "")
         self.cats: dict[str, int] = {k: 1 for k in ALWAYS_ON}
@@ -109,12 +130,13 @@ class DaemonLog:
         if self.exe_path:
             lines.append(f"** {self.exe_path}")
         lines += [f"** SubsystemInfo: name={s} type={s}({_TYPES.get(s, 0)}) class=DAEMON(1)",
-                  f"** Configuration: subsystem:{s} local:<NONE> class:DAEMON",
+                  f"** Configuration: subsystem:{s} local:{getattr(self.config, 'local_name', None) or '<NONE>'} class:DAEMON",
                   f"** {CONDOR_VERSION}", f"** {CONDOR_PLATFORM}",
                   f"** PID = {os.getpid()} RealUID = {os.getuid()}", touched, "*" * 54,
-                  f"Using config source: {os.environ.get('CONDOR_CONFIG', '')}",
-                  "Using local config sources: "]
-        lines += [f"   {p}" for p in extra_config_sources or ()]
+                  f"Using config source: {os.environ.get('CONDOR_CONFIG', '')}"]
+        if extra_config_sources:
+            lines.append("Using local config sources: ")
+            lines += [f"   {p}" for p in extra_config_sources]
         caching = self.config.get_bool("ENABLE_CLASSAD_CACHING", True)
         lines.append(f"CLASSAD_CACHING is {'ENABLED' if caching else 'OFF'}")
         order = {c: i for i, c in enumerate(CATEGORY_ORDER)}

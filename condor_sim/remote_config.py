@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 from .cedar import commands as C
 from .security.perms import Perm
@@ -45,6 +46,12 @@ class RemoteConfig:
             top = cfg.get(f"{core.subsystem}_CONFIG")
             if not top and cfg.get("PERSISTENT_CONFIG_DIR"):
                 top = os.path.join(cfg.get("PERSISTENT_CONFIG_DIR"), f".config.{core.subsystem}")
+            if not top:
+                # init_dynamic_config(): a daemon with nowhere to persist to must not run.
+                sys.stderr.write("Condor error: ENABLE_PERSISTENT_CONFIG is TRUE, but neither "
+                                 f"{core.subsystem}_CONFIG nor PERSISTENT_CONFIG_DIR is specified "
+                                 "in the configuration file\n")
+                sys.exit(1)
             self.persist_base = top
         self.runtime: dict[str, str] = {}
         self.persistent = self._load_persistent()
@@ -112,9 +119,9 @@ class RemoteConfig:
         elif req.cmd == C.DC_CONFIG_RUNTIME:
             rval = self._set(self.runtime, self.enable_runtime, admin, line)
         else:
-            rval = self._set(self.persistent, self.enable_persistent and bool(self.persist_base), admin, line)
+            rval = self._set(self.persistent, self.enable_persistent, admin, line)
             if rval == 0:
-                self._save_persistent()
+                self._save_persistent(admin)
             elif not self.enable_persistent:
                 self.core.log.log("set_persistent_config(): ENABLE_PERSISTENT_CONFIG is false. "
                                   f"Not setting persistent config file param: {line}")
@@ -124,13 +131,14 @@ class RemoteConfig:
 
     @staticmethod
     def _set(table: dict, enabled: bool, admin: str, line: str) -> int:
+        """set_runtime_config / set_persistent_config: a non-empty assignment is stored
+        as sent ("FOO = " included: it defines FOO as empty); an empty one removes."""
         if not admin or not enabled:
             return -1
-        value = line.partition("=")[2].strip() if "=" in line else ""
-        if line.strip() and value:
+        if line:
             table[admin] = line
         else:
-            table.pop(admin, None)     # "NAME = " or "" means remove
+            table.pop(admin, None)
         return 0
 
     # ------------------------------------------------------------------ persistence
@@ -150,12 +158,20 @@ class RemoteConfig:
                     out[admin] = text
         return out
 
-    def _save_persistent(self) -> None:
+    def _save_persistent(self, admin: str) -> None:
+        """The files set_persistent_config() writes: ``<base>.<ADMIN>`` holds the assignment
+        exactly as sent, ``<base>`` lists the admins (sorted, ", "-joined).  Clearing an
+        admin removes its file, and the list file goes with the last one."""
         base = self.persist_base
         os.makedirs(os.path.dirname(base) or ".", exist_ok=True)
-        for admin, line in self.persistent.items():
-            _atomic_write(f"{base}.{admin}", line + "\n")
-        _atomic_write(base, "RUNTIME_CONFIG_ADMIN = " + " ".join(self.persistent) + "\n")
+        line = self.persistent.get(admin)
+        if line:
+            _atomic_write(f"{base}.{admin}", line)
+        _atomic_write(base, "RUNTIME_CONFIG_ADMIN = " + ", ".join(sorted(self.persistent)) + "\n")
+        if not line:
+            _unlink(f"{base}.{admin}")
+            if not self.persistent:
+                _unlink(base)
 
     def apply(self) -> None:
         """Hand the accepted settings to the config engine (persistent first, then runtime);
@@ -166,6 +182,13 @@ class RemoteConfig:
                 name, _, value = line.partition("=")
                 settings[name.strip()] = value.strip()
         self.core.config.set_overrides(settings)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
 
 
 def _atomic_write(path: str, text: str) -> None:

@@ -1,6 +1,7 @@
 """RemoteParam and the DC config commands, end to end with the real client (v2 and v1)."""
 from __future__ import annotations
 
+import os
 import signal
 import time
 
@@ -108,3 +109,126 @@ def test_v1_delete_sends_name_equals_empty(open_schedd):
     d = open_schedd
     r = run_client(ad_code(d, "v1") + "rp['FOO'] = 'other'\ndel rp['FOO']\nreturn True", d.config, api="v1")
     assert r["ok"], r
+
+
+# ---------------------------------------------------------------------------- a whole pool
+POOL_OPEN = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "FOO, OOF",
+             "ENABLE_RUNTIME_CONFIG": "TRUE", "FOO": "BAR"}
+
+COLLECTOR_PARAM = {
+    "v2": "import htcondor2 as h\nrp = lambda: h.RemoteParam(h.Collector().locate(h.DaemonType.Collector))\n"
+          "reconfig = lambda: h.send_command(h.Collector().locate(h.DaemonType.Collector), h.DaemonCommand.Reconfig)\n",
+    "v1": "import htcondor as h\nrp = lambda: h.RemoteParam(h.Collector().locate(h.DaemonTypes.Collector))\n"
+          "reconfig = lambda: h.send_command(h.Collector().locate(h.DaemonTypes.Collector), h.DaemonCommands.Reconfig)\n",
+}
+
+
+@pytest.mark.parametrize("api", ["v2", "v1"])
+def test_collector_remote_param_in_a_pool(tmp_path, api):
+    """The issue's acceptance case, on the collector a located ad points at."""
+    from test_lifecycle import running_pool
+    with running_pool(tmp_path / "p", **POOL_OPEN) as pool:
+        r = run_client(COLLECTOR_PARAM[api] + """
+p = rp()
+out = {"FOO": p["FOO"], "n": len(p.keys()), "has_oof": "OOF" in p}
+p["OOF"] = "visible-after-reconfig"
+try:
+    p["MAX_JOBS_RUNNING"] = "3"
+    out["refused"] = None
+except Exception as e:
+    out["refused"] = str(e)
+reconfig()
+import time
+deadline = time.time() + 10
+while time.time() < deadline and rp().get("OOF") is None:
+    time.sleep(0.1)
+out["OOF"] = rp().get("OOF")
+out["MAX_JOBS_RUNNING"] = rp().get("MAX_JOBS_RUNNING")
+return out
+""", pool.config_file, api=api)
+        assert r["ok"], r
+        res = r["result"]
+        assert res["FOO"] == "BAR" and res["n"] > 100 and res["has_oof"] is False
+        assert res["refused"] == "Failed to set remote daemon parameter."
+        assert res["OOF"] == "visible-after-reconfig"
+        assert res["MAX_JOBS_RUNNING"] != "3"
+        log = (pool.directory / "log" / "CollectorLog").read_text()
+        assert 'WARNING: Someone at 127.0.0.1 is trying to modify "MAX_JOBS_RUNNING"' in log
+
+
+def test_deleting_a_runtime_knob_defines_it_empty(tmp_path):
+    """Both bindings delete by sending "ZAP = ": a non-empty assignment, so the real daemon
+    stores it and, after a reconfig, ZAP is an empty knob: still in the table (``?names``)
+    but param() finds nothing, so CONFIG_VAL answers "Not defined" and the client hands
+    that text back as the value.  (v2's __delitem__ also drops its cache entry, so it
+    raises KeyError unless ZAP was read first: a quirk of the real client.)"""
+    over = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "ZAP",
+            "ENABLE_RUNTIME_CONFIG": "TRUE", "ZAP": "here"}
+    d = DaemonProcess(tmp_path / "pool", "schedd", "spool/.schedd_address", overrides=over).start()
+    try:
+        r = run_client(ad_code(d) + """
+first = rp['ZAP']
+del rp['ZAP']
+htcondor2.send_command(ad, htcondor2.DaemonCommand.Reconfig)
+import time
+deadline = time.time() + 10
+while time.time() < deadline and htcondor2.RemoteParam(ad).get('ZAP') == 'here':
+    time.sleep(0.1)
+return [first, htcondor2.RemoteParam(ad).get('ZAP'), 'ZAP' in htcondor2.RemoteParam(ad)]""", d.config)
+        assert r["ok"] and r["result"] == ["here", "Not defined", True], r
+    finally:
+        d.stop()
+
+
+# ---------------------------------------------------------------------------- persistent config
+# Neither binding sends DC_CONFIG_PERSIST (condor_config_val -set does, and it is not in
+# the wheel), so the command goes raw over a plaintext connection here; what it leaves on
+# disk is checked against set_persistent_config(), and the restarted daemon is read back
+# through the real client.
+def _raw_config_command(d: DaemonProcess, cmd: int, admin: str, line: str) -> int:
+    import socket
+    import struct
+    body = struct.pack(">q", cmd) + admin.encode() + b"\0" + line.encode() + b"\0"
+    with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+        s.sendall(struct.pack(">BI", 1, len(body)) + body)
+        data = b""
+        while len(data) < 5 or len(data) < 5 + struct.unpack(">I", data[1:5])[0]:
+            chunk = s.recv(4096)
+            assert chunk, f"closed after {data!r}"
+            data += chunk
+    return struct.unpack(">q", data[5:13])[0]
+
+
+def test_persistent_config_files_and_restart(tmp_path):
+    persist = tmp_path / "persist"
+    over = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "OOF, ZED",
+            "ENABLE_PERSISTENT_CONFIG": "TRUE", "PERSISTENT_CONFIG_DIR": str(persist)}
+    d = DaemonProcess(tmp_path / "pool", "schedd", "spool/.schedd_address", security="plaintext",
+                      overrides=over).start()
+    try:
+        assert _raw_config_command(d, 60002, "ZED", "ZED = last") == 0
+        assert _raw_config_command(d, 60002, "OOF", "OOF = kept") == 0
+        assert _raw_config_command(d, 60002, "MAX_JOBS_RUNNING", "MAX_JOBS_RUNNING = 1") == -1
+        assert (persist / ".config.SCHEDD").read_text() == "RUNTIME_CONFIG_ADMIN = OOF, ZED\n"
+        assert (persist / ".config.SCHEDD.OOF").read_text() == "OOF = kept"
+        d.stop()
+        d.start()                     # read at start-up: no reconfig needed
+        r = run_client(ad_code(d) + "return [rp.get('OOF'), rp.get('ZED')]", d.config)
+        assert r["ok"] and r["result"] == ["kept", "last"], r
+        # clearing removes the admin's file, and the list file with the last admin
+        assert _raw_config_command(d, 60002, "ZED", "") == 0
+        assert (persist / ".config.SCHEDD").read_text() == "RUNTIME_CONFIG_ADMIN = OOF\n"
+        assert not (persist / ".config.SCHEDD.ZED").exists()
+        assert _raw_config_command(d, 60002, "OOF", "") == 0
+        assert sorted(os.listdir(persist)) == []
+    finally:
+        d.stop()
+
+
+def test_persistent_config_without_a_directory_is_fatal(tmp_path):
+    d = DaemonProcess(tmp_path / "pool", "schedd", "spool/.schedd_address",
+                      overrides={"ENABLE_PERSISTENT_CONFIG": "TRUE"})
+    with pytest.raises(RuntimeError) as e:
+        d.start()
+    assert ("Condor error: ENABLE_PERSISTENT_CONFIG is TRUE, but neither SCHEDD_CONFIG nor "
+            "PERSISTENT_CONFIG_DIR is specified in the configuration file") in str(e.value)

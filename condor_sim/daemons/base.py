@@ -58,6 +58,14 @@ def wait_for_start_signal() -> None:
         time.tzset()
 
 
+def _local_name(argv: list[str]) -> str | None:
+    """``-local-name L`` (the master passes it to daemons listed under their own name)."""
+    for i, a in enumerate(argv[1:], 1):
+        if a == "-local-name" and i + 1 < len(argv):
+            return argv[i + 1]
+    return None
+
+
 class Daemon:
     SUBSYS = ""            # e.g. "SCHEDD"
     MY_TYPE = ""           # e.g. "Scheduler"
@@ -71,9 +79,10 @@ class Daemon:
         wait_for_start_signal()
         self.argv = list(sys.argv if argv is None else argv)
         self.exe_name = f"condor_{self.SUBSYS.lower()}"
-        self.config = DaemonConfig(self.SUBSYS)
+        self.local_name = _local_name(self.argv)
+        self.config = DaemonConfig(self.SUBSYS, self.local_name)
         self.log = DaemonLog(self.config, self.SUBSYS, self.exe_name, self.exe_path())
-        self.log.banner()
+        self.log.banner(self.config.local_sources())
         self.core = DaemonCore(self.SUBSYS, self.config, self.log, self.exe_name)
         self.core.on_reconfig = self.on_reconfig
         self.core.on_shutdown = self.on_shutdown
