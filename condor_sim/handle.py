@@ -674,22 +674,23 @@ class SimPool(CondorPool):
             st = _process_state(pid)
             if st is None or st[0] == "Z":
                 continue
-            for arg in _cmdline(pid):
+            cmd = _cmdline(pid)
+            for arg in cmd:
                 if arg.startswith(prefix):
-                    out[arg[len(prefix):].upper()] = pid
+                    name = arg[len(prefix):].upper()
+                    if "-local-name" in cmd[:-1]:      # listed under its own name
+                        name = cmd[cmd.index("-local-name") + 1].upper()
+                    out[name] = pid
                     break
         return out
 
     def _reap(self) -> None:
         """Reap the master if it was our child and has exited (Pool keeps its pid)."""
-        reap = getattr(self.pool, "_reap_spawned", None)
-        if reap is not None:
-            reap()
+        self.pool.reap()
 
     def _diagnostics(self) -> str:
         """The master's stderr and the tail of its log, for error messages."""
-        diag = getattr(self.pool, "_diagnostics", None)
-        return diag() if diag is not None else ""
+        return self.pool.diagnostics()
 
     def pids(self) -> dict[str, int]:
         """Subsystem -> pid of every running daemon of the pool (MASTER included)."""

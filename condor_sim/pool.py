@@ -99,9 +99,10 @@ while time.monotonic() < deadline:
                         ("Scheduler", htcondor2.DaemonType.Schedd)):
             if kind in wanted:
                 loc = coll.locate(t)
-                if loc.get("MyAddress") != seen[kind].get("MyAddress"):
+                have = [a.get("MyAddress") for a in ads if a.get("MyType") == kind]
+                if loc.get("MyAddress") not in have:
                     raise RuntimeError(f"locate({kind}) gave {loc.get('MyAddress')}, "
-                                       f"the collector has {seen[kind].get('MyAddress')}")
+                                       f"the collector has {', '.join(map(str, have))}")
         out = {t: {"Name": ad.get("Name"), "MyAddress": ad.get("MyAddress"), "MyPid": ad.get("MyPid")}
                for t, ad in seen.items()}
         print(json.dumps(out))
@@ -256,7 +257,7 @@ class Pool:
         pid = self.master_pid()
         if pid:
             raise PoolAlreadyRunning(self.directory, pid)
-        self._kill_leftovers(self.processes())      # orphans of a master that was killed
+        self.kill_all(self.processes())      # orphans of a master that was killed
         if create or not self.config_file.exists():
             self.create()
         (self.directory / "run").mkdir(exist_ok=True)
@@ -318,23 +319,24 @@ class Pool:
                     self.last_ready = result
                     return result
                 raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s: "
-                                f"{result.get('error', err.strip()[-500:])}{self._diagnostics()}")
+                                f"{result.get('error', err.strip()[-500:])}{self.diagnostics()}")
             if self._spawned and not _alive(self._spawned):
                 # the master died (or, with our own child, exited) before the pool was ready
                 if not self.is_running():
                     _kill(probe)
-                    raise PoolError(f"condor_master exited during startup{self._diagnostics()}")
+                    raise PoolError(f"condor_master exited during startup{self.diagnostics()}")
             if time.monotonic() > deadline:
                 _kill(probe)
                 raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s"
-                                f"{self._diagnostics()}")
+                                f"{self.diagnostics()}")
 
     def wait_ready(self, timeout: float = 30.0) -> dict:
         """Wait until the real client sees the master's and schedd's ads and locate() works."""
         t0 = time.monotonic()
         return self._wait_probe(self._start_probe(timeout), timeout, t0)
 
-    def _diagnostics(self) -> str:
+    def diagnostics(self) -> str:
+        """The master's stderr and the tail of its log, for error messages ("" if none)."""
         parts = []
         err = self.directory / MASTER_STDERR
         try:
@@ -356,7 +358,7 @@ class Pool:
             self.stop(fast=True, timeout=5)
         except PoolError:
             pass
-        self._kill_leftovers(self.processes())
+        self.kill_all(self.processes())
 
     # ------------------------------------------------------------------ stop
     def stop(self, fast: bool = False, timeout: float = 30.0) -> None:
@@ -365,7 +367,7 @@ class Pool:
         before = self.processes()
         pid = self.master_pid()
         if pid is None and not before:
-            self._reap_spawned()
+            self.reap()
             raise PoolNotRunning(self.directory)
         if pid is not None:
             try:
@@ -373,7 +375,7 @@ class Pool:
             except ProcessLookupError:
                 pass
             _wait_gone(pid, timeout)
-        self._reap_spawned()
+        self.reap()
         # The master waits for its children before it exits; anything left now is stuck
         # or orphaned (e.g. its master was SIGKILLed).  Give orphans a moment to notice.
         left = [p for p in set(before) | set(self.processes()) if _alive(p.pid, p)]
@@ -382,9 +384,12 @@ class Pool:
             while left and time.monotonic() < deadline:
                 time.sleep(0.02)
                 left = [p for p in left if _alive(p.pid, p)]
-        self._kill_leftovers(left)
+        self.kill_all(left)
 
-    def _kill_leftovers(self, procs) -> None:
+    def kill_all(self, procs) -> None:
+        """SIGKILL these processes (and the process group each leads) and wait, up to 5 s,
+        until they are gone.  A zombie counts as gone: it is dead, and only its parent can
+        reap it (we do, for children of ours)."""
         procs = [p for p in procs if _alive(p.pid, p)]
         for p in procs:
             for fn in (lambda: os.killpg(p.pid, signal.SIGKILL), p.kill):
@@ -392,11 +397,20 @@ class Pool:
                     fn()
                 except (ProcessLookupError, PermissionError, psutil.NoSuchProcess, OSError):
                     pass
-        if procs:
-            psutil.wait_procs(procs, timeout=5)
-        self._reap_spawned()
+        killed, deadline = procs, time.monotonic() + 5
+        while procs and time.monotonic() < deadline:
+            time.sleep(0.01)
+            procs = [p for p in procs if _alive(p.pid, p)]
+        for p in killed:
+            try:
+                os.waitpid(p.pid, os.WNOHANG)          # our own child: reap it
+            except ChildProcessError:
+                pass
+        self.reap()
 
-    def _reap_spawned(self) -> None:
+    def reap(self) -> None:
+        """Collect the exit status of the master this Pool launched, if it has exited, so
+        that it does not linger as a zombie of the caller."""
         if self._spawned:
             try:
                 wpid, _ = os.waitpid(self._spawned, os.WNOHANG)
@@ -437,6 +451,8 @@ class Pool:
                 if exe is None:
                     continue
                 name = exe[len(sbin):].upper()
+                if "-local-name" in cmd[:-1]:       # e.g. SCHEDD2 = $(SCHEDD) in DAEMON_LIST
+                    name = cmd[cmd.index("-local-name") + 1].upper()
                 daemons.append({"name": name, "pid": p.pid, "address": self.address(name)})
         return {"directory": str(self.directory), "config_file": str(self.config_file),
                 "running": master is not None, "master_pid": master, "daemons": daemons}

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import psutil
+import pytest
 
 from condor_sim.poolconfig import create_pool_dir
 
@@ -17,17 +18,18 @@ class DaemonProcess:
     """``python -m condor_sim.daemons.<name>`` with its own pool directory."""
 
     def __init__(self, pool_dir: Path, module: str, address_file: str, *,
-                 security: str = "secure", overrides: dict | None = None):
+                 security: str = "secure", overrides: dict | None = None, args: list[str] = ()):
         self.pool_dir = Path(pool_dir)
         self.config = create_pool_dir(self.pool_dir, security, overrides or {})
         self.module = module
+        self.args = list(args)
         self.address_file = self.pool_dir / address_file
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15) -> "DaemonProcess":
         env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
         env["CONDOR_CONFIG"] = str(self.config)
-        self.proc = subprocess.Popen([sys.executable, "-m", f"condor_sim.daemons.{self.module}"],
+        self.proc = subprocess.Popen([sys.executable, "-m", f"condor_sim.daemons.{self.module}", *self.args],
                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -71,3 +73,18 @@ class DaemonProcess:
                 self.proc.wait(5)
         assert not psutil.pid_exists(self.proc.pid) or \
             psutil.Process(self.proc.pid).status() == psutil.STATUS_ZOMBIE
+
+
+def schedd(pool_dir: Path, **kw) -> DaemonProcess:
+    """A lone schedd in its own pool directory (not started)."""
+    return DaemonProcess(pool_dir, "schedd", "spool/.schedd_address", **kw)
+
+
+def schedd_fixture(prefix: str, **kw):
+    """A module-scoped fixture: one started schedd with these settings, stopped at the end."""
+    @pytest.fixture(scope="module")
+    def fixture(tmp_path_factory):
+        d = schedd(tmp_path_factory.mktemp(prefix), **kw).start()
+        yield d
+        d.stop()
+    return fixture

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from clients import run_client
-from daemons import DaemonProcess
+from daemons import DaemonProcess, schedd_fixture
 
 
 class Relay:
@@ -81,13 +81,7 @@ def run_through_relay(d: DaemonProcess):
     return r, bytes(relay.c2s), bytes(relay.s2c)
 
 
-@pytest.fixture(scope="module")
-def secure(tmp_path_factory):
-    d = DaemonProcess(tmp_path_factory.mktemp("enc"), "schedd", "spool/.schedd_address",
-                      overrides={"ALLOW_READ": "*"})
-    d.start()
-    yield d
-    d.stop()
+secure = schedd_fixture("enc", overrides={"ALLOW_READ": "*"})
 
 
 def test_no_attribute_name_crosses_in_clear_after_the_handshake(secure):

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from clients import run_client
-from daemons import DaemonProcess
+from daemons import DaemonProcess, schedd_fixture
 
 PING = """
 import htcondor2
@@ -17,13 +17,7 @@ return htcondor2.ping({addr!r}, "READ")["AuthorizationSucceeded"]
 """
 
 
-@pytest.fixture(scope="module")
-def schedd(tmp_path_factory):
-    d = DaemonProcess(tmp_path_factory.mktemp("hostile"), "schedd", "spool/.schedd_address",
-                      overrides={"SCHEDD_DEBUG": "D_SECURITY D_NETWORK"})
-    d.start()
-    yield d
-    d.stop()
+schedd = schedd_fixture("hostile", overrides={"SCHEDD_DEBUG": "D_SECURITY D_NETWORK"})
 
 
 def connect(d: DaemonProcess) -> socket.socket:

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from clients import run_client
-from daemons import DaemonProcess
+from daemons import DaemonProcess, schedd_fixture
 
 OPEN = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "FOO, OOF",
         "ENABLE_RUNTIME_CONFIG": "TRUE", "FOO": "BAR", "SCHEDD.ONLY_FOR_SCHEDD": "yes",
@@ -16,20 +16,8 @@ OPEN = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "FOO, OOF",
         "SCHEDD_DEBUG": "D_COMMAND D_SECURITY D_FULLDEBUG"}
 
 
-@pytest.fixture(scope="module")
-def open_schedd(tmp_path_factory):
-    d = DaemonProcess(tmp_path_factory.mktemp("rcfg"), "schedd", "spool/.schedd_address", overrides=OPEN)
-    d.start()
-    yield d
-    d.stop()
-
-
-@pytest.fixture(scope="module")
-def default_schedd(tmp_path_factory):
-    d = DaemonProcess(tmp_path_factory.mktemp("rdef"), "schedd", "spool/.schedd_address")
-    d.start()
-    yield d
-    d.stop()
+open_schedd = schedd_fixture("rcfg", overrides=OPEN)
+default_schedd = schedd_fixture("rdef")
 
 
 def ad_code(d, api="v2"):

@@ -12,7 +12,7 @@ import socket
 import pytest
 
 from clients import run_client
-from daemons import DaemonProcess
+from daemons import DaemonProcess, schedd_fixture
 
 ME = getpass.getuser()
 LEVELS = ["READ", "WRITE", "ADMINISTRATOR", "DAEMON"]
@@ -23,15 +23,9 @@ def pool_domain(d: DaemonProcess) -> str:
     return r["result"]
 
 
-@pytest.fixture(scope="module")
-def schedd(tmp_path_factory):
-    """The default (secure) personal-pool posture, plus CLAIMTOBE for the method tests."""
-    d = DaemonProcess(tmp_path_factory.mktemp("sec"), "schedd", "spool/.schedd_address",
-                      overrides={"SEC_DEFAULT_AUTHENTICATION_METHODS": "FS, IDTOKENS, CLAIMTOBE",
-                                 "SCHEDD_DEBUG": "D_SECURITY D_COMMAND"})
-    d.start()
-    yield d
-    d.stop()
+# The default (secure) personal-pool posture, plus CLAIMTOBE for the method tests.
+schedd = schedd_fixture("sec", overrides={"SEC_DEFAULT_AUTHENTICATION_METHODS": "FS, IDTOKENS, CLAIMTOBE",
+                                          "SCHEDD_DEBUG": "D_SECURITY D_COMMAND"})
 
 
 @pytest.fixture

@@ -19,33 +19,24 @@ from ..daemoncore import ConnectionClosed
 from ..security.perms import Perm
 from .base import Daemon
 
-# update command -> (table, permission); invalidate command -> table; query command -> table
-UPDATES = {
-    C.UPDATE_STARTD_AD: ("Machine", Perm.ADVERTISE_STARTD),
-    C.UPDATE_SCHEDD_AD: ("Scheduler", Perm.ADVERTISE_SCHEDD),
-    C.UPDATE_SUBMITTOR_AD: ("Submitter", Perm.ADVERTISE_SCHEDD),
-    C.UPDATE_MASTER_AD: ("DaemonMaster", Perm.ADVERTISE_MASTER),
-    C.UPDATE_COLLECTOR_AD: ("Collector", Perm.DAEMON),
-    C.UPDATE_NEGOTIATOR_AD: ("Negotiator", Perm.NEGOTIATOR),
-    C.UPDATE_ACCOUNTING_AD: ("Accounting", Perm.NEGOTIATOR),
-    C.UPDATE_LICENSE_AD: ("License", Perm.DAEMON),
-    C.UPDATE_HAD_AD: ("HAD", Perm.DAEMON),
-    C.UPDATE_GRID_AD: ("Grid", Perm.DAEMON),
-    C.UPDATE_AD_GENERIC: (None, Perm.DAEMON),
-}
-INVALIDATES = {
-    C.INVALIDATE_STARTD_ADS: ("Machine", Perm.ADVERTISE_STARTD),
-    C.INVALIDATE_SCHEDD_ADS: ("Scheduler", Perm.ADVERTISE_SCHEDD),
-    C.INVALIDATE_SUBMITTOR_ADS: ("Submitter", Perm.ADVERTISE_SCHEDD),
-    C.INVALIDATE_MASTER_ADS: ("DaemonMaster", Perm.ADVERTISE_MASTER),
-    C.INVALIDATE_COLLECTOR_ADS: ("Collector", Perm.DAEMON),
-    C.INVALIDATE_NEGOTIATOR_ADS: ("Negotiator", Perm.NEGOTIATOR),
-    C.INVALIDATE_LICENSE_ADS: ("License", Perm.DAEMON),
-    C.INVALIDATE_HAD_ADS: ("HAD", Perm.DAEMON),
-    C.INVALIDATE_GRID_ADS: ("Grid", Perm.DAEMON),
-    C.INVALIDATE_ACCOUNTING_ADS: ("Accounting", Perm.NEGOTIATOR),
-    C.INVALIDATE_ADS_GENERIC: (None, Perm.DAEMON),
-}
+# One row per ad type: its table (None: the generic table, keyed by MyType), the commands
+# that update and invalidate it, and the permission both need (collector_engine.cpp).
+AD_TYPES = (
+    ("Machine", C.UPDATE_STARTD_AD, C.INVALIDATE_STARTD_ADS, Perm.ADVERTISE_STARTD),
+    ("Scheduler", C.UPDATE_SCHEDD_AD, C.INVALIDATE_SCHEDD_ADS, Perm.ADVERTISE_SCHEDD),
+    ("Submitter", C.UPDATE_SUBMITTOR_AD, C.INVALIDATE_SUBMITTOR_ADS, Perm.ADVERTISE_SCHEDD),
+    ("DaemonMaster", C.UPDATE_MASTER_AD, C.INVALIDATE_MASTER_ADS, Perm.ADVERTISE_MASTER),
+    ("Collector", C.UPDATE_COLLECTOR_AD, C.INVALIDATE_COLLECTOR_ADS, Perm.DAEMON),
+    ("Negotiator", C.UPDATE_NEGOTIATOR_AD, C.INVALIDATE_NEGOTIATOR_ADS, Perm.NEGOTIATOR),
+    ("Accounting", C.UPDATE_ACCOUNTING_AD, C.INVALIDATE_ACCOUNTING_ADS, Perm.NEGOTIATOR),
+    ("License", C.UPDATE_LICENSE_AD, C.INVALIDATE_LICENSE_ADS, Perm.DAEMON),
+    ("HAD", C.UPDATE_HAD_AD, C.INVALIDATE_HAD_ADS, Perm.DAEMON),
+    ("Grid", C.UPDATE_GRID_AD, C.INVALIDATE_GRID_ADS, Perm.DAEMON),
+    (None, C.UPDATE_AD_GENERIC, C.INVALIDATE_ADS_GENERIC, Perm.DAEMON),
+)
+UPDATES = {update: (table, perm) for table, update, _, perm in AD_TYPES}
+INVALIDATES = {invalidate: (table, perm) for table, _, invalidate, perm in AD_TYPES}
+# query command -> table
 QUERIES = {
     C.QUERY_STARTD_ADS: "Machine", C.QUERY_SCHEDD_ADS: "Scheduler", C.QUERY_MASTER_ADS: "DaemonMaster",
     C.QUERY_SUBMITTOR_ADS: "Submitter", C.QUERY_COLLECTOR_ADS: "Collector",

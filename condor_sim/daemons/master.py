@@ -289,7 +289,7 @@ class ChildDaemon:
             except OSError:
                 m.log.log(f"Cannot remove wait-for-startup file {self.wait_file}")
         shortname = os.path.basename(path)
-        args = [shortname] + _split_args(m.config.get(f"{self.name}_ARGS"))
+        args = [shortname] + daemon_args(m.config, self.name)
         extra = dict(self.env)
         extra["CONDOR_INHERIT"] = f"{os.getpid()} {m.core.sinful} 0 0"
         held = m.held.pop(self.name, None)
@@ -379,16 +379,19 @@ class ChildDaemon:
         self.start()
 
     # -- stop
-    def stop(self) -> None:
+    def _begin_stop(self, already: tuple) -> bool:
+        """What every stop does first (daemon::Stop*): a pending restart is cancelled; the
+        caller goes on only for a running daemon not already stopping in one of ``already``."""
         if not self.runs_here:
-            return
+            return False
         if self.start_timer is not None:
             self.m.log.log(f"Canceling timer to re-start {self.name}")
             self._cancel(self.start_timer)
             self.start_timer = None
-        if not self.pid:
-            return
-        if self.stop_state in (GRACEFUL, PEACEFUL):
+        return bool(self.pid) and self.stop_state not in already
+
+    def stop(self) -> None:
+        if not self._begin_stop((GRACEFUL, PEACEFUL)):
             return
         self.stop_state = GRACEFUL
         self.kill(signal.SIGTERM)
@@ -396,15 +399,7 @@ class ChildDaemon:
         self.stop_fast_timer = self._later(self.m.shutdown_graceful_timeout, self._stop_fast_timer)
 
     def stop_peaceful(self) -> None:
-        if not self.runs_here:
-            return
-        if self.start_timer is not None:
-            self.m.log.log(f"Canceling timer to re-start {self.name}")
-            self._cancel(self.start_timer)
-            self.start_timer = None
-        if not self.pid:
-            return
-        if self.stop_state in (PEACEFUL, GRACEFUL):
+        if not self._begin_stop((PEACEFUL, GRACEFUL)):
             return
         self.stop_state = PEACEFUL
         self.kill(signal.SIGTERM)
@@ -413,15 +408,7 @@ class ChildDaemon:
         self.stop_fast()
 
     def stop_fast(self) -> None:
-        if not self.runs_here:
-            return
-        if self.start_timer is not None:
-            self.m.log.log(f"Canceling timer to re-start {self.name}")
-            self._cancel(self.start_timer)
-            self.start_timer = None
-        if not self.pid:
-            return
-        if self.stop_state == FAST:
+        if not self._begin_stop((FAST,)):
             return
         self.stop_state = FAST
         if self.stop_fast_timer is not None:
@@ -527,6 +514,39 @@ def _get_float(config, name: str, default: float) -> float:
         return float(v.strip())
     except ValueError:
         return default
+
+
+DEFAULT_DC_DAEMONS = frozenset((
+    "MASTER", "STARTD", "SCHEDD", "KBDD", "COLLECTOR", "NEGOTIATOR", "EVENTD", "VIEW_SERVER",
+    "CONDOR_VIEW", "VIEW_COLLECTOR", "CREDD", "HAD", "REPLICATION", "JOB_ROUTER", "ROOSTER",
+    "SHARED_PORT", "DEFRAG", "GANGLIAD", "ANNEXD", "PLACEMENTD"))
+_VIEW_SERVERS = frozenset(("VIEW_COLLECTOR", "CONDOR_VIEW", "VIEW_SERVER"))
+
+
+def dc_daemons(config) -> set[str]:
+    """The built-in DaemonCore daemons plus DC_DAEMON_LIST (``+NAME`` adds, ``-NAME``
+    removes), as the master reads them."""
+    names = set(DEFAULT_DC_DAEMONS)
+    for tok in config.get_list("DC_DAEMON_LIST"):
+        tok = tok.upper()
+        if tok.startswith("+") and len(tok) > 1:
+            names.add(tok[1:])
+        elif tok.startswith("-") and len(tok) > 1:
+            names.discard(tok[1:])
+        elif tok not in ("+", "-"):
+            names.add(tok)
+    return names
+
+
+def daemon_args(config, name: str) -> list[str]:
+    """The arguments the master gives a daemon (daemon::RealStart): a DaemonCore daemon
+    listed under a name of its own (``SCHEDD2 = $(SCHEDD)``) gets ``-local-name NAME``
+    ahead of ``<NAME>_ARGS``, unless those already carry one."""
+    extra = _split_args(config.get(f"{name}_ARGS"))
+    if name in dc_daemons(config) and (name in _VIEW_SERVERS or name not in DEFAULT_DC_DAEMONS) \
+            and "-local-name" not in extra:
+        return ["-local-name", name] + extra
+    return extra
 
 
 def _split_args(text: str | None) -> list[str]:
@@ -1473,7 +1493,7 @@ class Early:
                 extra = child_environment(self.config, n)
                 if path and os.access(path, os.X_OK) and not _needs_fresh_interpreter(extra):
                     extra["CONDOR_INHERIT"] = self.inherit
-                    wanted[n] = (path, [os.path.basename(path)] + _split_args(self.config.get(f"{n}_ARGS")), extra)
+                    wanted[n] = (path, [os.path.basename(path)] + daemon_args(self.config, n), extra)
         for n, h in list(self.held.items()):
             if wanted.get(n) != (h.path, h.args, h.extra):
                 self.held.pop(n).cancel()

@@ -1,0 +1,59 @@
+"""Local names: a daemon started with ``-local-name L`` reads ``L.NAME`` before its
+subsystem's knobs, logs to ``L.<SUBSYS>_LOG`` or ``$(LOG)/<Localname>Log``, and the master
+gives that argument to a DaemonCore daemon listed under a name of its own."""
+from __future__ import annotations
+
+import time
+
+from clients import run_client
+from daemons import schedd
+from test_lifecycle import running_pool
+
+READ = """
+import htcondor2
+ad = htcondor2.classad.ClassAd({{'MyAddress': {addr!r}, 'MyType': 'Scheduler', 'Name': 'x'}})
+rp = htcondor2.RemoteParam(ad)
+return [rp.get(k) for k in {keys!r}]
+"""
+
+
+def test_local_name_prefix_log_and_banner(tmp_path):
+    over = {"SCHEDD_INTERVAL": "5", "SCHEDD.SCHEDD_INTERVAL": "6", "SECOND.SCHEDD_INTERVAL": "77",
+            "SECOND.SCHEDD_ADDRESS_FILE": "$(SPOOL)/.second_address", "PLAIN_ONLY": "p"}
+    d = schedd(tmp_path, overrides=over, args=["-local-name", "second"])
+    d.address_file = tmp_path / "spool" / ".second_address"
+    d.start()
+    try:
+        r = run_client(READ.format(addr=d.sinful, keys=["SCHEDD_INTERVAL", "PLAIN_ONLY"]), d.config)
+        assert r["ok"] and r["result"] == ["77", "p"], r
+        # its own log, not SchedLog, which SCHEDD_LOG's default would have given it
+        assert not (tmp_path / "log" / "SchedLog").exists()
+        log = d.log_text("SecondLog")
+        assert "** Configuration: subsystem:SCHEDD local:second class:DAEMON" in log
+    finally:
+        d.stop()
+
+
+def test_master_starts_a_second_schedd_with_its_local_name(tmp_path):
+    cfg = {"DAEMON_LIST": "MASTER COLLECTOR SCHEDD SCHEDD2", "SCHEDD2": "$(SCHEDD)",
+           "DC_DAEMON_LIST": "+SCHEDD2", "SCHEDD2.SCHEDD_NAME": "second",
+           "SCHEDD2.SCHEDD_ADDRESS_FILE": "$(SPOOL)/.schedd2_address",
+           "SCHEDD2.SCHEDD_INTERVAL": "77"}
+    with running_pool(tmp_path / "p", **cfg) as pool:
+        body = """
+import htcondor2 as h
+return sorted([a['Name'], h.RemoteParam(a)['SCHEDD_INTERVAL']]
+              for a in h.Collector().locateAll(h.DaemonType.Schedd))
+"""
+        deadline = time.monotonic() + 20
+        while True:
+            r = run_client(body, pool.config_file)
+            assert r["ok"], r
+            if len(r["result"]) == 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        names = dict(r["result"])
+        assert names.pop("second") == "77"
+        assert list(names.values()) == ["5"]           # the plain SCHEDD keeps its settings
+        assert (pool.directory / "log" / "Schedd2Log").exists()
+        assert {d["name"] for d in pool.status()["daemons"]} == {"MASTER", "COLLECTOR", "SCHEDD", "SCHEDD2"}
