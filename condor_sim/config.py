@@ -46,14 +46,16 @@ class DaemonConfig:
         _set_subsystem(self.subsystem)
         htcondor2.reload_config()
 
-    def get(self, name: str, default: str | None = None) -> str | None:
+    def get(self, name: str, default: str | None = None, fresh: bool = False) -> str | None:
         """The value the daemon's param() sees, or ``default`` when undefined or empty.
 
         With a local name L, ``L.NAME`` is tried first; then the library's own order
-        (``SUBSYS.NAME``, ``NAME``, defaults).  Values are kept until the next reload, so
-        ``$RANDOM_*`` is drawn once per (re)config, as in a real daemon."""
+        (``SUBSYS.NAME``, ``NAME``, defaults).  Values are kept until the next reload: a
+        real daemon reads its knobs when it (re)configures, so ``$RANDOM_*`` is drawn once
+        per config.  ``fresh`` looks up again, as param() does each time it is called (a
+        CONFIG_VAL query of ``$RANDOM_INTEGER(..)`` gets a new draw every time)."""
         key = name.upper()
-        if key in self._cache:
+        if key in self._cache and not fresh:
             value = self._cache[key]
         else:
             value = None
@@ -61,7 +63,8 @@ class DaemonConfig:
                 value = self._expand(f"{self.local_name}.{name}")
             if value is None:
                 value = self._expand(name)
-            self._cache[key] = value
+            if not fresh:
+                self._cache[key] = value
         return value if value is not None else default
 
     def get_local(self, name: str) -> str | None:

@@ -66,7 +66,7 @@ class RemoteConfig:
         if req.cmd == C.DC_CONFIG_VAL and name.startswith("?"):
             self._special(name, msg)
         elif req.cmd == C.DC_CONFIG_VAL:
-            value = cfg.get(name)
+            value = cfg.get(name, fresh=True)
             if value is None:
                 self.core.log.log(f"Got DC_CONFIG_VAL request for unknown parameter ({name})", "D_FULLDEBUG")
                 msg.put_string(None)
@@ -78,7 +78,7 @@ class RemoteConfig:
                 msg.put_string(None)
                 msg.put_string("1")
         else:
-            value = cfg.get(name)
+            value = cfg.get(name, fresh=True)
             if value is None:
                 self.core.log.log(f"Got CONFIG_VAL request for unknown parameter ({name})", "D_FULLDEBUG")
                 msg.put_string("Not defined")

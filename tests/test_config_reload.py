@@ -71,3 +71,31 @@ def test_reconfig_features_and_a_bad_config_keeps_the_pool_up(tmp_path):
         assert {p.pid for p in pool.processes()} == pids                  # nobody died or restarted
         assert remote(pool, "Schedd", "LOCALFOO")["LOCALFOO"] == "schedd-only"   # old config kept
     assert_nothing_left(pool)
+
+
+def test_daemon_config_draws_random_macros_once_per_config(tmp_path):
+    """DaemonConfig (in a child: the library's config is process-global) keeps what it
+    read until the next reload; ``fresh`` (CONFIG_VAL's lookup) draws again."""
+    import json
+    import subprocess
+    import sys
+    from condor_sim.poolconfig import create_pool_dir
+    cfg = create_pool_dir(tmp_path / "pool", "secure", {"DRAWN": "$RANDOM_INTEGER(1, 1000000000)"})
+    code = """
+import json
+from condor_sim.config import DaemonConfig
+c = DaemonConfig("SCHEDD")
+a = [c.get("DRAWN") for _ in range(3)]
+f = [c.get("DRAWN", fresh=True) for _ in range(3)]
+after_fresh = c.get("DRAWN")
+assert c.reload() is None
+print(json.dumps({"a": a, "f": f, "after_fresh": after_fresh, "reloaded": c.get("DRAWN")}))
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")}
+    env["CONDOR_CONFIG"] = str(cfg)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    assert len(set(r["a"])) == 1 and r["after_fresh"] == r["a"][0]
+    assert len(set(r["f"]) | {r["a"][0]}) > 1
+    assert r["reloaded"] != r["a"][0]

@@ -13,7 +13,7 @@ from daemons import DaemonProcess, schedd_fixture
 OPEN = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "FOO, OOF",
         "ENABLE_RUNTIME_CONFIG": "TRUE", "FOO": "BAR", "SCHEDD.ONLY_FOR_SCHEDD": "yes",
         "PREFIXED": "plain", "SCHEDD.PREFIXED": "schedd-specific",
-        "SCHEDD_DEBUG": "D_COMMAND D_SECURITY D_FULLDEBUG"}
+        "SCHEDD_DEBUG": "D_COMMAND D_SECURITY D_FULLDEBUG", "DRAWN": "$RANDOM_INTEGER(1, 1000000000)"}
 
 
 open_schedd = schedd_fixture("rcfg", overrides=OPEN)
@@ -43,6 +43,16 @@ return {"FOO": rp["FOO"], "n": len(keys), "UPDATE_INTERVAL": rp["UPDATE_INTERVAL
     assert res["UPDATE_INTERVAL"] == "5"          # a string over the wire, not int
     assert res["has"] is True
     assert res["missing"] == "dflt"
+
+
+def test_random_macros_are_drawn_per_query(open_schedd):
+    # CONFIG_VAL calls param() each time, and param() expands $RANDOM_INTEGER again
+    body = ad_code(open_schedd) + "return [htcondor2.RemoteParam(ad)['DRAWN'] for _ in range(4)]"
+    r = run_client(body, open_schedd.config)
+    assert r["ok"], r
+    values = [int(v) for v in r["result"]]
+    assert all(1 <= v <= 1000000000 for v in values)
+    assert len(set(values)) > 1
 
 
 def test_subsystem_prefix_wins_and_prefixed_names_are_listed(open_schedd):
