@@ -22,7 +22,20 @@ import sys
 from .cedar import commands as C
 from .security.perms import Perm
 
-_VALID_NAME = re.compile(r"^[A-Za-z0-9_.]+$")
+_VALID_NAME = re.compile(r"^[A-Za-z0-9_./]+$")     # condor_isidchar
+
+
+def assigned_name(line: str) -> str | None:
+    """is_valid_config_assignment(): the knob a "NAME = value" (or "NAME : value") line
+    sets, or None when there is no assignment.  A metaknob line ("use CAT : OPT") is not
+    accepted here: checking its category and option needs the library's metaknob table."""
+    text = line.lstrip()
+    if text[:4].lower() == "use ":
+        return None
+    cut = [i for i in (text.find("="), text.find(":")) if i >= 0]
+    if not cut:
+        return None
+    return text[:min(cut)].rstrip()
 
 
 def register(core) -> None:
@@ -107,21 +120,27 @@ class RemoteConfig:
         r = await req.read()
         admin = r.get_str()
         line = r.get_str()
-        name = line.partition("=")[0].strip() if line.strip() else admin
-        name = name.rstrip(":").strip()
+        name = assigned_name(line) if line else admin
         limit = req.policy.get("_limit") if req.policy else None
         rval = -1
-        if not _VALID_NAME.match(name):
-            self.core.log.log(f"Rejecting attempt to set param with invalid name ({name})")
+        if name is None or not _VALID_NAME.match(name[1:] if admin.startswith("$") else name):
+            self.core.log.log(f"Rejecting attempt to set param with invalid name ({name or '(null)'})")
         elif not self.core.security.authz.settable(name, req.user, req.peer_ip, limit):
             self.core.log.log(f'WARNING: Someone at {req.peer_ip} is trying to modify "{name}"')
             self.core.log.log("WARNING: Potential security problem, request refused")
         elif req.cmd == C.DC_CONFIG_RUNTIME:
             rval = self._set(self.runtime, self.enable_runtime, admin, line)
         else:
+            before = dict(self.persistent)
             rval = self._set(self.persistent, self.enable_persistent, admin, line)
             if rval == 0:
-                self._save_persistent(admin)
+                try:
+                    self._save_persistent(admin)
+                except OSError as e:
+                    self.core.log.log(f"set_persistent_config(): cannot write under "
+                                      f"{os.path.dirname(self.persist_base)}: {e.strerror} (errno {e.errno})")
+                    self.persistent = before
+                    rval = -1
             elif not self.enable_persistent:
                 self.core.log.log("set_persistent_config(): ENABLE_PERSISTENT_CONFIG is false. "
                                   f"Not setting persistent config file param: {line}")

@@ -207,6 +207,9 @@ def test_persistent_config_files_and_restart(tmp_path):
         assert _raw_config_command(d, 60002, "ZED", "ZED = last") == 0
         assert _raw_config_command(d, 60002, "OOF", "OOF = kept") == 0
         assert _raw_config_command(d, 60002, "MAX_JOBS_RUNNING", "MAX_JOBS_RUNNING = 1") == -1
+        assert _raw_config_command(d, 60002, "OOF", "OOF without an assignment") == -1
+        assert _raw_config_command(d, 60002, "OOF", "use ROLE : Personal") == -1
+        assert "Rejecting attempt to set param with invalid name ((null))" in d.log_text("SchedLog")
         assert (persist / ".config.SCHEDD").read_text() == "RUNTIME_CONFIG_ADMIN = OOF, ZED\n"
         assert (persist / ".config.SCHEDD.OOF").read_text() == "OOF = kept"
         d.stop()
@@ -230,3 +233,13 @@ def test_persistent_config_without_a_directory_is_fatal(tmp_path):
         d.start()
     assert ("Condor error: ENABLE_PERSISTENT_CONFIG is TRUE, but neither SCHEDD_CONFIG nor "
             "PERSISTENT_CONFIG_DIR is specified in the configuration file") in str(e.value)
+
+
+def test_assigned_name_follows_is_valid_config_assignment():
+    from condor_sim.remote_config import assigned_name
+    assert assigned_name("  FOO = bar") == "FOO"
+    assert assigned_name("FOO: bar = baz") == "FOO"          # the first of ':' and '=' ends it
+    assert assigned_name("SCHEDD.FOO=1") == "SCHEDD.FOO"
+    assert assigned_name("FOO BAR = 1") == "FOO BAR"          # then refused as a name
+    assert assigned_name("FOO") is None
+    assert assigned_name("use ROLE : Personal") is None
