@@ -45,6 +45,14 @@ class DaemonConfig:
         self._cache: dict[str, str | None] = {}
         _set_subsystem(self.subsystem)
         htcondor2.reload_config()
+        self._specials()
+
+    def _specials(self) -> None:
+        # reinsert_specials(): $(LOCALNAME) is the daemon's local name.  The library
+        # does not know ours, so it goes in after every read (too late for parse-time
+        # `if` tests, in time for every lookup).
+        if self.local_name:
+            htcondor2.param["LOCALNAME"] = self.local_name
 
     def get(self, name: str, default: str | None = None, fresh: bool = False) -> str | None:
         """The value the daemon's param() sees, or ``default`` when undefined or empty.
@@ -228,5 +236,6 @@ class DaemonConfig:
     def apply_overrides(self) -> None:
         self._applied = dict(self._runtime)
         self._cache.clear()
+        self._specials()
         for k, v in self._runtime.items():
             htcondor2.param[k] = v

@@ -19,13 +19,14 @@ return [rp.get(k) for k in {keys!r}]
 
 def test_local_name_prefix_log_and_banner(tmp_path):
     over = {"SCHEDD_INTERVAL": "5", "SCHEDD.SCHEDD_INTERVAL": "6", "SECOND.SCHEDD_INTERVAL": "77",
-            "SECOND.SCHEDD_ADDRESS_FILE": "$(SPOOL)/.second_address", "PLAIN_ONLY": "p"}
+            "SECOND.SCHEDD_ADDRESS_FILE": "$(SPOOL)/.second_address", "PLAIN_ONLY": "p",
+            "WHO_AM_I": "$(LOCALNAME)-of-$(SUBSYSTEM)"}
     d = schedd(tmp_path, overrides=over, args=["-local-name", "second"])
     d.address_file = tmp_path / "spool" / ".second_address"
     d.start()
     try:
-        r = run_client(READ.format(addr=d.sinful, keys=["SCHEDD_INTERVAL", "PLAIN_ONLY"]), d.config)
-        assert r["ok"] and r["result"] == ["77", "p"], r
+        r = run_client(READ.format(addr=d.sinful, keys=["SCHEDD_INTERVAL", "PLAIN_ONLY", "WHO_AM_I"]), d.config)
+        assert r["ok"] and r["result"] == ["77", "p", "second-of-SCHEDD"], r
         # its own log, not SchedLog, which SCHEDD_LOG's default would have given it
         assert not (tmp_path / "log" / "SchedLog").exists()
         log = d.log_text("SecondLog")
