@@ -265,3 +265,51 @@ def test_private_attributes_travel_only_when_encrypted():
     assert set(clear.keys()) == {"Name"}
     enc = get_ad(MessageReader(put_ad(MessageWriter(True), ad).getvalue(), True))
     assert set(enc.keys()) == {"Name", "ClaimId", "Capability"}
+
+
+TRICKY = {
+    "Int": 7, "Real": 2.5, "Neg": -3, "Str": "plain", "Quote": 'say "hi"', "Back": "a\\b\\",
+    "Tab": "a\tb", "Uni": "ünï", "Empty": "", "Bool": True, "List": [1, "two", [3]],
+    "Nested": classad2.ClassAd({"X": 1, "Y": "z"}), "Expr": classad2.ExprTree("Int * 2 + size(Str)"),
+    "Undef": classad2.ExprTree("undefined"), "Err": classad2.ExprTree("error"),
+    "Long": "x" * 5000, "_condor_PrivSecret": "p", "ClaimId": "c", "Eq": "a = b",
+}
+
+
+def _per_attribute_lines(ad, keep):
+    from condor_sim.cedar.classad_wire import format_line
+    return sorted(format_line(k, ad.lookup(k)) for k in ad.keys() if keep(k))
+
+
+@pytest.mark.parametrize("projection", [None, ["int", "STR", "claimid", "nested", "missing"]])
+@pytest.mark.parametrize("private", [True, False])
+def test_whole_ad_fast_paths_match_attribute_by_attribute(projection, private):
+    """put_ad prints the whole ad at once and get_ad parses it at once; both must give
+    what printing and parsing one attribute at a time gives."""
+    ad = classad2.ClassAd(TRICKY)
+    w = put_ad(MessageWriter(True), ad, projection=projection, include_private=private)
+    r = MessageReader(w.getvalue(), True)
+    lines = [r.get_str() for _ in range(r.get_int())]
+    wanted = None if projection is None else {p.lower() for p in projection}
+    keep = lambda k: (wanted is None or k.lower() in wanted) and (private or not is_private(k))  # noqa: E731
+    assert sorted(lines) == _per_attribute_lines(ad, keep)
+    back = get_ad(MessageReader(w.getvalue(), True))
+    one_by_one = classad2.ClassAd()
+    for line in lines:
+        name, expr = parse_line(line)
+        one_by_one[name] = expr
+    assert back.printOld() == one_by_one.printOld()
+    for k in back.keys():
+        assert str(back.lookup(k)) == str(ad.lookup(k))
+
+
+def test_a_raw_newline_in_any_value_takes_the_careful_path():
+    ad = classad2.ClassAd({**{k: v for k, v in TRICKY.items() if k != "Nested"}, "Multi": "one\ntwo"})
+    back = get_ad(MessageReader(put_ad(MessageWriter(True), ad).getvalue(), True))
+    assert back["Multi"] == "one\ntwo" and back["Quote"] == 'say "hi"' and len(back) == len(ad)
+
+
+def test_a_bad_line_among_good_ones_is_still_refused():
+    w = MessageWriter().put_int(3).put_string("A = 1").put_string("B = = =").put_string("C = 2")
+    with pytest.raises(ProtocolError):
+        get_ad(MessageReader(w.put_string("").put_string("").getvalue()))

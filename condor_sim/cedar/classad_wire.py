@@ -81,22 +81,44 @@ def format_line(name: str, expr) -> str:
     return text[:-1] if text.endswith("\n") else text
 
 
+def _parse_lines(lines: list[str]) -> classad2.ClassAd:
+    """The lines of one ad -> a ClassAd.  Fast path: one parse of the whole text, taken
+    only when no line holds a raw newline and every name came through; otherwise each
+    line on its own (which also names the line that is bad)."""
+    if not any("\n" in line for line in lines):
+        try:
+            ad = classad2.parseOne("\n".join(lines), parser=classad2.ParserType.Old)
+        except Exception:
+            ad = None
+        if ad is not None:
+            names = {line.partition("=")[0].strip().lower() for line in lines}
+            if "" not in names and len(ad) == len(names) and {k.lower() for k in ad.keys()} == names:
+                return ad
+    ad = classad2.ClassAd()
+    for line in lines:
+        name, expr = parse_line(line)
+        ad[name] = expr
+    return ad
+
+
 def get_ad(r: MessageReader, max_attrs: int = MAX_ATTRS, literals_only: bool = False) -> classad2.ClassAd:
     """Read one ClassAd.  ``literals_only`` applies the rules of the security handshake."""
     n = r.get_int()
     if n < 0 or n > max_attrs:
         raise ProtocolError(f"ClassAd with {n} attributes")
-    ad = classad2.ClassAd()
+    lines = []
     for _ in range(n):
         line = r.get_str()
         if line == SECRET_MARKER:
             line = r.get_str()
-        name, expr = parse_line(line)
-        ad[name] = expr
-        if literals_only and isinstance(ad[name], (classad2.ExprTree, list, dict, classad2.ClassAd)):
-            raise ProtocolError(f"non-literal {name} in a handshake ad")
+        lines.append(line)
     r.get_string()   # MyType (legacy, ignored)
     r.get_string()   # TargetType (legacy, ignored)
+    ad = _parse_lines(lines)
+    if literals_only:
+        for name in ad.keys():
+            if isinstance(ad[name], (classad2.ExprTree, list, dict, classad2.ClassAd)):
+                raise ProtocolError(f"non-literal {name} in a handshake ad")
     return ad
 
 
@@ -112,14 +134,22 @@ def put_ad(w: MessageWriter, ad, *, projection=None, include_private: bool | Non
     if include_private is None:
         include_private = w.encrypted
     wanted = None if projection is None else {p.lower() for p in projection}
-    lines = []
-    for name in ad.keys():
-        if wanted is not None and name.lower() not in wanted:
-            continue
-        if not include_private and is_private(name):
-            continue
-        value = ad.lookup(name) if isinstance(ad, classad2.ClassAd) else ad[name]
-        lines.append(format_line(name, value))
+    keep = lambda name: ((wanted is None or name.lower() in wanted)          # noqa: E731
+                         and (include_private or not is_private(name)))
+    lines = None
+    if isinstance(ad, classad2.ClassAd):
+        # Fast path: print the whole ad once.  Each attribute is one line unless a value
+        # holds a raw newline (old syntax leaves it raw); then print attribute by attribute.
+        text = ad.printOld()
+        printed = text.split("\n")[:-1]
+        if len(printed) == len(ad):
+            lines = [line for line in printed if keep(line.partition(" = ")[0])]
+    if lines is None:
+        lines = []
+        for name in ad.keys():
+            if keep(name):
+                value = ad.lookup(name) if isinstance(ad, classad2.ClassAd) else ad[name]
+                lines.append(format_line(name, value))
     if server_time is not None:
         lines.append(f"ServerTime = {int(server_time)}")
     w.put_int(len(lines))
