@@ -72,8 +72,15 @@ deadline = time.monotonic() + float(sys.argv[1])
 local_dir = sys.argv[2]
 import htcondor2
 MYTYPE = {"MASTER": "DaemonMaster", "SCHEDD": "Scheduler", "NEGOTIATOR": "Negotiator", "STARTD": "Machine"}
+EXE = {"condor_" + n.lower(): t for n, t in MYTYPE.items()}
 names = {n.upper() for n in str(htcondor2.param.get("DAEMON_LIST", "")).replace(",", " ").split()}
-wanted = {MYTYPE[n] for n in names | {"MASTER"} if n in MYTYPE}
+need = {}
+for n in names | {"MASTER"}:
+    # a daemon listed under its own name (SCHEDD2 = $(SCHEDD)) counts by its executable
+    kind = MYTYPE.get(n) or EXE.get(os.path.basename(str(htcondor2.param.get(n) or "")))
+    if kind:
+        need[kind] = need.get(kind, 0) + 1
+wanted = set(need)
 coll_files = [os.path.join(local_dir, "log", ".collector_address.super"),
               os.path.join(local_dir, "log", ".collector_address")]
 last = "collector address file not written yet"
@@ -86,10 +93,11 @@ while time.monotonic() < deadline:
         ads = coll.query(htcondor2.AdType.Any,
                          constraint=" || ".join(f'MyType == "{t}"' for t in sorted(wanted)),
                          projection=["MyType", "Name", "MyAddress", "MyPid"])
-        seen = {}
+        seen, count = {}, {}
         for ad in ads:
             seen.setdefault(ad.get("MyType"), ad)
-        missing = wanted - set(seen)
+            count[ad.get("MyType")] = count.get(ad.get("MyType"), 0) + 1
+        missing = {t for t in wanted if count.get(t, 0) < need[t]}
         if missing:
             last = "no ad yet for " + ", ".join(sorted(missing))
             time.sleep(0.005)
