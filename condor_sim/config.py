@@ -224,6 +224,10 @@ class DaemonConfig:
             os.close(rfd)
         _, status = os.waitpid(pid, 0)
         code = os.waitstatus_to_exitcode(status)
+        if code < 0 or code == 70:
+            # killed by a signal (fork is fragile on some platforms) or a Python-level
+            # failure: not the library's verdict on the files, so ask a fresh interpreter
+            return _FORK_FAILED
         if code != 0:
             text = b"".join(chunks).decode("utf-8", "replace").strip()
             return text[-2000:] or f"exit status {code}"

@@ -99,3 +99,40 @@ print(json.dumps({"a": a, "f": f, "after_fresh": after_fresh, "reloaded": c.get(
     assert len(set(r["a"])) == 1 and r["after_fresh"] == r["a"][0]
     assert len(set(r["f"]) | {r["a"][0]}) > 1
     assert r["reloaded"] != r["a"][0]
+
+
+def test_a_forked_check_that_dies_oddly_falls_back_to_a_fresh_interpreter(tmp_path):
+    """Only the library's own exit on a bad config counts as a verdict: a child killed
+    by a signal, or failing in Python, is asked again of a fresh interpreter."""
+    import subprocess
+    import sys
+    from condor_sim.poolconfig import create_pool_dir
+    cfg = create_pool_dir(tmp_path / "pool", "secure", {})
+    code = """
+import os, signal, htcondor2
+from condor_sim.config import DaemonConfig
+c = DaemonConfig("SCHEDD")
+parent, real = os.getpid(), htcondor2.reload_config
+def odd(how):
+    def f():
+        if os.getpid() != parent:
+            if how == "signal":
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError("boom")
+        real()
+    return f
+out = []
+for how in ("signal", "python"):
+    htcondor2.reload_config = odd(how)
+    out.append(c.reload())
+htcondor2.reload_config = real
+with open(os.environ["CONDOR_CONFIG"], "a") as f:
+    f.write("if\\n")                       # now really broken: the verdict stands
+out.append(c.reload() is not None)
+print(out)
+"""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")}
+    env["CONDOR_CONFIG"] = str(cfg)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "[None, None, True]"
