@@ -243,3 +243,36 @@ def test_assigned_name_follows_is_valid_config_assignment():
     assert assigned_name("FOO BAR = 1") == "FOO BAR"          # then refused as a name
     assert assigned_name("FOO") is None
     assert assigned_name("use ROLE : Personal") is None
+
+
+def test_garbled_config_commands_are_refused_and_the_daemon_serves_on(tmp_path):
+    import socket
+    import struct
+    over = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "*",
+            "ENABLE_RUNTIME_CONFIG": "TRUE", "FOO": "BAR"}
+    d = DaemonProcess(tmp_path / "pool", "schedd", "spool/.schedd_address", security="plaintext",
+                      overrides=over).start()
+
+    def send(body: bytes) -> bytes:
+        with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
+            s.sendall(struct.pack(">BI", 1, len(body)) + body)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := s.recv(4096):
+                got += chunk
+            return got
+
+    try:
+        cmd = struct.pack(">q", 60003)
+        nulls = send(cmd + b"\xff" + b"\xff")                  # two NULL strings: no name
+        assert nulls[5:] == struct.pack(">q", -1)
+        assert send(cmd + b"FOO") == b""                       # truncated: closed, nothing set
+        huge = send(cmd + b"A" * 100_000 + b"\0" + b"A" * 100_000 + b" = 1\0")
+        assert huge[5:] == struct.pack(">q", 0)                # '*' makes any valid name settable
+        assert _raw_config_command(d, 60003, "FOO", "FOO = = =") == 0   # a value may hold '='
+        r = run_client(ad_code(d) + "return rp['FOO']", d.config)
+        assert r["ok"] and r["result"] == "BAR", r            # nothing took effect without a reconfig
+        assert d.alive()
+        assert "Rejecting attempt to set param with invalid name ((null))" in d.log_text("SchedLog")
+    finally:
+        d.stop()
