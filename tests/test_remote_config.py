@@ -55,12 +55,13 @@ def test_random_macros_are_drawn_per_query(open_schedd):
     assert len(set(values)) > 1
 
 
-def test_subsystem_prefix_wins_and_prefixed_names_are_listed(open_schedd):
+@pytest.mark.parametrize("api", ["v2", "v1"])
+def test_subsystem_prefix_wins_and_prefixed_names_are_listed(open_schedd, api):
     # The daemon looks knobs up as the SCHEDD does: SCHEDD.X before X.  A knob set only
     # with a prefix is listed under its prefixed name (the config table's key).
-    body = ad_code(open_schedd) + """
-return [rp['PREFIXED'], 'SCHEDD.ONLY_FOR_SCHEDD' in rp.keys(), rp['SCHEDD.ONLY_FOR_SCHEDD']]"""
-    r = run_client(body, open_schedd.config)
+    body = ad_code(open_schedd, api) + """
+return [rp['PREFIXED'], 'SCHEDD.ONLY_FOR_SCHEDD' in list(rp.keys()), rp['SCHEDD.ONLY_FOR_SCHEDD']]"""
+    r = run_client(body, open_schedd.config, api=api)
     assert r["ok"] and r["result"] == ["schedd-specific", True, "yes"], r
 
 
