@@ -24,27 +24,65 @@ from typing import Awaitable, Callable
 from . import CONDOR_PLATFORM, CONDOR_VERSION
 from .cedar import ProtocolError
 from .cedar import commands as C
-from .cedar.framing import Framer
+from .cedar.framing import DEFAULT_MAX_MESSAGE, Framer
 from .cedar.stream import MessageReader, MessageWriter
 from .security.perms import Perm
 
 READ_TIMEOUT = 20.0          # DaemonCore's command socket timeout
 MAX_CONNECTIONS = 2000
 
+# Until a connection is trusted (its command authorized, or its resumed session's key
+# proven), the peer is unknown: its messages are small, its whole handshake has a
+# deadline, and the memory all such peers hold together is bounded.  The largest message a
+# real client sends before authenticating is its DC_AUTHENTICATE ad, about 650 bytes in
+# the captures (a TOKEN round adds a JWT of a few KiB).
+PREAUTH_MAX_MESSAGE = 64 << 10
+PREAUTH_DEADLINE = 10.0
+PREAUTH_BUDGET = 32 << 20
+
 
 class ConnectionClosed(Exception):
     """The peer closed the connection (or timed out) in the middle of an exchange."""
 
 
+class ResourceLimit(ConnectionClosed):
+    """The connection was dropped to keep a daemon-wide resource bounded."""
+
+
+class PreauthBudget:
+    """Bytes buffered by all untrusted connections of one daemon, against a limit."""
+
+    def __init__(self, limit: int = PREAUTH_BUDGET):
+        self.limit = limit
+        self.held = 0
+
+    def adjust(self, delta: int) -> bool:
+        """Account ``delta`` more bytes; False (and nothing accounted) past the limit."""
+        if delta > 0 and self.held + delta > self.limit:
+            return False
+        self.held += delta
+        return True
+
+
 class Channel:
-    """One accepted TCP connection, message by message (wraps a :class:`Framer`)."""
+    """One accepted TCP connection, message by message (wraps a :class:`Framer`).
+
+    A channel starts untrusted (see PREAUTH_*); :meth:`trust` lifts the limits once the
+    peer has been authorized for a command.
+    """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout: float = READ_TIMEOUT, max_message: int | None = None):
+                 timeout: float = READ_TIMEOUT, budget: PreauthBudget | None = None,
+                 preauth_deadline: float = PREAUTH_DEADLINE):
         self.reader = reader
         self.writer = writer
         self.timeout = timeout
-        self.framer = Framer() if max_message is None else Framer(max_message)
+        self.framer = Framer(PREAUTH_MAX_MESSAGE)
+        self.trusted = False
+        self.opened = time.monotonic()
+        self._deadline = self.opened + preauth_deadline
+        self._budget = budget
+        self._held = 0
         peer = writer.get_extra_info("peername") or ("?", 0)
         local = writer.get_extra_info("sockname") or ("?", 0)
         self.peer_ip, self.peer_port = peer[0], peer[1]
@@ -61,24 +99,46 @@ class Channel:
     def enable_crypto(self, key: bytes) -> None:
         self.framer.enable_crypto(key)
 
+    def trust(self) -> None:
+        """The peer is authorized: ordinary message sizes and timeouts from now on."""
+        if not self.trusted:
+            self.trusted = True
+            self.framer.max_message = DEFAULT_MAX_MESSAGE
+            self._account(0)
+
+    def _account(self, buffered: int) -> None:
+        """Keep this channel's share of the untrusted-memory budget at ``buffered``."""
+        if self._budget is None:
+            return
+        want = 0 if self.trusted else buffered
+        if not self._budget.adjust(want - self._held):
+            raise ResourceLimit(f"unauthenticated connections hold {self._budget.held} bytes, "
+                                   f"the most allowed; dropping this one")
+        self._held = want
+
     async def read_message(self, timeout: float | None = None) -> MessageReader:
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
         while True:
             msg = self.framer.next_message()
             if msg is not None:
+                self._account(self.framer.buffered)
                 return MessageReader(msg, self.framer.encrypted)
-            left = deadline - time.monotonic()
+            end = deadline if self.trusted else min(deadline, self._deadline)
+            left = end - time.monotonic()
             if left <= 0:
-                raise ConnectionClosed("timed out waiting for a message")
+                raise ConnectionClosed("timed out waiting for a message" if self.trusted else
+                                       "security handshake not finished in time")
             try:
                 data = await asyncio.wait_for(self.reader.read(65536), left)
             except asyncio.TimeoutError:
-                raise ConnectionClosed("timed out waiting for a message") from None
+                raise ConnectionClosed("timed out waiting for a message" if self.trusted else
+                                       "security handshake not finished in time") from None
             except (ConnectionError, OSError) as e:
                 raise ConnectionClosed(str(e)) from None
             if not data:
                 raise ConnectionClosed("peer closed the connection")
             self.framer.feed(data)
+            self._account(self.framer.buffered)
 
     def new_message(self) -> MessageWriter:
         return MessageWriter(self.framer.encrypted)
@@ -99,6 +159,10 @@ class Channel:
             self.writer.close()
         except Exception:   # already gone
             pass
+        self.framer.release()
+        if self._held and self._budget is not None:
+            self._budget.adjust(-self._held)
+            self._held = 0
 
 
 Handler = Callable[["Request"], Awaitable[None]]
@@ -113,6 +177,13 @@ class Command:
     force_auth: bool = False
     alt_perms: tuple = ()
     has_payload: bool = True
+    no_effect: bool = False        # the handler does nothing (the DC_NOP family)
+
+    @property
+    def resumable(self) -> bool:
+        """May a resumed session run it?  Only if the client's payload proves the session
+        key before the handler runs, or if there is nothing to run."""
+        return self.has_payload or self.no_effect
 
 
 @dataclass
@@ -159,7 +230,9 @@ class DaemonCore:
         self.port = 0
         self.sinful = ""
         self.start_time = int(time.time())
-        self._connections: set[asyncio.Task] = set()
+        self._connections: dict[asyncio.Task, Channel] = {}     # in the order they opened
+        self.preauth = PreauthBudget()
+        self._quiet: dict[str, list] = {}                        # rate-limited log lines
         self._timers: list[asyncio.Task] = []
         self._background: set[asyncio.Task] = set()
         self.stopping: asyncio.Event | None = None
@@ -171,22 +244,25 @@ class DaemonCore:
 
     # ------------------------------------------------------------------ commands
     def register(self, num: int, perm: Perm, handler: Handler, *, force_auth: bool = False,
-                 alt_perms: tuple = (), has_payload: bool = True, name: str | None = None) -> None:
+                 alt_perms: tuple = (), has_payload: bool = True, no_effect: bool = False,
+                 name: str | None = None) -> None:
         self.commands[num] = Command(num, name or C.command_name(num), perm, handler,
-                                     force_auth, tuple(alt_perms), has_payload)
+                                     force_auth, tuple(alt_perms), has_payload, no_effect)
 
-    def valid_commands(self, perm: Perm, mapped: bool) -> list[int]:
-        """GetCommandsInAuthLevel: commands a session at this level may be reused for."""
+    def valid_commands(self, perm: Perm, mapped: bool, keyed: bool = True) -> list[int]:
+        """GetCommandsInAuthLevel: commands a session at this level may be reused for;
+        only those a resumed session may run (see ``Command.resumable``)."""
         from .security.perms import implies
         levels = implies(perm)
         return [c.num for c in self.commands.values()
-                if c.perm in levels and c.perm != Perm.ALLOW and (mapped or not c.force_auth)]
+                if c.perm in levels and c.perm != Perm.ALLOW and (mapped or not c.force_auth)
+                and (c.resumable if keyed else c.no_effect)]
 
     def _register_dc_commands(self) -> None:
         async def nop(req: Request) -> None:
             return None
 
-        self.register(C.DC_NOP, Perm.ALLOW, nop, has_payload=False)
+        self.register(C.DC_NOP, Perm.ALLOW, nop, has_payload=False, no_effect=True)
         for num, perm in ((C.DC_NOP_READ, Perm.READ), (C.DC_NOP_WRITE, Perm.WRITE),
                           (C.DC_NOP_NEGOTIATOR, Perm.NEGOTIATOR),
                           (C.DC_NOP_ADMINISTRATOR, Perm.ADMINISTRATOR),
@@ -195,7 +271,7 @@ class DaemonCore:
                           (C.DC_NOP_ADVERTISE_STARTD, Perm.ADVERTISE_STARTD),
                           (C.DC_NOP_ADVERTISE_SCHEDD, Perm.ADVERTISE_SCHEDD),
                           (C.DC_NOP_ADVERTISE_MASTER, Perm.ADVERTISE_MASTER)):
-            self.register(num, perm, nop, has_payload=False)
+            self.register(num, perm, nop, has_payload=False, no_effect=True)
 
         async def reconfig(req: Request) -> None:
             self.request_reconfig()
@@ -223,7 +299,7 @@ class DaemonCore:
     # ------------------------------------------------------------------ serving
     async def listen(self, port: int = 0) -> None:
         self.server = await asyncio.start_server(self._accept, "127.0.0.1", port,
-                                                 limit=1 << 20, backlog=256)
+                                                 limit=1 << 16, backlog=256)
         self.port = self.server.sockets[0].getsockname()[1]
         alias = self.hostname
         self.sinful = f"<127.0.0.1:{self.port}?addrs=127.0.0.1-{self.port}&alias={alias}&noUDP>"
@@ -235,13 +311,18 @@ class DaemonCore:
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
-        self._connections.add(task)
-        chan = Channel(reader, writer)
+        chan = Channel(reader, writer, budget=self.preauth)
+        if len(self._connections) >= MAX_CONNECTIONS and not self._evict_oldest_untrusted():
+            self.log_rate_limited("too-many", f"Too many connections; closing the one from "
+                                              f"{chan.peer_description}")
+            chan.close()
+            return
+        self._connections[task] = chan
         try:
-            if len(self._connections) > MAX_CONNECTIONS:
-                self.log.log(f"Too many connections; closing the one from {chan.peer_description}")
-                return
             await self.security.serve(chan)
+        except ResourceLimit as e:
+            self.log_rate_limited("preauth-memory", f"DaemonCore: closing connection from "
+                                                    f"{chan.peer_description}: {e}")
         except (ConnectionClosed, ProtocolError) as e:
             self.log.log(f"DaemonCore: closing connection from {chan.peer_description}: {e}",
                          "D_NETWORK" if isinstance(e, ConnectionClosed) else "D_ALWAYS")
@@ -252,9 +333,36 @@ class DaemonCore:
                          f"{chan.peer_description}: {e}")
         finally:
             chan.close()
-            self._connections.discard(task)
+            self._connections.pop(task, None)
+
+    def _evict_oldest_untrusted(self) -> bool:
+        """Make room for a new connection by closing the oldest one that has not been
+        authorized yet; False when every connection is trusted."""
+        for task, chan in self._connections.items():
+            if not chan.trusted:
+                del self._connections[task]
+                chan.close()
+                task.cancel()
+                self.log_rate_limited("evict", f"Too many connections; closed the oldest "
+                                               f"unauthenticated one, from {chan.peer_description}")
+                return True
+        return False
+
+    def log_rate_limited(self, key: str, msg: str, every: float = 10.0) -> None:
+        """Log ``msg`` at most once per ``every`` seconds per ``key``, with a count of the
+        lines held back since the last one."""
+        now = time.monotonic()
+        last = self._quiet.setdefault(key, [-every, 0])
+        if now - last[0] < every:
+            last[1] += 1
+            return
+        if last[1]:
+            msg += f" ({last[1]} more like this in the last {now - last[0]:.0f} s)"
+        self.log.log(msg)
+        self._quiet[key] = [now, 0]
 
     async def run_command(self, req: Request) -> None:
+        req.chan.trust()
         self.log.log(f"Calling HandleReq <{req.command.name}> (0) for command {req.cmd} "
                      f"({req.command.name}) from {req.user} {req.chan.peer_ip}", "D_COMMAND")
         await req.command.handler(req)
@@ -368,8 +476,23 @@ class DaemonCore:
         return self.exit_status
 
 
+def raise_fd_limit(want: int = MAX_CONNECTIONS + 256) -> None:
+    """Let the process hold MAX_CONNECTIONS sockets (the real daemons raise their soft
+    descriptor limit too)."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= want:
+        return
+    new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    except (ValueError, OSError):
+        pass
+
+
 def run(core: DaemonCore, setup=None, port: int = 0) -> None:
     """Entry point of a daemon process."""
+    raise_fd_limit()
     status = asyncio.run(core.main(setup, port))
     sys.stdout.flush()
     os._exit(status)

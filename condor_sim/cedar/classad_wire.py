@@ -12,6 +12,7 @@ from __future__ import annotations
 import classad2
 
 from . import ProtocolError
+from .adlimits import check_expression_lines, check_pod_line
 from .stream import MessageReader, MessageWriter
 
 MAX_ATTRS = 1_000_000        # getClassAd's bound
@@ -102,23 +103,33 @@ def _parse_lines(lines: list[str]) -> classad2.ClassAd:
 
 
 def get_ad(r: MessageReader, max_attrs: int = MAX_ATTRS, literals_only: bool = False) -> classad2.ClassAd:
-    """Read one ClassAd.  ``literals_only`` applies the rules of the security handshake."""
+    """Read one ClassAd.  ``literals_only`` applies the rules of the security handshake.
+
+    Every line passes :mod:`.adlimits` before the C++ parser sees it."""
     n = r.get_int()
+    if literals_only and n > max_attrs:
+        raise ProtocolError(f"getPODClassAd: too many attributes ({n} > {max_attrs}), rejecting.")
+    if literals_only and n < 0:
+        raise ProtocolError(f"getPODClassAd: Negative number of expressions ({n}), rejecting.")
     if n < 0 or n > max_attrs:
-        raise ProtocolError(f"ClassAd with {n} attributes")
+        raise ProtocolError(f"getClassAd: invalid numExprs {n}")
     lines = []
     for _ in range(n):
         line = r.get_str()
-        if line == SECRET_MARKER:
+        if line == SECRET_MARKER and not literals_only:
             line = r.get_str()
+        if literals_only:
+            check_pod_line(line)        # before the parser sees anything
         lines.append(line)
     r.get_string()   # MyType (legacy, ignored)
     r.get_string()   # TargetType (legacy, ignored)
+    if not literals_only:
+        check_expression_lines(lines)
     ad = _parse_lines(lines)
     if literals_only:
         for name in ad.keys():
             if isinstance(ad[name], (classad2.ExprTree, list, dict, classad2.ClassAd)):
-                raise ProtocolError(f"non-literal {name} in a handshake ad")
+                raise ProtocolError(f"getPODClassAd: non-literal expression rejected for attr {name}")
     return ad
 
 

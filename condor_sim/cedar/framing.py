@@ -69,6 +69,12 @@ class Framer:
         self._recv_md = None
         self._frozen: tuple[bytes, bytes] | None = None
 
+    def release(self) -> None:
+        """Drop whatever is buffered (the connection is closing)."""
+        self._buf = bytearray()
+        self._parts = []
+        self._part_len = 0
+
     # ------------------------------------------------------------------ crypto
     @property
     def encrypted(self) -> bool:
@@ -108,6 +114,9 @@ class Framer:
                 raise ProtocolError(f"bad end-of-message flag {end}")
             if length == 0 or length > MAX_PACKET:
                 raise ProtocolError(f"bad packet length {length}")
+            if self._part_len + length > self.max_message + IV_LEN + TAG_LEN:
+                # refused on the header, before the body is buffered
+                raise ProtocolError(f"message larger than {self.max_message} bytes")
             if len(self._buf) < HEADER.size + length:
                 return None
             header = bytes(self._buf[:HEADER.size])

@@ -55,6 +55,12 @@ def encode_public_key(private_key) -> str:
     return base64.b64encode(raw).decode()
 
 
+def resumable(cmd, keyed: bool) -> bool:
+    """May a resumed session run ``cmd``?  With a key, when the client's payload will
+    prove the key before the handler runs; without one, only when there is nothing to run."""
+    return cmd.resumable if keyed else cmd.no_effect
+
+
 @dataclass
 class Session:
     sid: str
@@ -174,7 +180,9 @@ class SecurityManager:
         try:
             cad = get_ad(first, MAX_HANDSHAKE_ATTRS, literals_only=True)
         except ProtocolError as e:
-            self.core.log.log(f"DC_AUTHENTICATE: bad security ad from {chan.peer_description}: {e}")
+            self.core.log.log(str(e))
+            self.core.log.log(f"ERROR: DC_AUTHENTICATE unable to receive auth_info from "
+                              f"{chan.peer_description}!", "D_ERROR")
             return
         info = {k: v for k, v in cad.items()}
         if not first.at_end():
@@ -196,6 +204,18 @@ class SecurityManager:
         return real, self.core.commands.get(target), target
 
     async def _resume(self, chan: Channel, info: dict) -> None:
+        """Resume a cached session (security.md §6.3).
+
+        Session ids follow the real format, so anyone who can read /proc can guess one, and
+        the clear AUTHORIZED / SID_NOT_FOUND reply tells a guesser when a guess is right.
+        Nothing may depend on their secrecy: a resumed session runs a handler only after
+        the client's first message under the session key has arrived and its AES-GCM tag
+        has verified.  A command that sends nothing after the resume request (the real
+        client's empty end-of-message puts no bytes on the wire) can never prove the key,
+        so such commands are never offered for reuse in ``ValidCommands`` and a resume
+        request for one is refused.  A keyless session (no AES was agreed) proves nothing,
+        so it is resumed only for commands that run nothing.
+        """
         sid = info.get("Sid")
         want_reply = info.get("ResumeResponse") is True
         now = time.time()
@@ -204,13 +224,17 @@ class SecurityManager:
             del self.sessions[sid]
             session = None
         real, cmd, target = self._target(info)
+        if session is not None and real not in (C.DC_SEC_QUERY, C.DC_AUTHENTICATE) \
+                and cmd is not None and not resumable(cmd, session.key is not None):
+            self.core.log.log(f"DC_AUTHENTICATE: session {sid} cannot be resumed for command "
+                              f"{target} ({cmd.name}): nothing of it would prove the session key "
+                              f"(requested by {chan.peer_description}); closing.", "D_ERROR")
+            session = None
         if session is None:
             self._log(f"DC_AUTHENTICATE: session {sid} NOT FOUND; closing.")
             if want_reply:
                 await chan.send(put_ad(chan.new_message(), {"ReturnCode": "SID_NOT_FOUND"}))
             return
-        if session.lease is not None:
-            session.lease_until = now + session.lease
         if want_reply:
             nonce = base64.b64encode(os.urandom(33)).decode()
             await chan.send(put_ad(chan.new_message(), {"ReturnCode": "AUTHORIZED",
@@ -219,13 +243,30 @@ class SecurityManager:
         if session.key is not None:
             chan.enable_crypto(session.key)
         self._log(f"DC_AUTHENTICATE: resuming session id {sid}")
-        if cmd is None:
+        if real == C.DC_SEC_QUERY:      # answered under the key; the answer runs nothing
+            await self._execute(chan, real, cmd, target, session.user, session.authenticated,
+                                session.policy)
+            return
+        if cmd is None or real == C.DC_AUTHENTICATE:
             self.core.log.log(f"DC_AUTHENTICATE: received unregistered command {target}; closing")
             return
+        proof = None
+        if not cmd.no_effect:
+            try:
+                proof = await chan.read_message()
+            except ProtocolError as e:
+                self.core.log.log(f"IO: Failed to unwrap the packet. ({e})")
+                self.core.log.log(f"DC_AUTHENTICATE: resumed session {sid} from "
+                                  f"{chan.peer_description} sent no valid message under the "
+                                  f"session key; closing.", "D_ERROR")
+                return
+        if session.lease is not None:
+            session.lease_until = time.time() + session.lease
         limit = session.policy.get("_limit")
         if not self.authorize(cmd, session.user, chan.peer_ip, limit):
             return
-        await self._execute(chan, real, cmd, target, session.user, session.authenticated, session.policy)
+        await self._execute(chan, real, cmd, target, session.user, session.authenticated,
+                            session.policy, pending=proof)
 
     async def _new_session(self, chan: Channel, info: dict) -> None:
         real, cmd, target = self._target(info)
@@ -331,9 +372,14 @@ class SecurityManager:
                 policy["_limit"] = limit
         authorized = self.authorize(cmd, user, chan.peer_ip, limit)
         mapped = identity is not None and identity.mapped
-        valid = self.core.valid_commands(cmd.perm, mapped)
-        if target not in valid:
+        # Offer for reuse only what a resumed session may run (see _resume).  The client
+        # fails on an empty list, so a keyless session offers at least DC_NOP.
+        keyed = key is not None
+        valid = self.core.valid_commands(cmd.perm, mapped, keyed)
+        if resumable(cmd, keyed) and target not in valid:
             valid.insert(0, target)
+        if not valid:
+            valid = [C.DC_NOP]
         if new_session:
             m3 = {}
             m3["User"] = user
@@ -387,7 +433,7 @@ class SecurityManager:
             self._log(f"AUTHENTICATE: method {chosen} failed for {chan.peer_ip}")
 
     async def _execute(self, chan: Channel, real: int, cmd, target: int, user: str,
-                       authenticated: bool, policy: dict) -> None:
+                       authenticated: bool, policy: dict, pending=None) -> None:
         if real == C.DC_SEC_QUERY:
             reply = {"AuthorizationSucceeded": True}
             reply.update({k: v for k, v in policy.items() if k.startswith("AuthToken")})
@@ -395,5 +441,5 @@ class SecurityManager:
             return
         if real == C.DC_AUTHENTICATE:
             return
-        req = Request(self.core, chan, cmd, target, user, authenticated, policy)
+        req = Request(self.core, chan, cmd, target, user, authenticated, policy, pending=pending)
         await self.core.run_command(req)
