@@ -139,11 +139,7 @@ def cmd_env(args) -> int:
 
 
 def cmd_token(argv: list[str]) -> int:
-    try:
-        from .security.tokens import token_create_main
-    except ImportError as e:
-        _err(f"token support is not available ({e})")
-        return EXIT_FAIL
+    from .security.tokens import token_create_main
     return int(token_create_main(argv) or 0)
 
 

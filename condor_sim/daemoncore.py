@@ -18,212 +18,46 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Awaitable, Callable
 
 from . import CONDOR_PLATFORM, CONDOR_VERSION
 from .cedar import ProtocolError
-from .cedar import commands as C
-from .cedar.framing import DEFAULT_MAX_MESSAGE, Framer
-from .cedar.stream import MessageReader, MessageWriter
+from .command_table import CommandTable, Handler
+from .connection import (MAX_CONNECTIONS, Channel, ConnectionClosed, PreauthBudget, Request,
+                         ResourceLimit)
+from .dc_commands import DaemonCoreCommands
+from .remote_config import RemoteConfig
+from .security.handshake import SecurityManager
 from .security.perms import Perm
 
-READ_TIMEOUT = 20.0          # DaemonCore's command socket timeout
-MAX_CONNECTIONS = 2000
+class CoreHooks:
+    """What a daemon adds to DaemonCore's lifecycle; the defaults do nothing.
 
-# Until a connection is trusted (its command authorized, or its resumed session's key
-# proven), the peer is unknown: its messages are small, its whole handshake has a
-# deadline, and the memory all such peers hold together is bounded.  The largest message a
-# real client sends before authenticating is its DC_AUTHENTICATE ad, about 650 bytes in
-# the captures (a TOKEN round adds a JWT of a few KiB).
-PREAUTH_MAX_MESSAGE = 64 << 10
-PREAUTH_DEADLINE = 10.0
-PREAUTH_BUDGET = 32 << 20
-
-
-class ConnectionClosed(Exception):
-    """The peer closed the connection (or timed out) in the middle of an exchange."""
-
-
-class ResourceLimit(ConnectionClosed):
-    """The connection was dropped to keep a daemon-wide resource bounded."""
-
-
-class PreauthBudget:
-    """Bytes buffered by all untrusted connections of one daemon, against a limit."""
-
-    def __init__(self, limit: int = PREAUTH_BUDGET):
-        self.limit = limit
-        self.held = 0
-
-    def adjust(self, delta: int) -> bool:
-        """Account ``delta`` more bytes; False (and nothing accounted) past the limit."""
-        if delta > 0 and self.held + delta > self.limit:
-            return False
-        self.held += delta
-        return True
-
-
-class Channel:
-    """One accepted TCP connection, message by message (wraps a :class:`Framer`).
-
-    A channel starts untrusted (see PREAUTH_*); :meth:`trust` lifts the limits once the
-    peer has been authorized for a command.
+    A daemon passes itself (or any object with these methods) as ``DaemonCore(hooks=...)``.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 timeout: float = READ_TIMEOUT, budget: PreauthBudget | None = None,
-                 preauth_deadline: float = PREAUTH_DEADLINE):
-        self.reader = reader
-        self.writer = writer
-        self.timeout = timeout
-        self.framer = Framer(PREAUTH_MAX_MESSAGE)
-        self.trusted = False
-        self.opened = time.monotonic()
-        self._deadline = self.opened + preauth_deadline
-        self._budget = budget
-        self._held = 0
-        peer = writer.get_extra_info("peername") or ("?", 0)
-        local = writer.get_extra_info("sockname") or ("?", 0)
-        self.peer_ip, self.peer_port = peer[0], peer[1]
-        self.sock_ip, self.sock_port = local[0], local[1]
+    async def on_reconfig(self) -> None:
+        """After the config was re-read."""
 
-    @property
-    def peer_description(self) -> str:
-        return f"<{self.peer_ip}:{self.peer_port}>"
+    async def on_shutdown(self, fast: bool) -> None:
+        """Before the daemon exits (e.g. invalidate its ad at the collector)."""
 
-    @property
-    def encrypted(self) -> bool:
-        return self.framer.encrypted
-
-    def enable_crypto(self, key: bytes) -> None:
-        self.framer.enable_crypto(key)
-
-    def trust(self) -> None:
-        """The peer is authorized: ordinary message sizes and timeouts from now on."""
-        if not self.trusted:
-            self.trusted = True
-            self.framer.max_message = DEFAULT_MAX_MESSAGE
-            self._account(0)
-
-    def _account(self, buffered: int) -> None:
-        """Keep this channel's share of the untrusted-memory budget at ``buffered``."""
-        if self._budget is None:
-            return
-        want = 0 if self.trusted else buffered
-        if not self._budget.adjust(want - self._held):
-            raise ResourceLimit(f"unauthenticated connections hold {self._budget.held} bytes, "
-                                   f"the most allowed; dropping this one")
-        self._held = want
-
-    async def read_message(self, timeout: float | None = None) -> MessageReader:
-        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        while True:
-            msg = self.framer.next_message()
-            if msg is not None:
-                self._account(self.framer.buffered)
-                return MessageReader(msg, self.framer.encrypted)
-            end = deadline if self.trusted else min(deadline, self._deadline)
-            left = end - time.monotonic()
-            if left <= 0:
-                raise ConnectionClosed("timed out waiting for a message" if self.trusted else
-                                       "security handshake not finished in time")
-            try:
-                data = await asyncio.wait_for(self.reader.read(65536), left)
-            except asyncio.TimeoutError:
-                raise ConnectionClosed("timed out waiting for a message" if self.trusted else
-                                       "security handshake not finished in time") from None
-            except (ConnectionError, OSError) as e:
-                raise ConnectionClosed(str(e)) from None
-            if not data:
-                raise ConnectionClosed("peer closed the connection")
-            self.framer.feed(data)
-            self._account(self.framer.buffered)
-
-    def new_message(self) -> MessageWriter:
-        return MessageWriter(self.framer.encrypted)
-
-    async def send(self, msg: MessageWriter | bytes) -> None:
-        payload = msg.getvalue() if isinstance(msg, MessageWriter) else msg
-        data = self.framer.encode_message(payload)
-        if not data:
-            return
-        try:
-            self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), self.timeout)
-        except (ConnectionError, OSError, asyncio.TimeoutError) as e:
-            raise ConnectionClosed(str(e)) from None
-
-    def close(self) -> None:
-        try:
-            self.writer.close()
-        except Exception:   # already gone
-            pass
-        self.framer.release()
-        if self._held and self._budget is not None:
-            self._budget.adjust(-self._held)
-            self._held = 0
-
-
-Handler = Callable[["Request"], Awaitable[None]]
-
-
-@dataclass
-class Command:
-    num: int
-    name: str
-    perm: Perm
-    handler: Handler
-    force_auth: bool = False
-    alt_perms: tuple = ()
-    has_payload: bool = True
-    no_effect: bool = False        # the handler does nothing (the DC_NOP family)
-
-    @property
-    def resumable(self) -> bool:
-        """May a resumed session run it?  Only if the client's payload proves the session
-        key before the handler runs, or if there is nothing to run."""
-        return self.has_payload or self.no_effect
-
-
-@dataclass
-class Request:
-    """One authorized command, as a handler sees it."""
-    core: "DaemonCore"
-    chan: Channel
-    command: Command
-    cmd: int
-    user: str                      # authenticated identity, or unauthenticated@unmapped
-    authenticated: bool
-    policy: dict = field(default_factory=dict)   # the session's policy (AuthMethods, token claims ...)
-    pending: MessageReader | None = None        # raw commands: the payload rides with the command int
-
-    @property
-    def peer_ip(self) -> str:
-        return self.chan.peer_ip
-
-    async def read(self, timeout: float | None = None) -> MessageReader:
-        if self.pending is not None:
-            r, self.pending = self.pending, None
-            return r
-        return await self.chan.read_message(timeout)
-
-    def message(self) -> MessageWriter:
-        return self.chan.new_message()
-
-    async def send(self, msg: MessageWriter) -> None:
-        await self.chan.send(msg)
+    def on_signal(self, signum: int) -> bool:
+        """Handle SIGHUP/SIGTERM/SIGQUIT itself; return False to let DaemonCore do it."""
+        return False
 
 
 class DaemonCore:
     """The command server and shared machinery of one daemon process."""
 
-    def __init__(self, subsystem: str, config, log, exe_name: str | None = None):
+    def __init__(self, subsystem: str, config, log, exe_name: str | None = None,
+                 hooks: CoreHooks | None = None):
         self.subsystem = subsystem.upper()
         self.config = config
         self.log = log
         self.exe_name = exe_name or f"condor_{subsystem.lower()}"
-        self.commands: dict[int, Command] = {}
+        self.hooks = hooks or CoreHooks()
+        self.commands = CommandTable()
         self.pid = os.getpid()
         self.hostname = socket.gethostname()
         self.server: asyncio.base_events.Server | None = None
@@ -238,63 +72,22 @@ class DaemonCore:
         self.stopping: asyncio.Event | None = None
         self.exit_status = 0
         self.address_files: list[str] = []
-        from .security.handshake import SecurityManager   # late: it imports this module
-        self.security = SecurityManager(self)
-        self._register_dc_commands()
+        self.security = SecurityManager(config, log, self.subsystem, self.commands,
+                                        dispatch=self.run_command,
+                                        sid_prefix=f"{self.hostname}:{self.pid}",
+                                        command_ports=lambda: (self.port,))
+        self.commands.add_handlers(DaemonCoreCommands(self))
+        self.remote_config = RemoteConfig(self)
+        self.commands.add_handlers(self.remote_config)
 
     # ------------------------------------------------------------------ commands
-    def register(self, num: int, perm: Perm, handler: Handler, *, force_auth: bool = False,
-                 alt_perms: tuple = (), has_payload: bool = True, no_effect: bool = False,
-                 name: str | None = None) -> None:
-        self.commands[num] = Command(num, name or C.command_name(num), perm, handler,
-                                     force_auth, tuple(alt_perms), has_payload, no_effect)
+    def register(self, num: int, perm: Perm, handler: Handler, **flags) -> None:
+        """Register one handler (see :meth:`CommandTable.add`)."""
+        self.commands.add(num, perm, handler, **flags)
 
-    def valid_commands(self, perm: Perm, mapped: bool, keyed: bool = True) -> list[int]:
-        """GetCommandsInAuthLevel: commands a session at this level may be reused for;
-        only those a resumed session may run (see ``Command.resumable``)."""
-        from .security.perms import implies
-        levels = implies(perm)
-        return [c.num for c in self.commands.values()
-                if c.perm in levels and c.perm != Perm.ALLOW and (mapped or not c.force_auth)
-                and (c.resumable if keyed else c.no_effect)]
-
-    def _register_dc_commands(self) -> None:
-        async def nop(req: Request) -> None:
-            return None
-
-        self.register(C.DC_NOP, Perm.ALLOW, nop, has_payload=False, no_effect=True)
-        for num, perm in ((C.DC_NOP_READ, Perm.READ), (C.DC_NOP_WRITE, Perm.WRITE),
-                          (C.DC_NOP_NEGOTIATOR, Perm.NEGOTIATOR),
-                          (C.DC_NOP_ADMINISTRATOR, Perm.ADMINISTRATOR),
-                          (C.DC_NOP_OWNER, Perm.ADMINISTRATOR), (C.DC_NOP_CONFIG, Perm.CONFIG),
-                          (C.DC_NOP_DAEMON, Perm.DAEMON),
-                          (C.DC_NOP_ADVERTISE_STARTD, Perm.ADVERTISE_STARTD),
-                          (C.DC_NOP_ADVERTISE_SCHEDD, Perm.ADVERTISE_SCHEDD),
-                          (C.DC_NOP_ADVERTISE_MASTER, Perm.ADVERTISE_MASTER)):
-            self.register(num, perm, nop, has_payload=False, no_effect=True)
-
-        async def reconfig(req: Request) -> None:
-            self.request_reconfig()
-
-        # The real handlers signal the daemon itself, so the shutdown logs as for a signal.
-        async def off_graceful(req: Request) -> None:
-            self._on_signal(signal.SIGTERM)
-
-        async def off_fast(req: Request) -> None:
-            self._on_signal(signal.SIGQUIT)
-
-        for num in (C.DC_RECONFIG, C.DC_RECONFIG_FULL):
-            self.register(num, Perm.ADMINISTRATOR, reconfig, has_payload=False)
-        for num in (C.DC_OFF_GRACEFUL, C.DC_OFF_PEACEFUL, C.DC_OFF_FORCE):
-            self.register(num, Perm.ADMINISTRATOR, off_graceful, has_payload=False)
-        self.register(C.DC_OFF_FAST, Perm.ADMINISTRATOR, off_fast, has_payload=False)
-        for num in (C.DC_SET_PEACEFUL_SHUTDOWN, C.DC_SET_FORCE_SHUTDOWN):
-            self.register(num, Perm.ADMINISTRATOR, nop, has_payload=False)
-        try:
-            from . import remote_config
-        except ImportError:      # config commands arrive with the config-fidelity work
-            return
-        remote_config.register(self)
+    @property
+    def connection_count(self) -> int:
+        return len(self._connections)
 
     # ------------------------------------------------------------------ serving
     async def listen(self, port: int = 0) -> None:
@@ -430,20 +223,17 @@ class DaemonCore:
             return
         self.log.reconfigure()
         self.security.reconfigure()
-        await self.on_reconfig()
-
-    async def on_reconfig(self) -> None:
-        """Daemon-specific work after the config was re-read."""
+        await self.hooks.on_reconfig()
 
     def request_shutdown(self, fast: bool) -> None:
         if self.stopping is not None and not self.stopping.is_set():
             self.shutdown_fast = fast
             self.stopping.set()
 
-    async def on_shutdown(self, fast: bool) -> None:
-        """Daemon-specific shutdown (e.g. invalidate our ad at the collector)."""
-
-    def _on_signal(self, signum: int) -> None:
+    def signal(self, signum: int) -> None:
+        """A signal, or a command that the real daemon turns into one (Signal_Myself)."""
+        if self.hooks.on_signal(signum):
+            return
         if signum == signal.SIGHUP:
             self.log.log("Got SIGHUP.  Re-reading config files.")
             self.request_reconfig()
@@ -459,13 +249,13 @@ class DaemonCore:
         self.stopping = asyncio.Event()
         self.shutdown_fast = False
         for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGQUIT, signal.SIGINT):
-            loop.add_signal_handler(sig, self._on_signal, signal.SIGTERM if sig == signal.SIGINT else sig)
+            loop.add_signal_handler(sig, self.signal, signal.SIGTERM if sig == signal.SIGINT else sig)
         await self.listen(port)
         if setup is not None:
             await setup()
         await self.stopping.wait()
         try:
-            await asyncio.wait_for(self.on_shutdown(self.shutdown_fast), 10)
+            await asyncio.wait_for(self.hooks.on_shutdown(self.shutdown_fast), 10)
         except Exception as e:
             self.log.log(f"ERROR: during shutdown: {e}")
         self.server.close()

@@ -19,7 +19,8 @@ import os
 import re
 import sys
 
-from .cedar import commands as C
+from .cedar.commands import Cmd
+from .command_table import command
 from .security.perms import Perm
 
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_./]+$")     # condor_isidchar
@@ -36,15 +37,6 @@ def assigned_name(line: str) -> str | None:
     if not cut:
         return None
     return text[:min(cut)].rstrip()
-
-
-def register(core) -> None:
-    rc = RemoteConfig(core)
-    core.remote_config = rc
-    core.register(C.CONFIG_VAL, Perm.READ, rc.config_val)
-    core.register(C.DC_CONFIG_VAL, Perm.READ, rc.config_val)
-    core.register(C.DC_CONFIG_RUNTIME, Perm.DAEMON, rc.set_config, alt_perms=(Perm.ALLOW,))
-    core.register(C.DC_CONFIG_PERSIST, Perm.DAEMON, rc.set_config, alt_perms=(Perm.ALLOW,))
 
 
 class RemoteConfig:
@@ -72,13 +64,14 @@ class RemoteConfig:
         cfg.apply_overrides()      # persistent settings from an earlier run count at once
 
     # ------------------------------------------------------------------ queries
+    @command(Cmd.CONFIG_VAL, Cmd.DC_CONFIG_VAL, perm=Perm.READ)
     async def config_val(self, req) -> None:
         name = (await req.read()).get_str()
         cfg = self.core.config
         msg = req.message()
-        if req.cmd == C.DC_CONFIG_VAL and name.startswith("?"):
+        if req.cmd == Cmd.DC_CONFIG_VAL and name.startswith("?"):
             self._special(name, msg)
-        elif req.cmd == C.DC_CONFIG_VAL:
+        elif req.cmd == Cmd.DC_CONFIG_VAL:
             value = cfg.get(name, fresh=True)
             if value is None:
                 self.core.log.log(f"Got DC_CONFIG_VAL request for unknown parameter ({name})", "D_FULLDEBUG")
@@ -116,6 +109,7 @@ class RemoteConfig:
             msg.put_string(n)
 
     # ------------------------------------------------------------------ setting
+    @command(Cmd.DC_CONFIG_RUNTIME, Cmd.DC_CONFIG_PERSIST, perm=Perm.DAEMON, alt_perms=(Perm.ALLOW,))
     async def set_config(self, req) -> None:
         r = await req.read()
         admin = r.get_str()
@@ -128,7 +122,7 @@ class RemoteConfig:
         elif not self.core.security.authz.settable(name, req.user, req.peer_ip, limit):
             self.core.log.log(f'WARNING: Someone at {req.peer_ip} is trying to modify "{name}"')
             self.core.log.log("WARNING: Potential security problem, request refused")
-        elif req.cmd == C.DC_CONFIG_RUNTIME:
+        elif req.cmd == Cmd.DC_CONFIG_RUNTIME:
             rval = self._set(self.runtime, self.enable_runtime, admin, line)
         else:
             before = dict(self.persistent)

@@ -17,7 +17,7 @@ import time
 
 from .. import CONDOR_PLATFORM, CONDOR_VERSION
 from ..config import DaemonConfig
-from ..daemoncore import DaemonCore, run
+from ..daemoncore import CoreHooks, DaemonCore, run
 from ..dlog import DaemonLog
 
 
@@ -36,7 +36,7 @@ def wait_for_start_signal() -> None:
     if not v:
         return
     import json
-    from ..security import handshake  # noqa: F401  (DaemonCore imports it late; do it while we wait)
+    from .. import daemoncore  # noqa: F401  (the heavy imports, done while we wait)
     fd = int(v)
     data = b""
     while not data.endswith(b"\n"):
@@ -66,7 +66,7 @@ def _local_name(argv: list[str]) -> str | None:
     return None
 
 
-class Daemon:
+class Daemon(CoreHooks):
     SUBSYS = ""            # e.g. "SCHEDD"
     MY_TYPE = ""           # e.g. "Scheduler"
     UPDATE_COMMAND = ""    # e.g. "UPDATE_SCHEDD_AD"
@@ -83,9 +83,7 @@ class Daemon:
         self.config = DaemonConfig(self.SUBSYS, self.local_name)
         self.log = DaemonLog(self.config, self.SUBSYS, self.exe_name, self.exe_path())
         self.log.banner(self.config.local_sources())
-        self.core = DaemonCore(self.SUBSYS, self.config, self.log, self.exe_name)
-        self.core.on_reconfig = self.on_reconfig
-        self.core.on_shutdown = self.on_shutdown
+        self.core = DaemonCore(self.SUBSYS, self.config, self.log, self.exe_name, hooks=self)
         # the name a real daemon (and the client, for a local locate) uses: get_local_fqdn()
         self.fqdn = self.config.get("FULL_HOSTNAME") or socket.getfqdn()
         self._client_lock = asyncio.Lock()
@@ -150,7 +148,7 @@ class Daemon:
         self._monitor_prev = (now, cpu)
         out["MonitorSelfCPUUsage"] = round(usage, 6)
         out["MonitorSelfAge"] = max(0, now - self.core.start_time)
-        out["MonitorSelfRegisteredSocketCount"] = 1 + len(self.core._connections)
+        out["MonitorSelfRegisteredSocketCount"] = 1 + self.core.connection_count
         out["MonitorSelfSecuritySessions"] = len(getattr(self.core.security, "sessions", {}) or {})
         out["DaemonCoreDutyCycle"] = out["RecentDaemonCoreDutyCycle"] = round(min(usage / 100.0, 1.0), 6)
         return out
@@ -219,7 +217,7 @@ class Daemon:
 
         def gone() -> None:
             self.log.log(f"Our parent process (pid {ppid}) went away; shutting down fast")
-            self.core._on_signal(signal.SIGQUIT)       # DaemonCore: Signal_Myself(SIGQUIT)
+            self.core.signal(signal.SIGQUIT)       # DaemonCore: Signal_Myself(SIGQUIT)
 
         if os.getppid() != ppid:
             gone()

@@ -13,7 +13,7 @@ import time
 import classad2
 
 from ..cedar import ProtocolError
-from ..cedar import commands as C
+from ..cedar.commands import Cmd, command_name
 from ..cedar.classad_wire import get_ad, is_private, put_ad
 from ..daemoncore import ConnectionClosed
 from ..security.perms import Perm
@@ -22,27 +22,27 @@ from .base import Daemon
 # One row per ad type: its table (None: the generic table, keyed by MyType), the commands
 # that update and invalidate it, and the permission both need (collector_engine.cpp).
 AD_TYPES = (
-    ("Machine", C.UPDATE_STARTD_AD, C.INVALIDATE_STARTD_ADS, Perm.ADVERTISE_STARTD),
-    ("Scheduler", C.UPDATE_SCHEDD_AD, C.INVALIDATE_SCHEDD_ADS, Perm.ADVERTISE_SCHEDD),
-    ("Submitter", C.UPDATE_SUBMITTOR_AD, C.INVALIDATE_SUBMITTOR_ADS, Perm.ADVERTISE_SCHEDD),
-    ("DaemonMaster", C.UPDATE_MASTER_AD, C.INVALIDATE_MASTER_ADS, Perm.ADVERTISE_MASTER),
-    ("Collector", C.UPDATE_COLLECTOR_AD, C.INVALIDATE_COLLECTOR_ADS, Perm.DAEMON),
-    ("Negotiator", C.UPDATE_NEGOTIATOR_AD, C.INVALIDATE_NEGOTIATOR_ADS, Perm.NEGOTIATOR),
-    ("Accounting", C.UPDATE_ACCOUNTING_AD, C.INVALIDATE_ACCOUNTING_ADS, Perm.NEGOTIATOR),
-    ("License", C.UPDATE_LICENSE_AD, C.INVALIDATE_LICENSE_ADS, Perm.DAEMON),
-    ("HAD", C.UPDATE_HAD_AD, C.INVALIDATE_HAD_ADS, Perm.DAEMON),
-    ("Grid", C.UPDATE_GRID_AD, C.INVALIDATE_GRID_ADS, Perm.DAEMON),
-    (None, C.UPDATE_AD_GENERIC, C.INVALIDATE_ADS_GENERIC, Perm.DAEMON),
+    ("Machine", Cmd.UPDATE_STARTD_AD, Cmd.INVALIDATE_STARTD_ADS, Perm.ADVERTISE_STARTD),
+    ("Scheduler", Cmd.UPDATE_SCHEDD_AD, Cmd.INVALIDATE_SCHEDD_ADS, Perm.ADVERTISE_SCHEDD),
+    ("Submitter", Cmd.UPDATE_SUBMITTOR_AD, Cmd.INVALIDATE_SUBMITTOR_ADS, Perm.ADVERTISE_SCHEDD),
+    ("DaemonMaster", Cmd.UPDATE_MASTER_AD, Cmd.INVALIDATE_MASTER_ADS, Perm.ADVERTISE_MASTER),
+    ("Collector", Cmd.UPDATE_COLLECTOR_AD, Cmd.INVALIDATE_COLLECTOR_ADS, Perm.DAEMON),
+    ("Negotiator", Cmd.UPDATE_NEGOTIATOR_AD, Cmd.INVALIDATE_NEGOTIATOR_ADS, Perm.NEGOTIATOR),
+    ("Accounting", Cmd.UPDATE_ACCOUNTING_AD, Cmd.INVALIDATE_ACCOUNTING_ADS, Perm.NEGOTIATOR),
+    ("License", Cmd.UPDATE_LICENSE_AD, Cmd.INVALIDATE_LICENSE_ADS, Perm.DAEMON),
+    ("HAD", Cmd.UPDATE_HAD_AD, Cmd.INVALIDATE_HAD_ADS, Perm.DAEMON),
+    ("Grid", Cmd.UPDATE_GRID_AD, Cmd.INVALIDATE_GRID_ADS, Perm.DAEMON),
+    (None, Cmd.UPDATE_AD_GENERIC, Cmd.INVALIDATE_ADS_GENERIC, Perm.DAEMON),
 )
 UPDATES = {update: (table, perm) for table, update, _, perm in AD_TYPES}
 INVALIDATES = {invalidate: (table, perm) for table, _, invalidate, perm in AD_TYPES}
 # query command -> table
 QUERIES = {
-    C.QUERY_STARTD_ADS: "Machine", C.QUERY_SCHEDD_ADS: "Scheduler", C.QUERY_MASTER_ADS: "DaemonMaster",
-    C.QUERY_SUBMITTOR_ADS: "Submitter", C.QUERY_COLLECTOR_ADS: "Collector",
-    C.QUERY_LICENSE_ADS: "License", C.QUERY_NEGOTIATOR_ADS: "Negotiator", C.QUERY_HAD_ADS: "HAD",
-    C.QUERY_GRID_ADS: "Grid", C.QUERY_ACCOUNTING_ADS: "Accounting", C.QUERY_ANY_ADS: None,
-    C.QUERY_GENERIC_ADS: None, C.QUERY_MULTIPLE_ADS: None,
+    Cmd.QUERY_STARTD_ADS: "Machine", Cmd.QUERY_SCHEDD_ADS: "Scheduler", Cmd.QUERY_MASTER_ADS: "DaemonMaster",
+    Cmd.QUERY_SUBMITTOR_ADS: "Submitter", Cmd.QUERY_COLLECTOR_ADS: "Collector",
+    Cmd.QUERY_LICENSE_ADS: "License", Cmd.QUERY_NEGOTIATOR_ADS: "Negotiator", Cmd.QUERY_HAD_ADS: "HAD",
+    Cmd.QUERY_GRID_ADS: "Grid", Cmd.QUERY_ACCOUNTING_ADS: "Accounting", Cmd.QUERY_ANY_ADS: None,
+    Cmd.QUERY_GENERIC_ADS: None, Cmd.QUERY_MULTIPLE_ADS: None,
 }
 LABELS = {"Machine": "StartdAd", "Scheduler": "ScheddAd", "DaemonMaster": "MasterAd",
           "Submitter": "SubmittorAd", "Collector": "CollectorAd", "Negotiator": "NegotiatorAd"}
@@ -90,8 +90,8 @@ class Collector(Daemon):
             self.core.register(num, perm, self.receive_invalidation)
         for num in QUERIES:
             self.core.register(num, Perm.READ, self.receive_query)
-        self.core.register(C.QUERY_STARTD_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
-        self.core.register(C.QUERY_MULTIPLE_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
+        self.core.register(Cmd.QUERY_STARTD_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
+        self.core.register(Cmd.QUERY_MULTIPLE_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
 
     # ------------------------------------------------------------------ own ad
     def name(self) -> str:
@@ -124,20 +124,17 @@ class Collector(Daemon):
         """The collector inserts its own ad into its own table."""
         ad = classad2.ClassAd(self.ad())
         ad["LastHeardFrom"] = int(time.time())
-        self._store("Collector", ad, C.UPDATE_COLLECTOR_AD)
+        self._store("Collector", ad, Cmd.UPDATE_COLLECTOR_AD)
 
     async def invalidate(self) -> None:
         return None
 
     async def setup(self) -> None:
-        try:
-            from ..security import tokens
-            key = self.config.get("SEC_TOKEN_POOL_SIGNING_KEY_FILE") or (
-                (self.config.get("SEC_PASSWORD_DIRECTORY") or "") + "/POOL")
-            if key and key != "/POOL":
-                tokens.ensure_pool_signing_key(key)
-        except ImportError:
-            pass
+        from ..security import tokens
+        key = self.config.get("SEC_TOKEN_POOL_SIGNING_KEY_FILE") or (
+            (self.config.get("SEC_PASSWORD_DIRECTORY") or "") + "/POOL")
+        if key and key != "/POOL":
+            tokens.ensure_pool_signing_key(key)
         await self.advertise()
         await super().setup()
         self.core.every(lambda: max(1, self.config.get_int("CLASSAD_LIFETIME", 900) // 4 or 1),
@@ -193,7 +190,7 @@ class Collector(Daemon):
             except ConnectionClosed:
                 return
             cmd = r.get_int()
-            if cmd == C.DC_NOP or cmd not in UPDATES:
+            if cmd == Cmd.DC_NOP or cmd not in UPDATES:
                 return
 
     async def receive_invalidation(self, req) -> None:
@@ -218,16 +215,16 @@ class Collector(Daemon):
     # ------------------------------------------------------------------ queries
     async def receive_query(self, req) -> None:
         q = get_ad(await req.read())
-        self.log.log(f"Got {C.command_name(req.cmd)}", "D_FULLDEBUG")
+        self.log.log(f"Got {command_name(req.cmd)}", "D_FULLDEBUG")
         table = QUERIES.get(req.cmd, "Machine")
         target = _s(q, "TargetType") or ""
-        if req.cmd == C.QUERY_GENERIC_ADS:
+        if req.cmd == Cmd.QUERY_GENERIC_ADS:
             tables = [target] if target else []
-        elif req.cmd in (C.QUERY_ANY_ADS,) or (req.cmd == C.QUERY_MULTIPLE_ADS and target in ("", "Any")):
+        elif req.cmd in (Cmd.QUERY_ANY_ADS,) or (req.cmd == Cmd.QUERY_MULTIPLE_ADS and target in ("", "Any")):
             tables = list(self.tables)
-        elif req.cmd in (C.QUERY_MULTIPLE_ADS, C.QUERY_MULTIPLE_PVT_ADS):
+        elif req.cmd in (Cmd.QUERY_MULTIPLE_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS):
             tables = [t.strip() for t in target.split(",") if t.strip()]
-        elif req.cmd in (C.QUERY_STARTD_ADS, C.QUERY_STARTD_PVT_ADS):
+        elif req.cmd in (Cmd.QUERY_STARTD_ADS, Cmd.QUERY_STARTD_PVT_ADS):
             tables = ["StartD"] if target.lower() == "startd" else ["Machine"]
             if "LocationQuery" in q and target.lower() != "startd":
                 tables = ["StartD", "Machine"]

@@ -615,7 +615,6 @@ def _make_master_class():
             self._lock_fd = -1
             self._pid_file = None
             self.master_name = opts.name
-            self.core._on_signal = self._on_signal          # the master's own SIGTERM/SIGQUIT
             self.lock_or_except()
 
         # ------------------------------------------------------------ identity
@@ -833,12 +832,12 @@ def _make_master_class():
                                                   CHILD_ON, CHILD_OFF, CHILD_OFF_FAST, SET_SHUTDOWN_PROGRAM,
                                                   DAEMONS_OFF_FLEX))
             # DaemonCore's shutdown commands: raise the signal on ourselves, as the real ones do
-            core.register(DC_OFF_GRACEFUL, Perm.ADMINISTRATOR, self._cmd_off_graceful, has_payload=False)
-            core.register(DC_OFF_FAST, Perm.ADMINISTRATOR, self._cmd_off_fast, has_payload=False)
-            core.register(DC_OFF_PEACEFUL, Perm.ADMINISTRATOR, self._cmd_off_peaceful, has_payload=False)
-            core.register(DC_OFF_FORCE, Perm.ADMINISTRATOR, self._cmd_off_force, has_payload=False)
-            core.register(DC_SET_PEACEFUL_SHUTDOWN, Perm.ADMINISTRATOR, self._cmd_set_peaceful, has_payload=False)
-            core.register(DC_SET_FORCE_SHUTDOWN, Perm.ADMINISTRATOR, self._cmd_set_force, has_payload=False)
+            core.register(DC_OFF_GRACEFUL, Perm.ADMINISTRATOR, self._cmd_off_graceful, has_payload=False, replaces=True)
+            core.register(DC_OFF_FAST, Perm.ADMINISTRATOR, self._cmd_off_fast, has_payload=False, replaces=True)
+            core.register(DC_OFF_PEACEFUL, Perm.ADMINISTRATOR, self._cmd_off_peaceful, has_payload=False, replaces=True)
+            core.register(DC_OFF_FORCE, Perm.ADMINISTRATOR, self._cmd_off_force, has_payload=False, replaces=True)
+            core.register(DC_SET_PEACEFUL_SHUTDOWN, Perm.ADMINISTRATOR, self._cmd_set_peaceful, has_payload=False, replaces=True)
+            core.register(DC_SET_FORCE_SHUTDOWN, Perm.ADMINISTRATOR, self._cmd_set_force, has_payload=False, replaces=True)
             core.register(DC_SET_READY, Perm.DAEMON, self.ready_command_handler, name="DC_SET_READY")
             core.register(DC_CHILDALIVE, Perm.DAEMON, self._child_alive, name="DC_CHILDALIVE")
 
@@ -1089,6 +1088,11 @@ def _make_master_class():
         def _caught(self, signo: int, pid: int, uid: int) -> None:
             self.log.log(f"Caught {_SIGNAMES.get(signo, signo)}: si_pid={pid} si_uid={uid}")
             self._on_signal(signo)
+
+        def on_signal(self, signum: int) -> bool:
+            """The master's own SIGTERM/SIGQUIT handling replaces DaemonCore's."""
+            self._on_signal(signum)
+            return True
 
         def _on_signal(self, signum: int) -> None:
             if signum == signal.SIGHUP:

@@ -2,7 +2,7 @@
 direct queries of its own ad (the job queue comes with the schedd issue)."""
 from __future__ import annotations
 
-from ..cedar import commands as C
+from ..cedar.commands import Cmd
 from ..cedar.classad_wire import put_ad
 from ..security.perms import Perm
 from .base import Daemon
@@ -18,7 +18,7 @@ class Schedd(Daemon):
 
     def __init__(self, argv=None):
         super().__init__(argv)
-        for num in (C.QUERY_SCHEDD_ADS, C.QUERY_SUBMITTOR_ADS, C.QUERY_STARTD_ADS):
+        for num in (Cmd.QUERY_SCHEDD_ADS, Cmd.QUERY_SUBMITTOR_ADS, Cmd.QUERY_STARTD_ADS):
             self.core.register(num, Perm.READ, self.query_ads)
 
     def ad(self) -> dict:
@@ -32,7 +32,7 @@ class Schedd(Daemon):
         """Scheduler::command_query_ads: our own ad, in the collector's reply format."""
         await req.read()
         msg = req.message()
-        if req.cmd == C.QUERY_SCHEDD_ADS:
+        if req.cmd == Cmd.QUERY_SCHEDD_ADS:
             msg.put_int(1)
             put_ad(msg, self.ad(), include_private=False)
         msg.put_int(0)

@@ -28,13 +28,14 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .. import CONDOR_VERSION
 from ..cedar import ProtocolError
-from ..cedar import commands as C
+from ..cedar.commands import Cmd
 from ..cedar.classad_wire import MAX_HANDSHAKE_ATTRS, get_ad, put_ad
-from ..daemoncore import Channel, ConnectionClosed, Request
+from ..connection import Channel, Request
 from . import methods as M
 from .authz import Authorizer
 from .perms import Perm, implies
 from .policy import PolicyError, reconcile, server_policy
+from .token_auth import ServerTokenSupport
 
 SESSION_DURATION_SLOP = 20
 
@@ -79,50 +80,58 @@ class Session:
 
 
 class SecurityManager:
-    """Per-daemon security state: config-derived policy, sessions, authorization."""
+    """Per-daemon security state: config-derived policy, sessions, authorization.
 
-    def __init__(self, core):
-        self.core = core
+    It needs no daemon: the config and log, the daemon's command table, a ``dispatch``
+    coroutine that runs an authorized :class:`Request`, the prefix of its session ids
+    (``host:pid``) and a callable giving its command ports (for FS channel binding).
+    """
+
+    def __init__(self, config, log, subsystem: str, commands, *, dispatch,
+                 sid_prefix: str, command_ports=lambda: ()):
+        self.config = config
+        self.log = log
+        self.subsystem = subsystem
+        self.commands = commands
+        self.dispatch = dispatch
+        self.sid_prefix = sid_prefix
+        self.command_ports = command_ports
         self.sessions: dict[str, Session] = {}
         self._counter = 0
         self.reconfigure()
 
     # ------------------------------------------------------------------ config
     def reconfigure(self) -> None:
-        get = self.core.config.get
-        self.authz = Authorizer(get, self.core.subsystem)
+        get = self.config.get
+        self.authz = Authorizer(get, self.subsystem)
         self.uid_domain = get("UID_DOMAIN") or ""
         self.trust_domain = get("TRUST_DOMAIN") or self.uid_domain
         self.condor_user = M.condor_username(get("CONDOR_IDS"))
         self._policies: dict = {}
-        try:
-            from .token_auth import ServerTokenSupport
-        except ImportError:          # no tokens module: IDTOKENS is simply not offered
-            ServerTokenSupport = None
-        self.token_support = ServerTokenSupport(self.core.config, self.core.log) if ServerTokenSupport else None
+        self.token_support = ServerTokenSupport(self.config, self.log)
 
     def policy_for(self, cmd) :
         have_keys = bool(self.token_support and self.token_support.issuer_keys())
         key = (cmd.perm, cmd.force_auth, have_keys)
         if key not in self._policies:
-            self._policies[key] = server_policy(self.core.config.get, cmd.perm, self.core.subsystem,
+            self._policies[key] = server_policy(self.config.get, cmd.perm, self.subsystem,
                                                 force_auth=cmd.force_auth, have_token_keys=have_keys)
         return self._policies[key]
 
     def _log(self, msg: str, cat: str = "D_SECURITY") -> None:
-        self.core.log.log(msg, cat)
+        self.log.log(msg, cat)
 
     # ------------------------------------------------------------------ entry
     async def serve(self, chan: Channel) -> None:
         first = await chan.read_message()
         cmd_num = first.get_int()
-        if cmd_num == C.DC_AUTHENTICATE:
+        if cmd_num == Cmd.DC_AUTHENTICATE:
             await self._dc_authenticate(chan, first)
         else:
             await self._raw_command(chan, cmd_num, first)
 
     def _deny_log(self, user: str, ip: str, cmd, reason: str) -> None:
-        self.core.log.log(f"PERMISSION DENIED to {user} from host {ip} for command {cmd.num} "
+        self.log.log(f"PERMISSION DENIED to {user} from host {ip} for command {cmd.num} "
                           f"({cmd.name}), access level {cmd.perm.name}: reason: {reason}")
 
     def authorize(self, cmd, user: str, ip: str, limit: set | None) -> bool:
@@ -133,7 +142,7 @@ class SecurityManager:
                 allowed |= implies(p)
             if cmd.perm not in allowed and Perm.ALLOW not in (cmd.perm, *cmd.alt_perms) \
                     and not allowed.intersection(cmd.alt_perms):
-                self.core.log.log(f"DC_AUTHENTICATE: authentication of {ip} was successful but "
+                self.log.log(f"DC_AUTHENTICATE: authentication of {ip} was successful but "
                                   f"resulted in a limited authorization which did not include this "
                                   f"command ({cmd.num} {cmd.name}), so aborting.")
                 return False
@@ -147,9 +156,9 @@ class SecurityManager:
 
     # ------------------------------------------------------------------ raw commands
     async def _raw_command(self, chan: Channel, cmd_num: int, first) -> None:
-        cmd = self.core.commands.get(cmd_num)
+        cmd = self.commands.get(cmd_num)
         if cmd is None:
-            self.core.log.log(f"DaemonCore: received unknown command {cmd_num} via TCP from "
+            self.log.log(f"DaemonCore: received unknown command {cmd_num} via TCP from "
                               f"{chan.peer_description}; closing")
             return
         self._log(f"DaemonCore received UNAUTHENTICATED command {cmd_num} {cmd.name}.")
@@ -158,30 +167,30 @@ class SecurityManager:
             try:
                 pol = self.policy_for(cmd)
             except PolicyError as e:
-                self.core.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+                self.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
                 return
             if pol.negotiation == "REQUIRED" or pol.authentication_new == "REQUIRED":
-                self.core.log.log(f"DaemonCore: PERMISSION DENIED for {cmd_num} ({cmd.name}) via TCP "
+                self.log.log(f"DaemonCore: PERMISSION DENIED for {cmd_num} ({cmd.name}) via TCP "
                                   f"from host {chan.peer_description} (access level {cmd.perm.name})")
                 return
         if cmd.force_auth:
-            self.core.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
+            self.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
                               f"result in a valid mapped user name, which is required for this "
                               f"command ({cmd_num} {cmd.name}), so aborting.")
             return
         if not self.authorize(cmd, user, chan.peer_ip, None):
             return
-        req = Request(self.core, chan, cmd, cmd_num, user, False, {},
+        req = Request(chan, cmd, cmd_num, user, False, {},
                       pending=first if not first.at_end() else None)
-        await self.core.run_command(req)
+        await self.dispatch(req)
 
     # ------------------------------------------------------------------ DC_AUTHENTICATE
     async def _dc_authenticate(self, chan: Channel, first) -> None:
         try:
             cad = get_ad(first, MAX_HANDSHAKE_ATTRS, literals_only=True)
         except ProtocolError as e:
-            self.core.log.log(str(e))
-            self.core.log.log(f"ERROR: DC_AUTHENTICATE unable to receive auth_info from "
+            self.log.log(str(e))
+            self.log.log(f"ERROR: DC_AUTHENTICATE unable to receive auth_info from "
                               f"{chan.peer_description}!", "D_ERROR")
             return
         info = {k: v for k, v in cad.items()}
@@ -197,11 +206,11 @@ class SecurityManager:
         if not isinstance(real, int) or isinstance(real, bool):
             raise ProtocolError("security ad without a Command")
         target = real
-        if real in (C.DC_AUTHENTICATE, C.DC_SEC_QUERY):
+        if real in (Cmd.DC_AUTHENTICATE, Cmd.DC_SEC_QUERY):
             target = info.get("AuthCommand")
             if not isinstance(target, int) or isinstance(target, bool):
                 raise ProtocolError("security ad without an AuthCommand")
-        return real, self.core.commands.get(target), target
+        return real, self.commands.get(target), target
 
     async def _resume(self, chan: Channel, info: dict) -> None:
         """Resume a cached session (security.md §6.3).
@@ -224,9 +233,9 @@ class SecurityManager:
             del self.sessions[sid]
             session = None
         real, cmd, target = self._target(info)
-        if session is not None and real not in (C.DC_SEC_QUERY, C.DC_AUTHENTICATE) \
+        if session is not None and real not in (Cmd.DC_SEC_QUERY, Cmd.DC_AUTHENTICATE) \
                 and cmd is not None and not resumable(cmd, session.key is not None):
-            self.core.log.log(f"DC_AUTHENTICATE: session {sid} cannot be resumed for command "
+            self.log.log(f"DC_AUTHENTICATE: session {sid} cannot be resumed for command "
                               f"{target} ({cmd.name}): nothing of it would prove the session key "
                               f"(requested by {chan.peer_description}); closing.", "D_ERROR")
             session = None
@@ -243,20 +252,20 @@ class SecurityManager:
         if session.key is not None:
             chan.enable_crypto(session.key)
         self._log(f"DC_AUTHENTICATE: resuming session id {sid}")
-        if real == C.DC_SEC_QUERY:      # answered under the key; the answer runs nothing
+        if real == Cmd.DC_SEC_QUERY:      # answered under the key; the answer runs nothing
             await self._execute(chan, real, cmd, target, session.user, session.authenticated,
                                 session.policy)
             return
-        if cmd is None or real == C.DC_AUTHENTICATE:
-            self.core.log.log(f"DC_AUTHENTICATE: received unregistered command {target}; closing")
+        if cmd is None or real == Cmd.DC_AUTHENTICATE:
+            self.log.log(f"DC_AUTHENTICATE: received unregistered command {target}; closing")
             return
         proof = None
         if not cmd.no_effect:
             try:
                 proof = await chan.read_message()
             except ProtocolError as e:
-                self.core.log.log(f"IO: Failed to unwrap the packet. ({e})")
-                self.core.log.log(f"DC_AUTHENTICATE: resumed session {sid} from "
+                self.log.log(f"IO: Failed to unwrap the packet. ({e})")
+                self.log.log(f"DC_AUTHENTICATE: resumed session {sid} from "
                                   f"{chan.peer_description} sent no valid message under the "
                                   f"session key; closing.", "D_ERROR")
                 return
@@ -273,22 +282,22 @@ class SecurityManager:
         if cmd is None:
             # The real daemon reads the ad, sends nothing and closes; the client reports
             # "Connection closed during command authorization. Probably due to an unknown command."
-            self.core.log.log(f"DC_AUTHENTICATE: received unregistered command {target} from "
+            self.log.log(f"DC_AUTHENTICATE: received unregistered command {target} from "
                               f"{chan.peer_description}; closing")
             return
         try:
             ours = self.policy_for(cmd)
         except PolicyError as e:
-            self.core.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+            self.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
             return
         decision = reconcile(info, ours)
         if decision is None:
-            self.core.log.log(f"DC_AUTHENTICATE: Unable to reconcile! (client {chan.peer_description})")
+            self.log.log(f"DC_AUTHENTICATE: Unable to reconcile! (client {chan.peer_description})")
             return
         new_session = str(info.get("NewSession", "")).upper().startswith("Y")
         peer_ec = info.get("ECDHPublicKey") if isinstance(info.get("ECDHPublicKey"), str) else ""
         self._counter += 1
-        sid = f"{self.core.hostname}:{self.core.pid}:{int(time.time())}:{self._counter}"
+        sid = f"{self.sid_prefix}:{int(time.time())}:{self._counter}"
         reply: dict = {
             "Authentication": "YES" if decision.authentication else "NO",
             "Encryption": "YES" if decision.encryption else "NO",
@@ -316,7 +325,7 @@ class SecurityManager:
         private_key = None
         if new_session and (decision.authentication or peer_ec):
             if not decision.crypto_methods:
-                self.core.log.log(f"DC_AUTHENTICATE: tried to enable encryption for request from "
+                self.log.log(f"DC_AUTHENTICATE: tried to enable encryption for request from "
                                   f"{chan.peer_description}, but we have none!")
                 return
             reply["CryptoMethods"] = decision.crypto_methods[0]
@@ -327,7 +336,7 @@ class SecurityManager:
         if (decision.encryption or decision.integrity) and (private_key is None or not aes):
             # Only ECDH-keyed AES-GCM is implemented: no legacy key transport, no
             # BLOWFISH/3DES stream encryption or MD5 integrity.
-            self.core.log.log(f"DC_AUTHENTICATE: unable to turn on encryption, failing request "
+            self.log.log(f"DC_AUTHENTICATE: unable to turn on encryption, failing request "
                               f"from {chan.peer_description}.")
             return
         if str(info.get("Enact", "")).upper().startswith("N"):
@@ -342,13 +351,13 @@ class SecurityManager:
                 self._log(f"DC_AUTHENTICATE: authentication of {chan.peer_ip} complete.")
                 await chan.send(chan.new_message().put_int(0))    # exchangeKey: no key to send
             elif decision.auth_required:
-                self.core.log.log(f"DC_AUTHENTICATE: required authentication of {chan.peer_ip} failed")
+                self.log.log(f"DC_AUTHENTICATE: required authentication of {chan.peer_ip} failed")
                 return
             else:
                 self._log(f"DC_SECURITY: authentication of {chan.peer_ip} failed but was not "
                           f"required, so continuing.")
         if cmd.force_auth and (identity is None or not identity.mapped):
-            self.core.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
+            self.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
                               f"result in a valid mapped user name, which is required for this "
                               f"command ({target} {cmd.name}), so aborting.")
             return
@@ -375,11 +384,11 @@ class SecurityManager:
         # Offer for reuse only what a resumed session may run (see _resume).  The client
         # fails on an empty list, so a keyless session offers at least DC_NOP.
         keyed = key is not None
-        valid = self.core.valid_commands(cmd.perm, mapped, keyed)
+        valid = self.commands.valid_commands(cmd.perm, mapped, keyed)
         if resumable(cmd, keyed) and target not in valid:
             valid.insert(0, target)
         if not valid:
-            valid = [C.DC_NOP]
+            valid = [Cmd.DC_NOP]
         if new_session:
             m3 = {}
             m3["User"] = user
@@ -390,7 +399,7 @@ class SecurityManager:
             m3["ReturnCode"] = "AUTHORIZED" if authorized else "DENIED"
             await chan.send(put_ad(chan.new_message(), m3))
         if not authorized:
-            self.core.log.log("DC_AUTHENTICATE: Command not authorized, done!")
+            self.log.log("DC_AUTHENTICATE: Command not authorized, done!")
             return
         if new_session:
             now = time.time()
@@ -410,10 +419,10 @@ class SecurityManager:
         """Method rounds: client mask -> our choice -> the method; repeat until done or 0."""
         ctx = M.AuthContext(
             uid_domain=self.uid_domain, sock_ip=chan.sock_ip, sock_port=chan.sock_port,
-            command_ports=(self.core.port,),
-            fs_local_dir=self.core.config.get("FS_LOCAL_DIR") or "/tmp",
-            fs_root_to_condor=self.core.config.get_bool("FS_ROOT_TO_CONDOR", True),
-            claimtobe_include_domain=self.core.config.get_bool("SEC_CLAIMTOBE_INCLUDE_DOMAIN", True),
+            command_ports=tuple(self.command_ports()),
+            fs_local_dir=self.config.get("FS_LOCAL_DIR") or "/tmp",
+            fs_root_to_condor=self.config.get_bool("FS_ROOT_TO_CONDOR", True),
+            claimtobe_include_domain=self.config.get_bool("SEC_CLAIMTOBE_INCLUDE_DOMAIN", True),
             condor_user=self.condor_user,
             log=lambda m: self._log(m),
         )
@@ -434,12 +443,12 @@ class SecurityManager:
 
     async def _execute(self, chan: Channel, real: int, cmd, target: int, user: str,
                        authenticated: bool, policy: dict, pending=None) -> None:
-        if real == C.DC_SEC_QUERY:
+        if real == Cmd.DC_SEC_QUERY:
             reply = {"AuthorizationSucceeded": True}
             reply.update({k: v for k, v in policy.items() if k.startswith("AuthToken")})
             await chan.send(put_ad(chan.new_message(), reply))
             return
-        if real == C.DC_AUTHENTICATE:
+        if real == Cmd.DC_AUTHENTICATE:
             return
-        req = Request(self.core, chan, cmd, target, user, authenticated, policy, pending=pending)
-        await self.core.run_command(req)
+        req = Request(chan, cmd, target, user, authenticated, policy, pending=pending)
+        await self.dispatch(req)
