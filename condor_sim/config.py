@@ -36,7 +36,55 @@ def _set_subsystem(name: str) -> None:
         htcondor2.set_subsystem(name.upper())
 
 
-class DaemonConfig:
+class TypedReads:
+    """int, bool, list and size readings on top of ``get`` (param_integer, param_boolean,
+    param_list and the size suffixes of HTCondor's config)."""
+
+    def get_int(self, name: str, default: int) -> int:
+        v = self.get(name)
+        if v is None:
+            return default
+        try:
+            return int(v.strip())
+        except ValueError:
+            import classad2
+            try:
+                r = classad2.ExprTree(v).eval()
+                return int(r) if isinstance(r, (int, float)) and not isinstance(r, bool) else default
+            except Exception:
+                return default
+
+    def get_bool(self, name: str, default: bool) -> bool:
+        v = self.get(name)
+        if v is None:
+            return default
+        low = v.strip().lower()
+        if low in ("true", "yes", "1", "t", "y"):
+            return True
+        if low in ("false", "no", "0", "f", "n"):
+            return False
+        return default
+
+    def get_list(self, name: str, default=()) -> list[str]:
+        v = self.get(name)
+        if v is None:
+            return list(default)
+        return [x for x in v.replace(",", " ").split() if x]
+
+    def get_size_bytes(self, name: str, default: int) -> int:
+        v = self.get(name)
+        if v is None:
+            return default
+        num = "".join(c for c in v if c.isdigit() or c == ".")
+        unit = v.strip()[len(num):].strip().lower()[:1] if num else ""
+        try:
+            n = float(num)
+        except ValueError:
+            return default
+        return int(n * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(unit, 1))
+
+
+class DaemonConfig(TypedReads):
     def __init__(self, subsystem: str, local_name: str | None = None):
         self.subsystem = subsystem.upper()
         self.local_name = local_name
@@ -90,49 +138,6 @@ class DaemonConfig:
         except KeyError:
             return None
         return value if value != "" else None
-
-    def get_int(self, name: str, default: int) -> int:
-        v = self.get(name)
-        if v is None:
-            return default
-        try:
-            return int(v.strip())
-        except ValueError:
-            import classad2
-            try:
-                r = classad2.ExprTree(v).eval()
-                return int(r) if isinstance(r, (int, float)) and not isinstance(r, bool) else default
-            except Exception:
-                return default
-
-    def get_bool(self, name: str, default: bool) -> bool:
-        v = self.get(name)
-        if v is None:
-            return default
-        low = v.strip().lower()
-        if low in ("true", "yes", "1", "t", "y"):
-            return True
-        if low in ("false", "no", "0", "f", "n"):
-            return False
-        return default
-
-    def get_list(self, name: str, default=()) -> list[str]:
-        v = self.get(name)
-        if v is None:
-            return list(default)
-        return [x for x in v.replace(",", " ").split() if x]
-
-    def get_size_bytes(self, name: str, default: int) -> int:
-        v = self.get(name)
-        if v is None:
-            return default
-        num = "".join(c for c in v if c.isdigit() or c == ".")
-        unit = v.strip()[len(num):].strip().lower()[:1] if num else ""
-        try:
-            n = float(num)
-        except ValueError:
-            return default
-        return int(n * {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}.get(unit, 1))
 
     _EXCLUDE_DEFAULT = r"^((\..*)|(.*~)|(#.*)|(.*\.rpmsave)|(.*\.rpmnew))$"
 
@@ -243,3 +248,54 @@ class DaemonConfig:
         self._specials()
         for k, v in self._runtime.items():
             htcondor2.param[k] = v
+
+
+class ConfigSnapshot(TypedReads):
+    """A daemon's config as fixed values, not the process-global table of the library.
+
+    What a daemon built without a process reads (a test builds one from a dict), and what
+    several daemons sharing one process would each hold.  Lookups follow the daemon's own
+    order: ``L.NAME`` with a local name, ``SUBSYS.NAME``, ``NAME``; names are
+    case-insensitive; values are taken as already expanded.
+    """
+
+    def __init__(self, subsystem: str, values: dict[str, str] | None = None,
+                 local_name: str | None = None):
+        self.subsystem = subsystem.upper()
+        self.local_name = local_name
+        self._values = {k.upper(): str(v) for k, v in (values or {}).items()}
+        self._runtime: dict[str, str | None] = {}
+
+    def get(self, name: str, default: str | None = None, fresh: bool = False) -> str | None:
+        key = name.upper()
+        for cand in ([f"{self.local_name.upper()}.{key}"] if self.local_name else []) + \
+                [f"{self.subsystem}.{key}", key]:
+            value = self._values.get(cand)
+            if value not in (None, ""):
+                return value
+        return default
+
+    def get_local(self, name: str) -> str | None:
+        if not self.local_name:
+            return None
+        return self._values.get(f"{self.local_name.upper()}.{name.upper()}") or None
+
+    def names(self) -> list[str]:
+        return list(self._values)
+
+    def local_sources(self) -> list[str]:
+        return []
+
+    def reload(self) -> str | None:
+        self.apply_overrides()
+        return None
+
+    def set_overrides(self, settings: dict[str, str]) -> None:
+        self._runtime = dict(settings)
+
+    def apply_overrides(self) -> None:
+        for k, v in self._runtime.items():
+            if v is None:
+                self._values.pop(k.upper(), None)
+            else:
+                self._values[k.upper()] = v

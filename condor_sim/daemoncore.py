@@ -112,6 +112,14 @@ class DaemonCore:
             return
         self._connections[task] = chan
         try:
+            await self.serve_channel(chan)
+        finally:
+            self._connections.pop(task, None)
+
+    async def serve_channel(self, chan: Channel) -> None:
+        """One connection, from its first message to its close: whatever the peer sends,
+        the daemon logs and serves on."""
+        try:
             await self.security.serve(chan)
         except ResourceLimit as e:
             self.log_rate_limited("preauth-memory", f"DaemonCore: closing connection from "
@@ -126,7 +134,6 @@ class DaemonCore:
                          f"{chan.peer_description}: {e}")
         finally:
             chan.close()
-            self._connections.pop(task, None)
 
     def _evict_oldest_untrusted(self) -> bool:
         """Make room for a new connection by closing the oldest one that has not been

@@ -75,18 +75,38 @@ class Daemon(CoreHooks):
     INTERVAL_DEFAULT = 300
     ADDRESS_KNOBS: tuple = ()   # e.g. ("SCHEDD_ADDRESS_FILE", "SCHEDD_SUPER_ADDRESS_FILE")
 
-    def __init__(self, argv: list[str] | None = None):
-        wait_for_start_signal()
-        self.argv = list(sys.argv if argv is None else argv)
+    def __init__(self, config, log, *, argv: list[str] | None = None):
+        """A daemon from its config and log, with no process side effects: a test builds
+        one from a :class:`~condor_sim.config.ConfigSnapshot`; a process uses
+        :meth:`from_process`."""
         self.exe_name = f"condor_{self.SUBSYS.lower()}"
-        self.local_name = _local_name(self.argv)
-        self.config = DaemonConfig(self.SUBSYS, self.local_name)
-        self.log = DaemonLog(self.config, self.SUBSYS, self.exe_name, self.exe_path())
-        self.log.banner(self.config.local_sources())
+        self.argv = list(argv) if argv is not None else [self.exe_name]
+        self.config = config
+        self.log = log
+        self.local_name = getattr(config, "local_name", None)
         self.core = DaemonCore(self.SUBSYS, self.config, self.log, self.exe_name, hooks=self)
+        self.core.commands.add_handlers(self)
         # the name a real daemon (and the client, for a local locate) uses: get_local_fqdn()
         self.fqdn = self.config.get("FULL_HOSTNAME") or socket.getfqdn()
         self._client_lock = asyncio.Lock()
+
+    @classmethod
+    def process_config_and_log(cls, argv: list[str]) -> tuple:
+        """What a daemon process reads before it is a daemon: ``CONDOR_CONFIG`` under its
+        subsystem (and ``-local-name``), then its log, opened with the banner."""
+        config = DaemonConfig(cls.SUBSYS, _local_name(argv))
+        log = DaemonLog(config, cls.SUBSYS, f"condor_{cls.SUBSYS.lower()}", cls.exe_path())
+        log.banner(config.local_sources())
+        return config, log
+
+    @classmethod
+    def from_process(cls, argv: list[str] | None = None, **kw) -> "Daemon":
+        """The daemon of this process: wait for the master's go when pre-started, then
+        read the config and open the log."""
+        wait_for_start_signal()
+        argv = list(sys.argv if argv is None else argv)
+        config, log = cls.process_config_and_log(argv)
+        return cls(config, log, argv=argv, **kw)
 
     @staticmethod
     def exe_path() -> str:

@@ -15,7 +15,8 @@ import classad2
 from ..cedar import ProtocolError
 from ..cedar.commands import Cmd, command_name
 from ..cedar.classad_wire import get_ad, is_private, put_ad
-from ..daemoncore import ConnectionClosed
+from ..command_table import command
+from ..connection import ConnectionClosed
 from ..security.perms import Perm
 from .base import Daemon
 
@@ -44,6 +45,18 @@ QUERIES = {
     Cmd.QUERY_GRID_ADS: "Grid", Cmd.QUERY_ACCOUNTING_ADS: "Accounting", Cmd.QUERY_ANY_ADS: None,
     Cmd.QUERY_GENERIC_ADS: None, Cmd.QUERY_MULTIPLE_ADS: None,
 }
+
+
+def _per_table(column: int):
+    """@command for every UPDATE (column 1) or INVALIDATE (column 2) number of AD_TYPES,
+    each at its own permission level."""
+    def mark(fn):
+        for row in AD_TYPES:
+            fn = command(row[column], perm=row[3])(fn)
+        return fn
+    return mark
+
+
 LABELS = {"Machine": "StartdAd", "Scheduler": "ScheddAd", "DaemonMaster": "MasterAd",
           "Submitter": "SubmittorAd", "Collector": "CollectorAd", "Negotiator": "NegotiatorAd"}
 
@@ -80,18 +93,10 @@ class Collector(Daemon):
     MY_TYPE = "Collector"
     ADDRESS_KNOBS = ("COLLECTOR_ADDRESS_FILE", "COLLECTOR_SUPER_ADDRESS_FILE")
 
-    def __init__(self, argv=None):
-        super().__init__(argv)
+    def __init__(self, config, log, **kw):
+        super().__init__(config, log, **kw)
         self.tables: dict[str, dict[str, classad2.ClassAd]] = {}
         self.log.log("In CollectorDaemon::Init()")
-        for num, (_, perm) in UPDATES.items():
-            self.core.register(num, perm, self.receive_update)
-        for num, (_, perm) in INVALIDATES.items():
-            self.core.register(num, perm, self.receive_invalidation)
-        for num in QUERIES:
-            self.core.register(num, Perm.READ, self.receive_query)
-        self.core.register(Cmd.QUERY_STARTD_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
-        self.core.register(Cmd.QUERY_MULTIPLE_PVT_ADS, Perm.NEGOTIATOR, self.receive_query)
 
     # ------------------------------------------------------------------ own ad
     def name(self) -> str:
@@ -168,6 +173,7 @@ class Collector(Daemon):
                     del ads[key]
 
     # ------------------------------------------------------------------ updates
+    @_per_table(1)
     async def receive_update(self, req) -> None:
         cmd = req.cmd
         r = await req.read()
@@ -193,6 +199,7 @@ class Collector(Daemon):
             if cmd == Cmd.DC_NOP or cmd not in UPDATES:
                 return
 
+    @_per_table(2)
     async def receive_invalidation(self, req) -> None:
         ad = get_ad(await req.read())
         table, _ = INVALIDATES[req.cmd]
@@ -213,6 +220,8 @@ class Collector(Daemon):
         self.log.log(f"({removed}) Invalidated {table} ads", "D_FULLDEBUG")
 
     # ------------------------------------------------------------------ queries
+    @command(*QUERIES, perm=Perm.READ)
+    @command(Cmd.QUERY_STARTD_PVT_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS, perm=Perm.NEGOTIATOR)
     async def receive_query(self, req) -> None:
         q = get_ad(await req.read())
         self.log.log(f"Got {command_name(req.cmd)}", "D_FULLDEBUG")
@@ -279,7 +288,7 @@ def _matches(expr, ad) -> bool:
 
 
 def main() -> None:
-    Collector().start()
+    Collector.from_process().start()
 
 
 if __name__ == "__main__":

@@ -594,7 +594,8 @@ def _make_master_class():
             self.bg_fd = early.bg_fd
             self.held = early.held
             self._early = early
-            super().__init__(argv)
+            config, log = self.process_config_and_log(argv)
+            super().__init__(config, log, argv=argv)
             self.loop = None
             self.daemons: dict[str, ChildDaemon] = {}
             self.ordered: list[str] = []

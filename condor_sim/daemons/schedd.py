@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..cedar.commands import Cmd
 from ..cedar.classad_wire import put_ad
+from ..command_table import command
 from ..security.perms import Perm
 from .base import Daemon
 
@@ -16,11 +17,6 @@ class Schedd(Daemon):
     INTERVAL_KNOB = "SCHEDD_INTERVAL"
     ADDRESS_KNOBS = ("SCHEDD_ADDRESS_FILE", "SCHEDD_SUPER_ADDRESS_FILE")
 
-    def __init__(self, argv=None):
-        super().__init__(argv)
-        for num in (Cmd.QUERY_SCHEDD_ADS, Cmd.QUERY_SUBMITTOR_ADS, Cmd.QUERY_STARTD_ADS):
-            self.core.register(num, Perm.READ, self.query_ads)
-
     def ad(self) -> dict:
         ad = super().ad()
         ad.update({"TotalIdleJobs": 0, "TotalRunningJobs": 0, "TotalHeldJobs": 0,
@@ -28,6 +24,7 @@ class Schedd(Daemon):
                    "MaxJobsRunning": self.config.get_int("MAX_JOBS_RUNNING", 10000)})
         return ad
 
+    @command(Cmd.QUERY_SCHEDD_ADS, Cmd.QUERY_SUBMITTOR_ADS, Cmd.QUERY_STARTD_ADS, perm=Perm.READ)
     async def query_ads(self, req) -> None:
         """Scheduler::command_query_ads: our own ad, in the collector's reply format."""
         await req.read()
@@ -40,7 +37,7 @@ class Schedd(Daemon):
 
 
 def main() -> None:
-    Schedd().start()
+    Schedd.from_process().start()
 
 
 if __name__ == "__main__":

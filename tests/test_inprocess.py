@@ -1,0 +1,91 @@
+"""Daemons built without a process: a fixed config, a log in memory, connections fed
+with bytes.  The same handlers the end-to-end tests reach through the real client."""
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from condor_sim.cedar.classad_wire import get_ad, put_ad
+from condor_sim.cedar.commands import Cmd
+from condor_sim.cedar.stream import MessageReader, MessageWriter
+from condor_sim.config import ConfigSnapshot
+from condor_sim.daemons.collector import Collector
+from condor_sim.daemons.schedd import Schedd
+from support.memory import OPEN_POLICY, MemoryLog, converse, messages, replies
+
+
+def build(cls, **extra):
+    return cls(ConfigSnapshot(cls.SUBSYS, {**OPEN_POLICY, **extra}), MemoryLog())
+
+
+def raw(cmd: int, ad: dict | None = None) -> bytes:
+    w = MessageWriter().put_int(cmd)
+    if ad is not None:
+        put_ad(w, ad)
+    return w.getvalue()
+
+
+def query_replies(data: bytes) -> list:
+    (msg,) = replies(data)
+    r = MessageReader(msg)
+    ads = []
+    while r.get_int() == 1:
+        ads.append(get_ad(r))
+    return ads
+
+
+def test_a_collector_stores_and_answers_without_a_process():
+    async def go():
+        c = build(Collector)
+        update = raw(Cmd.UPDATE_AD_GENERIC, {"MyType": "Generic", "Name": "probe", "Answer": 42})
+        assert await converse(c.core, messages(update)) == b""
+        query = raw(Cmd.QUERY_GENERIC_ADS, {"MyType": "Query", "TargetType": "Generic",
+                                            "Requirements": True})
+        ads = query_replies(await converse(c.core, messages(query)))
+        return c, ads
+
+    c, ads = asyncio.run(go())
+    assert [(a["Name"], a["Answer"]) for a in ads] == [("probe", 42)]
+    assert "DaemonCore received UNAUTHENTICATED command 58 UPDATE_AD_GENERIC." in c.log.text()
+    assert 'GenericAd: Inserting ** "< probe >"' in c.log.text()
+
+
+def test_bad_bytes_close_the_connection_and_are_logged():
+    async def go():
+        c = build(Collector)
+        out = await converse(c.core, struct.pack(">BI", 1, 0x80000000))
+        return c, out
+
+    c, out = asyncio.run(go())
+    assert out == b""
+    assert "closing connection from <127.0.0.1:40000>: bad packet length 2147483648" in c.log.text()
+
+
+def test_a_schedd_answers_a_direct_query_of_its_own_ad():
+    async def go():
+        s = build(Schedd)
+        query = raw(Cmd.QUERY_SCHEDD_ADS, {"MyType": "Query", "TargetType": "Scheduler",
+                                           "Requirements": True})
+        return query_replies(await converse(s.core, messages(query)))
+
+    (ad,) = asyncio.run(go())
+    assert ad["MyType"] == "Scheduler" and ad["TotalJobAds"] == 0
+
+
+# ---------------------------------------------------------------------------- the tables
+EXPECTED_TABLES = __import__("pathlib").Path(__file__).parent / "expected" / "command_tables.txt"
+
+
+def command_tables() -> str:
+    """daemon x command x permission, one line each, as the daemons register them."""
+    lines = []
+    for cls in (Collector, Schedd):
+        for num, name, perm, handler, flags in build(cls).core.commands.rows():
+            lines.append(f"{cls.SUBSYS:<10} {num:>5} {name:<28} {perm:<18} {handler:<40} {flags}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def test_the_command_tables():
+    """Every registered command, its permission level and the one method that handles it.
+    A change here is a change of what a daemon answers: read the diff."""
+    assert command_tables() == EXPECTED_TABLES.read_text()
