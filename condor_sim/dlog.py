@@ -30,6 +30,15 @@ def log_name_from_daemon_name(name: str) -> str:
     return "".join(out)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {0x7f: "\\x7f", 10: "\\n", 13: "\\r", 9: "\\t"}
+
+
+def one_line(text: str) -> str:
+    """Control characters written as escapes, so that text a peer chose (a knob name, a
+    command argument) can never start a line of its own in a log."""
+    return text.translate(_CONTROL)
+
+
 class DaemonLog:
     def __init__(self, config, subsystem: str, exe_name: str, exe_path: str | None = None):
         self.config = config
@@ -102,6 +111,8 @@ class DaemonLog:
             return
         self._open()
         self._rotate_if_needed()
+        if not msg.isprintable():
+            msg = one_line(msg)
         os.write(self.fd, (self._header(cat, verbose) + msg + "\n").encode("utf-8", "replace"))
 
     def _rotate_if_needed(self) -> None:

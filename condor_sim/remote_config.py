@@ -18,11 +18,15 @@ from __future__ import annotations
 import os
 import re
 import sys
+import time
+
+import regex
 
 from .cedar.commands import Cmd
 from .command_table import command
 from .security.perms import Perm
 
+NAMES_MATCH_SECONDS = 1.0     # for a whole ?names listing (the client's pattern)
 _VALID_NAME = re.compile(r"^[A-Za-z0-9_./]+$")     # condor_isidchar
 
 
@@ -98,15 +102,38 @@ class RemoteConfig:
             msg.put_string(f"!error:unsup:1: '{name}' is not supported")
             return
         try:
-            rx = re.compile(pattern if colon else ".*", re.IGNORECASE)
-        except re.error as e:
-            msg.put_string(f"!error:regex:{e.pos or 0}: error code {e.msg}")
+            rx = regex.compile(pattern if colon else ".*", regex.IGNORECASE | regex.VERSION0)
+        except (regex.error, RecursionError, ValueError) as e:
+            self.core.log.log("Can't compile regex for DC_CONFIG_VAL ?names query")
+            msg.put_string(f"!error:regex:{getattr(e, 'pos', 0) or 0}: error code {e}")
             return
-        names = [n for n in self.core.config.names() if rx.match(n)]
+        names = self._matching(rx)
         if not names:
             msg.put_string("")
         for n in names:
             msg.put_string(n)
+
+    def _matching(self, rx) -> list[str]:
+        """param_names_matching(): the names the pattern finds (PCRE2 searches, unanchored).
+
+        The pattern is the client's, so the whole listing has a time bound, as PCRE2's
+        match limit bounds the real daemon: a name whose match does not finish in time
+        counts as not matching, as a PCRE2 match error does, and the listing stops."""
+        deadline = time.monotonic() + NAMES_MATCH_SECONDS
+        out = []
+        for n in self.core.config.names():
+            left = deadline - time.monotonic()
+            try:
+                if left <= 0:
+                    raise TimeoutError
+                if rx.search(n, timeout=left):
+                    out.append(n)
+            except TimeoutError:
+                self.core.log.log(f"DC_CONFIG_VAL ?names: the pattern took longer than "
+                                  f"{NAMES_MATCH_SECONDS} s; answering with the {len(out)} "
+                                  f"names matched so far")
+                break
+        return out
 
     # ------------------------------------------------------------------ setting
     @command(Cmd.DC_CONFIG_RUNTIME, Cmd.DC_CONFIG_PERSIST, perm=Perm.DAEMON, alt_perms=(Perm.ALLOW,))

@@ -57,6 +57,11 @@ def _per_table(column: int):
     return mark
 
 
+# Bounds on one stored ad (ours; the real collector has none).  Real startd ads carry
+# about 150 attributes and a few KiB.
+MAX_AD_ATTRIBUTES = 4000
+MAX_AD_BYTES = 1 << 20
+
 LABELS = {"Machine": "StartdAd", "Scheduler": "ScheddAd", "DaemonMaster": "MasterAd",
           "Submitter": "SubmittorAd", "Collector": "CollectorAd", "Negotiator": "NegotiatorAd"}
 
@@ -177,8 +182,20 @@ class Collector(Daemon):
     async def receive_update(self, req) -> None:
         cmd = req.cmd
         r = await req.read()
+        max_attrs = self.config.get_int("COLLECTOR_MAX_AD_ATTRIBUTES", MAX_AD_ATTRIBUTES)
+        max_bytes = self.config.get_int("COLLECTOR_MAX_AD_BYTES", MAX_AD_BYTES)
         while True:
-            ad = get_ad(r)
+            before = r.remaining
+            try:
+                ad = get_ad(r, max_attrs=max_attrs)
+            except ProtocolError as e:
+                self.log.log(f"Refusing {command_name(cmd)} from {req.chan.peer_description}: {e} "
+                             f"(COLLECTOR_MAX_AD_ATTRIBUTES = {max_attrs})")
+                return
+            if before - r.remaining > max_bytes:
+                self.log.log(f"Refusing {command_name(cmd)} from {req.chan.peer_description}: the ad "
+                             f"is {before - r.remaining} bytes (COLLECTOR_MAX_AD_BYTES = {max_bytes})")
+                return
             table, _ = UPDATES[cmd]
             if table is None:
                 table = _s(ad, "MyType") or "Generic"
@@ -255,7 +272,8 @@ class Collector(Daemon):
                 if requirements is not None and not _matches(requirements, ad):
                     continue
                 msg.put_int(1)
-                put_ad(msg, ad, projection=projection, include_private=False)
+                put_ad(msg, ad if projection is None else project(ad, projection),
+                       include_private=False)
                 count += 1
                 if limit and count >= limit:
                     break
@@ -263,6 +281,17 @@ class Collector(Daemon):
                 break
         msg.put_int(0)
         await req.send(msg)
+
+
+def project(ad: classad2.ClassAd, names) -> classad2.ClassAd:
+    """The attributes of ``ad`` named in ``names`` (case-blind, spelled as in the ad), as
+    a new ad: a projected query prints only these, never the whole stored ad."""
+    wanted = {n.lower() for n in names}
+    out = classad2.ClassAd()
+    for name in ad.keys():
+        if name.lower() in wanted:
+            out[name] = ad.lookup(name)
+    return out
 
 
 def _table_name(tables: dict, name: str) -> str:
