@@ -380,7 +380,6 @@ class CondorPool:
 _LIVE: dict[int, "SimPool"] = {}         # pools started by this process and not stopped yet
 _LIVE_LOCK = threading.Lock()
 _HOOKS_INSTALLED = False
-_PREVIOUS_HANDLERS: dict[int, object] = {}
 
 # The watchdog: a tiny process that stops a pool if the process that started it dies
 # without stopping it (SIGKILL, a crashed xdist worker).  It learns of the death from
@@ -402,6 +401,11 @@ if b"stopped" in got:
     sys.exit(0)
 from condor_sim.pool import Pool
 pool = Pool(sys.argv[1])
+for p in pool.processes():          # a pause()d daemon could not act on a stop
+    try:
+        p.resume()
+    except Exception:
+        pass
 try:
     pool.stop(fast=True, timeout=10)
 except Exception:
@@ -425,36 +429,17 @@ def _stop_all_live(fast: bool = True) -> None:
             pass
 
 
-def _on_fatal_signal(signum, frame) -> None:
-    """SIGTERM/SIGHUP while pools run: stop them, then let the signal do what it did before."""
-    _stop_all_live(fast=True)
-    prev = _PREVIOUS_HANDLERS.get(signum, signal.SIG_DFL)
-    if callable(prev):
-        prev(signum, frame)
-        return
-    if prev == signal.SIG_IGN:
-        return
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
 def _install_process_hooks() -> None:
+    """A normal exit stops this process's pools at once (atexit).  SIGTERM and SIGHUP keep
+    their disposition: a Python handler cannot run while the main thread is blocked in a
+    client call (on a pause()d daemon, say), so a handler would make the process immune to
+    SIGTERM.  The process dies as it would without us, and each pool's watchdog, seeing
+    its pipe close, stops that pool."""
     global _HOOKS_INSTALLED
     if _HOOKS_INSTALLED:
         return
     _HOOKS_INSTALLED = True
     atexit.register(_stop_all_live)
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        try:
-            prev = signal.getsignal(sig)
-            if prev == signal.SIG_IGN or prev is None:
-                continue          # ignored (nohup) or set from C: leave it alone
-            _PREVIOUS_HANDLERS[sig] = prev
-            signal.signal(sig, _on_fatal_signal)
-        except (ValueError, OSError):
-            pass
 
 
 def _read_stat(pid: int) -> tuple[str, int] | None:

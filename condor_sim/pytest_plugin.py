@@ -22,9 +22,10 @@ Active as soon as condor-sim is installed (``pytest11`` entry point).  It gives
   config) after the run; they are listed at the end.
 
 No pool process outlives the run: fixtures stop their pools (also after failures and
-on Ctrl-C), SIGTERM/SIGHUP stop them before the process dies, every pool has a
-watchdog process that stops it if the pytest process that started it is killed, and
-the controlling pytest process stops any pool of the run still up at its very end.
+on Ctrl-C); SIGTERM, SIGHUP and SIGKILL end pytest at once (even inside a client call
+blocked on a paused daemon), and every pool has a watchdog process that stops it when
+the pytest process that started it is gone; the controlling pytest process stops any
+pool of the run still up at its very end.
 """
 from __future__ import annotations
 

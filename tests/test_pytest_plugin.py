@@ -578,3 +578,53 @@ def test_plugin_is_active_through_the_entry_point(pytester: pytest.Pytester):
     result.stdout.fnmatch_lines(["@pytest.mark.condor_config(KEY=VALUE, ...)*"])
     result = pytester.runpytest_subprocess("--help")
     result.stdout.fnmatch_lines(["*--condor-backend=*", "*--condor-keep-pool*"])
+
+
+BLOCKED = '''
+import os
+import htcondor2
+
+def test_blocks_on_a_paused_collector(condor_pool):
+    condor_pool.pause("COLLECTOR")
+    with open(os.environ["STARTED_FILE"], "a") as f:
+        f.write(str(condor_pool.config_file) + "\\n")
+    htcondor2.Collector().query(htcondor2.AdTypes.Any)     # blocks: the collector is stopped
+'''
+
+
+def test_sigterm_ends_a_run_blocked_in_a_client_call(pytester: pytest.Pytester):
+    """pause() is SIGSTOP, so the query blocks inside the C library; SIGTERM must still end
+    pytest, and the watchdog must still stop the pool (the paused daemon too)."""
+    started = pytester.path / "started.txt"
+    write(pytester, "test_blocked.py", BLOCKED)
+    env = dict(os.environ, STARTED_FILE=str(started))
+    env.pop("CONDOR_CONFIG", None)
+    proc = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider",
+                             f"--basetemp={pytester.path / 'bt'}"], cwd=pytester.path, env=env,
+                            start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not (started.exists() and started.read_text().strip()):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the inner run never paused its collector"
+            time.sleep(0.05)
+        stopped = [p for p in pool_processes_under(pytester.path) if p.status() == psutil.STATUS_STOPPED]
+        assert stopped, "the collector is not paused"
+        # poll until the client is connected to the paused collector: the call is blocked
+        port = int(SimPool(Path(started.read_text().split()[0]).parent).address("COLLECTOR")
+                   .split(":")[1].split("?")[0].rstrip(">"))
+        inner_pytest = psutil.Process(proc.pid)
+        conns = getattr(inner_pytest, "net_connections", inner_pytest.connections)
+        while not any(c.raddr and c.raddr.port == port for c in conns(kind="tcp")):
+            assert time.monotonic() < deadline, "the client never connected"
+            time.sleep(0.05)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=10)
+        assert time.monotonic() - t0 < 5
+        assert proc.returncode == -signal.SIGTERM
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert_no_pool_process(pytester.path)

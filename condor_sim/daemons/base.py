@@ -15,7 +15,7 @@ import socket
 import sys
 import time
 
-from .. import CONDOR_PLATFORM, CONDOR_VERSION
+from .. import CONDOR_PLATFORM, CONDOR_VERSION, keepalive
 from ..config import DaemonConfig
 from ..daemoncore import CoreHooks, DaemonCore, run
 from ..dlog import DaemonLog
@@ -217,7 +217,26 @@ class Daemon(CoreHooks):
         for knob in self.ADDRESS_KNOBS:
             self.core.write_address_file(self.config.get(knob))
         self.watch_parent()
+        self.start_keepalive()
         self.core.every(self.update_interval, self.advertise, first=0)
+
+    def start_keepalive(self) -> None:
+        """DC_CHILDALIVE to the master that started us, over the family session it handed
+        down, every third of NOT_RESPONDING_TIMEOUT less 30 s (at least every second)."""
+        parent = keepalive.parent_address(os.environ.get("CONDOR_INHERIT"))
+        family = keepalive.parse_family_session(os.environ.pop(keepalive.PRIVATE_INHERIT, None))
+        if self.SUBSYS == "MASTER" or parent is None or family is None:
+            return
+
+        async def send() -> None:
+            max_hang = keepalive.max_hang_time(self.config, self.SUBSYS)
+            if await keepalive.send_alive(parent[1], *family, self.core.pid, max_hang):
+                self.log.log("DaemonKeepAlive: Leaving SendAliveToParent() - success", "D_FULLDEBUG")
+            else:
+                self.log.log(f"DaemonKeepAlive: Leaving SendAliveToParent() - FAILED sending to {parent[1]}")
+
+        self.core.every(lambda: keepalive.alive_period(keepalive.max_hang_time(self.config, self.SUBSYS)),
+                        send, first=0)
 
     def watch_parent(self) -> None:
         """A child of the master shuts down fast when the master goes away.

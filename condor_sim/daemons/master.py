@@ -193,6 +193,9 @@ class ChildDaemon:
         self.hard_kill_timer = None
         self.recover_timer = None
         self.env: dict[str, str] = {}
+        self.hung_timer = None            # armed by each DC_CHILDALIVE
+        self.was_not_responding = False
+        self.alive_messages = 0
         self.do_config(init=True)
 
     # -- config
@@ -229,7 +232,7 @@ class ChildDaemon:
             handle.cancel()
 
     def cancel_all_timers(self) -> None:
-        for attr in ("stop_fast_timer", "hard_kill_timer", "recover_timer", "start_timer"):
+        for attr in ("stop_fast_timer", "hard_kill_timer", "recover_timer", "start_timer", "hung_timer"):
             self._cancel(getattr(self, attr))
             setattr(self, attr, None)
 
@@ -293,8 +296,9 @@ class ChildDaemon:
         extra = dict(self.env)
         extra["CONDOR_INHERIT"] = f"{os.getpid()} {m.core.sinful} 0 0"
         held = m.held.pop(self.name, None)
+        private = {"CONDOR_PRIVATE_INHERIT": m.private_inherit}
         if held is not None and (held.path != path or held.args != args or held.extra != extra
-                                 or not held.go()):
+                                 or not held.go(private)):
             held.cancel()        # started with something else than we would start now
             held = None
         try:
@@ -304,6 +308,7 @@ class ChildDaemon:
                 env = dict(os.environ)
                 env.pop(BACKGROUND_FD_ENV, None)
                 env.update(extra)
+                env.update(private)
                 self.pid = os.posix_spawn(path, args, env, setpgroup=0, setsigmask=())
         except OSError:
             m.log.log(f"ERROR: Create_Process failed trying to start {path}", "D_ERROR")
@@ -467,11 +472,34 @@ class ChildDaemon:
             self.kill(signal.SIGHUP)
 
     # -- exit
+    # -- keep-alive (daemon_keep_alive.cpp)
+    def alive(self, secs: int) -> None:
+        """A DC_CHILDALIVE: the child promises another within ``secs``."""
+        self.was_not_responding = False
+        self.alive_messages += 1
+        self._cancel(self.hung_timer)
+        self.hung_timer = self._later(max(1, secs), self.hung)
+
+    def hung(self) -> None:
+        """KillHungChild: no keep-alive in time."""
+        self.hung_timer = None
+        if not self.pid:
+            return
+        self.was_not_responding = True
+        self.m.log.log(f"ERROR: Child pid {self.pid} appears hung! Killing it hard.")
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
     def exited(self, status: int) -> bool:
         msg = f"The {self.name} (pid {self.pid}) "
         had_failure = True
         expected = False
-        if os.WIFSIGNALED(status):
+        if self.was_not_responding:
+            msg += "was killed because it was no longer responding"
+            self.was_not_responding = False
+        elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             msg += f"died due to signal {sig} ({_strsignal(sig)})"
         else:
@@ -575,7 +603,8 @@ def _make_master_class():
     """Defined lazily: importing the daemon base pulls in the client library."""
     from ..cedar import ProtocolError
     from ..cedar.classad_wire import get_ad
-    from ..daemoncore import ConnectionClosed
+    from ..connection import ConnectionClosed
+    from ..keepalive import family_session_text
     from ..security.perms import Perm
     from .base import Daemon
 
@@ -616,6 +645,7 @@ def _make_master_class():
             self._lock_fd = -1
             self._pid_file = None
             self.master_name = opts.name
+            self.private_inherit = family_session_text(*self.core.security.new_family_session())
             self.lock_or_except()
 
         # ------------------------------------------------------------ identity
@@ -1268,6 +1298,12 @@ def _make_master_class():
             self.daemons_off(fast=fast)
 
         async def do_basic_admin_command(self, cmd: int) -> None:
+            if self.shutting_down and self.all_gone_action == MASTER_EXIT and cmd in (
+                    RESTART, RESTART_PEACEFUL, DAEMONS_ON):
+                # Once the master is on its way out, nothing may turn it back: the real
+                # master would here reset its all-gone action and never exit.
+                self.log.log(f"Ignoring {_CMD_NAMES[cmd]}: the master is shutting down")
+                return
             if cmd == RESTART:
                 self.immediate_restart = True
                 self.restart_master()
@@ -1349,7 +1385,8 @@ def _make_master_class():
         def daemons_off(self, fast: bool = False, peaceful: bool = False) -> None:
             self.start_daemons = False
             self.got_daemons_off = True
-            self.all_gone_action = MASTER_RESET
+            if not (self.shutting_down and self.all_gone_action == MASTER_EXIT):
+                self.all_gone_action = MASTER_RESET     # a shutdown under way still ends in exit
             if peaceful:
                 self.stop_peaceful_all_daemons()
             elif fast:
@@ -1376,10 +1413,21 @@ def _make_master_class():
             self.log.log(f"Cant find daemon {name} to set ready state '{state}'")
 
         async def _child_alive(self, req) -> None:
+            """HandleChildAliveCommand: [int pid][int timeout][double lock delay]."""
             try:
-                await req.read(timeout=5)
+                r = await req.read(timeout=5)
+                pid, secs = r.get_int(), r.get_int()
+                delay = r.get_double() if not r.at_end() else 0.0
             except (ConnectionClosed, ProtocolError):
-                pass
+                self.log.log("Failed to read ChildAlive packet (1)")
+                return
+            child = next((d for d in self.daemons.values() if d.pid and d.pid == pid), None)
+            if child is None:
+                self.log.log(f"Received child alive command from unknown pid {pid}")
+                return
+            child.alive(secs)
+            self.log.log(f"received childalive, pid={pid}, secs={secs}, dprintf_lock_delay={delay:f}",
+                         "D_DAEMONCORE")
 
         # ------------------------------------------------------------ DaemonCore exit
         async def on_shutdown(self, fast: bool) -> None:
@@ -1609,9 +1657,12 @@ class HeldProcess:
             os.close(r)
         self.fd = w
 
-    def go(self) -> bool:
+    def go(self, private: dict[str, str] | None = None) -> bool:
+        """Let it run; ``private`` entries reach its environment through the pipe, never
+        its initial environment (which /proc shows)."""
+        import json
         try:
-            os.write(self.fd, b'{"env": {}}\n')
+            os.write(self.fd, (json.dumps({"env": private or {}}) + "\n").encode())
             ok = True
         except OSError:
             ok = False

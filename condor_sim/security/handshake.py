@@ -38,6 +38,11 @@ from .policy import PolicyError, reconcile, server_policy
 from .token_auth import ServerTokenSupport
 
 SESSION_DURATION_SLOP = 20
+# DaemonCore punches holes for the family session's identity (daemon_core.cpp)
+FAMILY_USER = "condor@family"
+FAMILY_LEVELS = frozenset().union(*(implies(p) for p in (
+    Perm.ADMINISTRATOR, Perm.DAEMON, Perm.ADVERTISE_MASTER, Perm.ADVERTISE_SCHEDD,
+    Perm.ADVERTISE_STARTD, Perm.NEGOTIATOR)))
 
 
 def derive_session_key(private_key, peer_b64: str) -> bytes:
@@ -110,6 +115,18 @@ class SecurityManager:
         self._policies: dict = {}
         self.token_support = ServerTokenSupport(self.config, self.log)
 
+    def new_family_session(self) -> tuple[str, bytes]:
+        """The session a master shares with the daemons it starts (HTCondor's "family"
+        session, handed down in CONDOR_PRIVATE_INHERIT): a DAEMON-level identity whose
+        key the children hold, so they resume it instead of authenticating.  Like any
+        resumed session it runs a handler only after a message under its key."""
+        self._counter += 1
+        sid = f"family:{self.sid_prefix}:{int(time.time())}:{self._counter}"
+        key = os.urandom(32)
+        self.sessions[sid] = Session(sid, key, FAMILY_USER, True, Perm.DAEMON,
+                                     {"AuthMethods": "FAMILY"}, float("inf"), None)
+        return sid, key
+
     def policy_for(self, cmd) :
         have_keys = bool(self.token_support and self.token_support.issuer_keys())
         key = (cmd.perm, cmd.force_auth, have_keys)
@@ -146,6 +163,8 @@ class SecurityManager:
                                   f"resulted in a limited authorization which did not include this "
                                   f"command ({cmd.num} {cmd.name}), so aborting.")
                 return False
+        if user == FAMILY_USER and cmd.perm in FAMILY_LEVELS:
+            return True
         ok, reason = self.authz.verify(cmd.perm, user, ip)
         if not ok:
             for alt in cmd.alt_perms:
