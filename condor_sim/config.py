@@ -22,16 +22,16 @@ import warnings
 
 import htcondor2
 
+from .registry import spec
+
 _Q = "_CONDOR_SIM_Q"
 _FORK_FAILED = object()
-_SUBSYS_TYPES = {"MASTER": "Master", "COLLECTOR": "Collector", "SCHEDD": "Schedd",
-                 "NEGOTIATOR": "Negotiator", "STARTD": "Startd"}
 
 
 def _set_subsystem(name: str) -> None:
-    kind = _SUBSYS_TYPES.get(name.upper())
-    if kind:
-        htcondor2.set_subsystem(name.upper(), getattr(htcondor2.SubsystemType, kind))
+    s = spec(name)
+    if s:
+        htcondor2.set_subsystem(name.upper(), getattr(htcondor2.SubsystemType, s.daemon_type))
     else:
         htcondor2.set_subsystem(name.upper())
 

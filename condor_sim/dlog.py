@@ -6,6 +6,7 @@ import os
 import time
 
 from . import CONDOR_PLATFORM, CONDOR_VERSION
+from .registry import spec
 
 ALWAYS_ON = ("D_ALWAYS", "D_ERROR", "D_STATUS")
 CATEGORY_ORDER = ("D_ALWAYS", "D_ERROR", "D_STATUS", "D_ZKM", "D_JOB", "D_MACHINE", "D_CONFIG",
@@ -13,9 +14,6 @@ CATEGORY_ORDER = ("D_ALWAYS", "D_ERROR", "D_STATUS", "D_ZKM", "D_JOB", "D_MACHIN
                   "D_MATCH", "D_NETWORK", "D_KEYBOARD", "D_PROCFAMILY", "D_IDLE", "D_THREADS",
                   "D_ACCOUNTANT", "D_SYSCALLS", "D_CRON", "D_HOSTNAME", "D_PERF_TRACE", "D_LOAD",
                   "D_25", "D_26", "D_AUDIT", "D_TEST", "D_STATS", "D_MATERIALIZE", "D_DYE")
-_LOG_NAMES = {"MASTER": "MasterLog", "COLLECTOR": "CollectorLog", "SCHEDD": "SchedLog",
-              "NEGOTIATOR": "NegotiatorLog", "STARTD": "StartLog"}
-_TYPES = {"MASTER": 1, "COLLECTOR": 2, "NEGOTIATOR": 3, "SCHEDD": 4, "STARTD": 6}
 
 
 def log_name_from_daemon_name(name: str) -> str:
@@ -58,7 +56,8 @@ class DaemonLog:
             default_name = log_name_from_daemon_name(local) + "Log"
         else:
             path = c.get(f"{self.subsystem}_LOG")
-            default_name = _LOG_NAMES.get(self.subsystem, log_name_from_daemon_name(self.subsystem) + "Log")
+            known = spec(self.subsystem)
+            default_name = known.log_name if known else log_name_from_daemon_name(self.subsystem) + "Log"
         if path is None and c.get("LOG"):
             path = os.path.join(c.get("LOG"), default_name)
         self.path = path
@@ -140,7 +139,7 @@ class DaemonLog:
         lines = ["*" * 54, f"** {self.exe_name} (CONDOR_{s}) STARTING UP"]
         if self.exe_path:
             lines.append(f"** {self.exe_path}")
-        lines += [f"** SubsystemInfo: name={s} type={s}({_TYPES.get(s, 0)}) class=DAEMON(1)",
+        lines += [f"** SubsystemInfo: name={s} type={s}({spec(s).type_number if spec(s) else 0}) class=DAEMON(1)",
                   f"** Configuration: subsystem:{s} local:{getattr(self.config, 'local_name', None) or '<NONE>'} class:DAEMON",
                   f"** {CONDOR_VERSION}", f"** {CONDOR_PLATFORM}",
                   f"** PID = {os.getpid()} RealUID = {os.getuid()}", touched, "*" * 54,

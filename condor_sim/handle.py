@@ -36,19 +36,15 @@ import time
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping
 
+from . import procs as ptools
 from .pool import ADDRESS_FILES, Pool, PoolError, PoolNotRunning
+from .registry import DAEMONS as REGISTRY
 
 __all__ = ["CondorPool", "SimPool", "ExternalPool", "DaemonLog", "RestartMode", "ClientConfig",
            "NotSupportedHere"]
 
 # subsystem -> (MyType of its ad, file name of its log in $(LOG))
-DAEMONS = {
-    "MASTER": ("DaemonMaster", "MasterLog"),
-    "COLLECTOR": ("Collector", "CollectorLog"),
-    "SCHEDD": ("Scheduler", "SchedLog"),
-    "NEGOTIATOR": ("Negotiator", "NegotiatorLog"),
-    "STARTD": ("Machine", "StartLog"),
-}
+DAEMONS = {name: (s.my_type, s.log_name) for name, s in REGISTRY.items()}
 TEST_DROP_IN = "90-condor-sim-pytest"         # config.d file that reconfig() and the marker write
 _KNOB_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 
@@ -983,11 +979,7 @@ class SimPool(CondorPool):
         """SIGKILL processes of the pool (their process groups too) and wait until they are gone."""
         pids = [p.pid for p in procs]
         for pid in pids:
-            for kill in (os.killpg, os.kill):
-                try:
-                    kill(pid, signal.SIGKILL)
-                except OSError:
-                    pass
+            ptools.kill_tree(pid)
         self._wait_gone(pids, 10, reaped=False)
         self._reap()
 
@@ -1248,11 +1240,10 @@ class ExternalPool(CondorPool):
     def locate(self, daemon: str):
         import htcondor2
         name = _subsys(daemon)
-        dtype = {"MASTER": "Master", "COLLECTOR": "Collector", "SCHEDD": "Schedd",
-                 "NEGOTIATOR": "Negotiator", "STARTD": "Startd"}.get(name)
-        if dtype is None:
+        s = REGISTRY.get(name)
+        if s is None:
             raise ValueError(f"unknown daemon {daemon!r}")
-        return self.collector().locate(getattr(htcondor2.DaemonType, dtype))
+        return self.collector().locate(getattr(htcondor2.DaemonType, s.daemon_type))
 
     def schedd(self):
         import htcondor2

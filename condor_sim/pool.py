@@ -17,11 +17,9 @@ Which processes belong to the pool:
 """
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import signal
-import struct
 import subprocess
 import sys
 import time
@@ -29,20 +27,16 @@ from pathlib import Path
 
 import psutil
 
+from . import procs as ptools
 from .poolconfig import create_pool_dir
+from .registry import DAEMONS
 
 PID_FILE = "run/condor_master.pid"        # written by our master (condor_sim/daemons/master.py)
 MASTER_STDERR = "run/condor_master.stderr"
 INSTANCE_LOCK = "lock/InstanceLock"
 
 # Address files as the generated condor_config places them (config-and-logs.md §1.9).
-ADDRESS_FILES = {
-    "MASTER": "log/.master_address",
-    "COLLECTOR": "log/.collector_address",
-    "NEGOTIATOR": "log/.negotiator_address",
-    "SCHEDD": "spool/.schedd_address",
-    "STARTD": "log/.startd_address",
-}
+ADDRESS_FILES = {name: s.address_file for name, s in DAEMONS.items()}
 
 
 class PoolError(RuntimeError):
@@ -178,21 +172,8 @@ class Pool:
         return _same_file(_config_of(proc, env), self.config_file)
 
     def _lock_holder(self) -> int | None:
-        path = self.directory / INSTANCE_LOCK
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            # struct flock on Linux: short type, short whence, off_t start, off_t len, pid_t pid
-            req = struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
-            res = fcntl.fcntl(fd, fcntl.F_GETLK, req)
-            ltype, _, _, _, pid = struct.unpack("hhqqi4x", res)
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        return pid if ltype != fcntl.F_UNLCK and pid > 0 else None
+        pid = ptools.lock_holder(self.directory / INSTANCE_LOCK)
+        return pid if pid and pid > 0 else None
 
     def master_pid(self) -> int | None:
         """The pid of this pool's running condor_master, or None."""
@@ -328,7 +309,7 @@ class Pool:
                     return result
                 raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s: "
                                 f"{result.get('error', err.strip()[-500:])}{self.diagnostics()}")
-            if self._spawned and not _alive(self._spawned):
+            if self._spawned and not ptools.alive(self._spawned):
                 # the master died (or, with our own child, exited) before the pool was ready
                 if not self.is_running():
                     _kill(probe)
@@ -382,38 +363,31 @@ class Pool:
                 os.kill(pid, signal.SIGQUIT if fast else signal.SIGTERM)
             except ProcessLookupError:
                 pass
-            _wait_gone(pid, timeout)
+            ptools.wait_gone(pid, timeout)
         self.reap()
         # The master waits for its children before it exits; anything left now is stuck
         # or orphaned (e.g. its master was SIGKILLed).  Give orphans a moment to notice.
-        left = [p for p in set(before) | set(self.processes()) if _alive(p.pid, p)]
+        left = [p for p in set(before) | set(self.processes()) if ptools.alive(p.pid, p)]
         if left:
             deadline = time.monotonic() + (2.0 if pid is not None else 0.5)
             while left and time.monotonic() < deadline:
                 time.sleep(0.02)
-                left = [p for p in left if _alive(p.pid, p)]
+                left = [p for p in left if ptools.alive(p.pid, p)]
         self.kill_all(left)
 
     def kill_all(self, procs) -> None:
         """SIGKILL these processes (and the process group each leads) and wait, up to 5 s,
         until they are gone.  A zombie counts as gone: it is dead, and only its parent can
         reap it (we do, for children of ours)."""
-        procs = [p for p in procs if _alive(p.pid, p)]
-        for p in procs:
-            for fn in (lambda: os.killpg(p.pid, signal.SIGKILL), p.kill):
-                try:
-                    fn()
-                except (ProcessLookupError, PermissionError, psutil.NoSuchProcess, OSError):
-                    pass
-        killed, deadline = procs, time.monotonic() + 5
-        while procs and time.monotonic() < deadline:
+        left = [p for p in procs if ptools.alive(p.pid, p)]
+        for p in left:
+            ptools.kill_tree(p.pid)
+        killed, deadline = left, time.monotonic() + 5
+        while left and time.monotonic() < deadline:
             time.sleep(0.01)
-            procs = [p for p in procs if _alive(p.pid, p)]
+            left = [p for p in left if ptools.alive(p.pid, p)]
         for p in killed:
-            try:
-                os.waitpid(p.pid, os.WNOHANG)          # our own child: reap it
-            except ChildProcessError:
-                pass
+            ptools.reap(p.pid)                          # our own child: reap it
         self.reap()
 
     def reap(self) -> None:
@@ -507,31 +481,6 @@ def _same_file(a: str | None, b: Path) -> bool:
         return os.path.samefile(a, b)
     except OSError:
         return os.path.abspath(a) == str(b)
-
-
-def _alive(pid: int, proc: psutil.Process | None = None) -> bool:
-    try:
-        p = proc if proc is not None else psutil.Process(pid)
-        if not p.is_running():
-            return False
-        return p.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
-        return False
-
-
-def _wait_gone(pid: int, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            wpid, _ = os.waitpid(pid, os.WNOHANG)     # our own child: reap it
-            if wpid:
-                return True
-        except ChildProcessError:
-            pass
-        if not _alive(pid):
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def _kill(proc: subprocess.Popen) -> None:

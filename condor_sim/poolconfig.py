@@ -20,11 +20,9 @@ import stat
 import sys
 from pathlib import Path
 
-DAEMON_MODULES = {
-    "MASTER": "condor_sim.daemons.master",
-    "COLLECTOR": "condor_sim.daemons.collector",
-    "SCHEDD": "condor_sim.daemons.schedd",
-}
+from .registry import DAEMONS, SIMULATED
+
+DAEMON_MODULES = {name: DAEMONS[name].module for name in SIMULATED}
 SUBDIRS = ("log", "spool", "execute", "lock", "run", "config.d", "passwords.d", "tokens.d", "sbin")
 OVERRIDES = "00-condor-sim-overrides"
 

@@ -37,6 +37,8 @@ from pathlib import Path
 
 import pytest
 
+from .registry import SIMULATED
+
 BACKENDS = ("sim", "external")
 MARKER = "condor_config"
 
@@ -339,7 +341,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         for pool in item.stash.get(_USED, []):
             if getattr(pool, "backend", None) != "sim":
                 continue
-            for name in ("MASTER", "COLLECTOR", "SCHEDD"):
+            for name in SIMULATED:
                 try:
                     lines = pool.log(name).lines[-15:]
                 except Exception:

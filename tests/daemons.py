@@ -12,18 +12,19 @@ import psutil
 import pytest
 
 from condor_sim.poolconfig import create_pool_dir
+from condor_sim.registry import DAEMONS
 
 
 class DaemonProcess:
     """``python -m condor_sim.daemons.<name>`` with its own pool directory."""
 
-    def __init__(self, pool_dir: Path, module: str, address_file: str, *,
+    def __init__(self, pool_dir: Path, module: str, address_file: str | None = None, *,
                  security: str = "secure", overrides: dict | None = None, args: list[str] = ()):
         self.pool_dir = Path(pool_dir)
         self.config = create_pool_dir(self.pool_dir, security, overrides or {})
         self.module = module
         self.args = list(args)
-        self.address_file = self.pool_dir / address_file
+        self.address_file = self.pool_dir / (address_file or DAEMONS[module.upper()].address_file)
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 15) -> "DaemonProcess":
@@ -77,7 +78,7 @@ class DaemonProcess:
 
 def schedd(pool_dir: Path, **kw) -> DaemonProcess:
     """A lone schedd in its own pool directory (not started)."""
-    return DaemonProcess(pool_dir, "schedd", "spool/.schedd_address", **kw)
+    return DaemonProcess(pool_dir, "schedd", **kw)
 
 
 def schedd_fixture(prefix: str, **kw):

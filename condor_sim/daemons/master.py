@@ -38,6 +38,9 @@ import struct
 import sys
 import time
 
+from .. import procs
+from ..registry import SIMULATED
+
 BACKGROUND_FD_ENV = "CONDOR_SIM_BACKGROUND_FD"   # the pipe to the `condor_master` that forked us
 HOLD_FD_ENV = "CONDOR_SIM_HOLD_FD"               # a pre-started daemon waits on it (base.py)
 PID_FILE_NAME = "condor_master.pid"              # in $(RUN); condor-sim's own (Pool uses it)
@@ -309,7 +312,7 @@ class ChildDaemon:
                 env.pop(BACKGROUND_FD_ENV, None)
                 env.update(extra)
                 env.update(private)
-                self.pid = os.posix_spawn(path, args, env, setpgroup=0, setsigmask=())
+                self.pid = procs.spawn(path, args, env)
         except OSError:
             m.log.log(f"ERROR: Create_Process failed trying to start {path}", "D_ERROR")
             self.pid = 0
@@ -456,13 +459,7 @@ class ChildDaemon:
         """Every process of the daemon's process group (it leads one: pid == pgid)."""
         if not self.pid:
             return
-        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
-            try:
-                target()
-            except ProcessLookupError:
-                pass
-            except OSError as e:
-                self.m.log.log(f"error killing process family of daemon with pid {self.pid}: {e}", "D_FULLDEBUG")
+        procs.kill_tree(self.pid)
 
     def reconfig(self) -> None:
         if self.stop_state not in (NONE, PEACEFUL):
@@ -514,10 +511,7 @@ class ChildDaemon:
                 expected = True
         self.m.log.log(msg, "D_ERROR" if had_failure else "D_ALWAYS")
         # leftovers of its process group go too
-        try:
-            os.killpg(self.pid, signal.SIGKILL)
-        except OSError:
-            pass
+        procs.kill_group(self.pid)
         self.ready_state = None
         self.pid = 0
         self.cancel_all_timers()
@@ -958,11 +952,11 @@ def _make_master_class():
 
         def reap(self) -> None:
             for name, h in list(self.held.items()):
-                if _waitpid(h.pid) is not None:        # died before we needed it
+                if procs.reap(h.pid) is not None:        # died before we needed it
                     h.close()
                     self.held.pop(name, None)
             for pid, d in list(self.removed.items()):
-                status = _waitpid(pid)
+                status = procs.reap(pid)
                 if status is not None:
                     self.removed.pop(pid, None)
                     d.exited(status)
@@ -971,7 +965,7 @@ def _make_master_class():
                 d = self.daemons[name]
                 if not d.runs_here or not d.pid:
                     continue
-                status = _waitpid(d.pid)
+                status = procs.reap(d.pid)
                 if status is not None:
                     self._after_exit(d, status)
 
@@ -1446,17 +1440,6 @@ def _send_set_peaceful(addr: str) -> None:
     htcondor2.send_command(ad, htcondor2.DaemonCommand.SetPeacefulShutdown)
 
 
-def _waitpid(pid: int) -> int | None:
-    """The wait status of ``pid`` if it has exited (reaped now), else None."""
-    try:
-        wpid, status = os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        return 0       # someone else reaped it; treat as a clean exit
-    if wpid == 0:
-        return None
-    return status
-
-
 def _take_background_fd() -> int | None:
     v = os.environ.pop(BACKGROUND_FD_ENV, None)
     if not v:
@@ -1592,7 +1575,7 @@ def _needs_fresh_interpreter(extra: dict) -> bool:
     return any(k.startswith(("PYTHON", "LD_")) for k in extra)
 
 
-_SPECULATE = ("COLLECTOR", "SCHEDD", "NEGOTIATOR", "STARTD")
+_SPECULATE = tuple(n for n in SIMULATED if n != "MASTER")
 
 
 def _speculative_prestart(argv: list[str], inherit: str) -> dict[str, "HeldProcess"]:
@@ -1604,7 +1587,7 @@ def _speculative_prestart(argv: list[str], inherit: str) -> dict[str, "HeldProce
             in ("false", "0", "no"):
         return held
     sbin = os.path.dirname(exe)
-    if _locked(os.path.join(os.path.dirname(sbin), "lock", "InstanceLock")):
+    if procs.lock_holder(os.path.join(os.path.dirname(sbin), "lock", "InstanceLock")):
         return held          # another master runs here: we are about to fail anyway
     for name in _SPECULATE:
         path = os.path.join(sbin, "condor_" + name.lower())
@@ -1614,22 +1597,6 @@ def _speculative_prestart(argv: list[str], inherit: str) -> dict[str, "HeldProce
             except OSError:
                 pass
     return held
-
-
-def _locked(path: str) -> bool:
-    """Does some process hold an fcntl lock on ``path``?"""
-    import fcntl
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return False
-    try:
-        res = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi4x", fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0))
-        return struct.unpack("hhqqi4x", res)[0] != fcntl.F_UNLCK
-    except OSError:
-        return False
-    finally:
-        os.close(fd)
 
 
 class HeldProcess:
@@ -1652,7 +1619,7 @@ class HeldProcess:
         env.update(self.extra)
         env[HOLD_FD_ENV] = str(r)
         try:
-            self.pid = os.posix_spawn(path, self.args, env, setpgroup=0, setsigmask=())
+            self.pid = procs.spawn(path, self.args, env)
         finally:
             os.close(r)
         self.fd = w
