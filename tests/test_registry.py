@@ -5,14 +5,15 @@ import importlib
 
 import pytest
 
-from condor_sim.daemons import master
+from condor_sim.daemons.master import launch
 from condor_sim.poolconfig import create_pool_dir
 from condor_sim.registry import DAEMONS, SIMULATED
 
 
 def daemon_class(name: str):
     if name == "MASTER":
-        return master._make_master_class()
+        from condor_sim.daemons.master.daemon import Master
+        return Master
     module = importlib.import_module(DAEMONS[name].module)
     return next(v for v in vars(module).values()
                 if isinstance(v, type) and getattr(v, "SUBSYS", None) == name)
@@ -37,4 +38,4 @@ def test_the_generated_config_puts_address_files_where_the_registry_says(tmp_pat
 
 def test_the_master_starts_the_collector_first_and_speculates_on_the_rest():
     assert SIMULATED[:2] == ("MASTER", "COLLECTOR")
-    assert master._SPECULATE == tuple(n for n in SIMULATED if n != "MASTER")
+    assert launch._SPECULATE == tuple(n for n in SIMULATED if n != "MASTER")

@@ -1,0 +1,33 @@
+"""condor_master: starts the pool's daemons as OS processes and keeps them running.
+
+What a user sees is modelled on ``condor_master.V6/master.cpp`` and ``masterDaemon.cpp``:
+
+* ``condor_master`` with no ``-f`` goes into the background (a detached copy of itself)
+  and returns once every daemon was started (the copy reports through a pipe, like
+  DaemonCore's "background parent"); ``-f`` keeps it in front.  A second master for
+  the same ``$(LOCK)/InstanceLock`` fails to get the lock and dies with EXCEPT's
+  ``ERROR "Can't get lock on ..."`` line in the MasterLog (status 4; the background
+  parent still exits 0, as the real one does).
+* every ``DAEMON_LIST`` entry is one process, started from the path in the knob of the
+  same name (``SCHEDD = $(SBIN)/condor_schedd``), in its own process group, with
+  ``CONDOR_INHERIT`` in its environment; COLLECTOR is started first and the others
+  only once its address file exists.
+* a child that dies is restarted after ``MASTER_BACKOFF_CONSTANT +
+  ceil(MASTER_BACKOFF_FACTOR ** restarts)`` seconds; children are signalled in
+  alphabetical order; the admin commands of ``send_command`` (v1 and v2 numbers) do
+  what the real ones do, with the real log lines.
+* the master advertises its ``DaemonMaster`` ad as soon as the collector is up (a real
+  master waits 5 s) and every ``MASTER_UPDATE_INTERVAL``, and invalidates it when it
+  shuts down (not when it restarts).
+
+The heavy imports (the client library, DaemonCore) happen only in the process that
+really becomes the master, so the short-lived background parent stays cheap.
+
+Start-up speed ("pre-start", see ``HeldProcess``): before its own heavy imports the
+master launches the interpreters of the daemons it will start; they import and wait.
+Starting a daemon then means logging ``Started DaemonCore process`` and letting that
+process go; its imports have overlapped with everybody else's.
+"""
+from .launch import main
+
+__all__ = ["main"]

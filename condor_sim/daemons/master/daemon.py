@@ -1,0 +1,609 @@
+"""The condor_master daemon: DAEMON_LIST, start order, advertising, reaping, stopping,
+restarting itself, and the master's own handling of SIGTERM and SIGQUIT
+(``condor_master.V6/master.cpp``, ``masterDaemon.cpp``).  Its commands are in :mod:`.admin`.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import struct
+import sys
+import threading
+import time
+
+from ... import procs
+from ...cedar.commands import Cmd
+from ...keepalive import family_session_text
+from ..base import Daemon
+from .admin import MasterAdmin
+from .launch import Early, Options, predicted_sinful
+from .children import ChildDaemon, _get_float, _mtime, linux_caps_hex
+from .constants import BACKGROUND_FD_ENV, CAUGHT_SIGNALS, EXCEPT_FILES, GRACEFUL, JOB_EXCEPTION, MASTER_EXIT, MASTER_RESET, MASTER_RESTART, NONE, PEACEFUL, PID_FILE_NAME, SIGNAMES
+
+class Master(MasterAdmin, Daemon):
+    SUBSYS = "MASTER"
+    MY_TYPE = "DaemonMaster"
+    UPDATE_COMMAND = "UPDATE_MASTER_AD"
+    INVALIDATE_COMMAND = "INVALIDATE_MASTER_ADS"
+    INTERVAL_KNOB = "MASTER_UPDATE_INTERVAL"
+    INTERVAL_DEFAULT = 300
+    ADDRESS_KNOBS = ("MASTER_ADDRESS_FILE", "MASTER_SUPER_ADDRESS_FILE")
+
+    def __init__(self, argv: list[str], opts: Options, early: "Early | None" = None):
+        self.opts = opts
+        early = early or Early(opts)
+        self.bg_fd = early.bg_fd
+        self.held = early.held
+        self._early = early
+        config, log = self.process_config_and_log(argv)
+        super().__init__(config, log, argv=argv)
+        self.loop = None
+        self.daemons: dict[str, ChildDaemon] = {}
+        self.ordered: list[str] = []
+        self.removed: dict[int, ChildDaemon] = {}
+        self.shutting_down = False
+        self.start_daemons = True
+        self.got_daemons_off = False
+        self.immediate_restart = False
+        self.all_gone_action = MASTER_RESET
+        self.reaper = "DEFAULT"
+        self.stop_others_when_startds_gone = NONE
+        self.peaceful_shutdown = False
+        self.in_shutdown_fast = self.in_shutdown_graceful = self.in_shutdown_peaceful = False
+        self._retry_handle = None
+        self._update_task = None
+        self._update_wake = None
+        self._advertising_started = False
+        self._lock_fd = -1
+        self._pid_file = None
+        self.master_name = opts.name
+        self.private_inherit = family_session_text(*self.core.security.new_family_session())
+        self.lock_or_except()
+
+    # ------------------------------------------------------------ identity
+    def name(self) -> str:
+        n = self.master_name or self.config.get("MASTER_NAME")
+        if not n:
+            return self.fqdn
+        if "@" in n:
+            return n
+        if n.lower() in (self.fqdn.lower(), self.core.hostname.lower()):
+            return self.fqdn
+        return f"{n}@{self.fqdn}"
+
+    def fulldebug(self) -> bool:
+        cats = getattr(self.log, "cats", None)
+        if isinstance(cats, dict):
+            return cats.get("D_ALWAYS", 0) >= 2 or cats.get("D_FULLDEBUG", 0) >= 1
+        return False
+
+    def ad(self) -> dict:
+        ad = super().ad()
+        ad["MasterIpAddr"] = self.core.sinful
+        ad["RealUid"] = os.getuid()
+        caps = linux_caps_hex()
+        if caps:
+            ad["LinuxCapabilities"] = caps
+        for name in sorted(self.daemons):
+            d = self.daemons[name]
+            if d.runs_here or name == "MASTER":
+                ad[f"{name}_Timestamp"] = d.timestamp
+                if name == "MASTER":
+                    ad[f"{name}_StartTime"] = self.core.start_time
+                else:
+                    ad[f"{name}_StartTime"] = d.start_time if d.pid else 0
+        return ad
+
+    # ------------------------------------------------------------ EXCEPT / lock
+    def except_(self, message: str, source: str, line: int) -> None:
+        self.log.log(f'ERROR "{message}" at line {line} in file {EXCEPT_FILES[source]}', "D_ERROR")
+        for d in getattr(self, "daemons", {}).values():
+            if d.pid:
+                d.kill_family()
+        for h in getattr(self, "held", {}).values():
+            h.close()
+        sys.stdout.flush()
+        os._exit(JOB_EXCEPTION)
+
+    def lock_or_except(self) -> None:
+        """main_pre_command_sock_init: we must be the only master of this pool.
+
+        The lock was taken (or not) before the banner, to know whether to pre-start
+        daemons; its outcome is reported here, where the real master reports it."""
+        early = self._early
+        path = early.lock_path
+        self.log.log(f"Attempting to lock {path}.", "D_FULLDEBUG")
+        if early.lock_fd is None:
+            line = 1616 if early.lock_error.startswith("Can't get lock") else 1607
+            self.except_(early.lock_error, "master.cpp", line)
+        self._lock_fd = early.lock_fd
+        self.lock_path = path
+        self.log.log(f"Obtained lock on {path}.", "D_FULLDEBUG")
+
+    def release_lock(self) -> None:
+        if self._lock_fd >= 0:
+            try:
+                os.close(self._lock_fd)      # closing drops the fcntl lock
+            except OSError:
+                pass
+            self._lock_fd = -1
+
+    def write_pid_file(self) -> None:
+        paths = []
+        if self.opts.pidfile:
+            paths.append(self.opts.pidfile)
+        run_dir = self.config.get("RUN") or self.config.get("LOCK")
+        if run_dir:
+            paths.append(os.path.join(run_dir, PID_FILE_NAME))
+        self._pid_files = []
+        for p in paths:
+            try:
+                os.makedirs(os.path.dirname(p) or ".", exist_ok=True)
+                with open(p + ".new", "w") as f:
+                    f.write(f"{os.getpid()}\n")
+                os.replace(p + ".new", p)
+                self._pid_files.append(p)
+            except OSError as e:
+                self.log.log(f"DaemonCore: ERROR: Can't open pid file {p}: {e}")
+
+    def remove_pid_files(self) -> None:
+        for p in getattr(self, "_pid_files", []):
+            try:
+                with open(p) as f:
+                    if f.read().strip() != str(os.getpid()):
+                        continue
+                os.unlink(p)
+            except OSError:
+                pass
+
+    def release_background_parent(self, status: int = 0) -> None:
+        if self.bg_fd is not None:
+            try:
+                os.write(self.bg_fd, struct.pack("i", status))
+            except OSError:
+                pass
+            try:
+                os.close(self.bg_fd)
+            except OSError:
+                pass
+            self.bg_fd = None
+
+    # ------------------------------------------------------------ config
+    def init_params(self) -> None:
+        c = self.config
+        if self.opts.name is None and c.get("MASTER_NAME"):
+            self.master_name = None   # name() reads the knob each time
+        self.start_daemons = True
+        if not c.get_bool("START_DAEMONS", True):
+            self.log.log("START_DAEMONS flag was set to FALSE.  Not starting daemons.")
+            self.start_daemons = False
+        if self.got_daemons_off:
+            self.start_daemons = False
+        self.publish_obituaries = c.get_bool("PUBLISH_OBITUARIES", True)
+        self.backoff_constant = max(1, c.get_int("MASTER_BACKOFF_CONSTANT", 9))
+        self.backoff_ceiling = max(1, c.get_int("MASTER_BACKOFF_CEILING", 3600))
+        f = _get_float(c, "MASTER_BACKOFF_FACTOR", 2.0)
+        self.backoff_factor = f if f > 0 else 2.0
+        self.recover_time = max(1, c.get_int("MASTER_RECOVER_FACTOR", 300))
+        self.master_update_interval = max(1, c.get_int("MASTER_UPDATE_INTERVAL", 300))
+        self.new_bin_delay = max(1, c.get_int("MASTER_NEW_BINARY_DELAY", 120))
+        self.shutdown_fast_timeout = max(1, c.get_int("SHUTDOWN_FAST_TIMEOUT", 300))
+        self.shutdown_graceful_timeout = max(1, c.get_int("SHUTDOWN_GRACEFUL_TIMEOUT", 1800))
+        self.allow_admin_commands = c.get_bool("ALLOW_ADMIN_COMMANDS", True)
+
+    def init_daemon_list(self) -> None:
+        names: list[str] = []
+        for n in self.config.get_list("DAEMON_LIST"):
+            n = n.upper()
+            if n not in names:
+                names.append(n)
+        if not names:
+            names = ["MASTER"]
+        if "MASTER" not in names:
+            names.append("MASTER")
+        if "COLLECTOR" in names:                 # swapped to the front, as init_daemon_list does
+            i = names.index("COLLECTOR")
+            names[0], names[i] = names[i], names[0]
+        if "SHARED_PORT" in names:
+            i = names.index("SHARED_PORT")
+            names[0], names[i] = names[i], names[0]
+        self.ordered = names
+        for n in names:
+            if n not in self.daemons:
+                self.daemons[n] = ChildDaemon(self, n)
+
+    def init_daemon_paths(self) -> None:
+        for name in sorted(self.daemons):
+            self.daemons[name].init_params()
+
+    def init_master(self) -> None:
+        me = self.daemons["MASTER"]
+        me.pid = os.getpid()
+        me.start_time = self.core.start_time
+        me.timestamp = _mtime(me.process_name)
+        self.log.log(f"Master restart (GRACEFUL) is watching {me.process_name} (mtime:{me.timestamp})")
+
+    # ------------------------------------------------------------ startup
+    def start(self) -> None:
+        from ...daemoncore import run
+        run(self.core, self.setup, port=self._early.port)
+
+    async def setup(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._early.port_reservation.close()      # DaemonCore listens on it now
+        if self.core.sinful != predicted_sinful(self._early.port):
+            self.log.log(f"pre-start: expected {predicted_sinful(self._early.port)}, "
+                         f"listening at {self.core.sinful}", "D_FULLDEBUG")
+        for knob in self.ADDRESS_KNOBS:
+            self.core.write_address_file(self.config.get(knob))
+        self.write_pid_file()
+        threading.Thread(target=self._signal_thread, name="sigwait", daemon=True).start()
+        # main_init: the master's own arguments
+        if self.opts.rest or len(self.argv) > 4:
+            self.log.log(f"Usage: {self.argv[0]} [-f] [-t] [-n name]")
+            self.cancel_held()
+            self.core.exit_status = 2
+            self.core.request_shutdown(fast=True)
+            return
+        if self.opts.name:
+            self.log.log(f"Using name: {self.name()}")
+        self.loop.add_signal_handler(signal.SIGCHLD, self.reap)
+        self.core.every(1.0, self._reap_poll, first=1.0)   # belt and braces for SIGCHLD
+        self.init_params()
+        self.init_daemon_list()
+        self.init_daemon_paths()
+        self.init_master()
+        self._update_wake = asyncio.Event()
+        if self.start_daemons:
+            self.start_all_daemons()
+        else:
+            self.release_background_parent(0)
+        if "COLLECTOR" not in self.daemons or not self.daemons["COLLECTOR"].pid:
+            self.start_advertising()
+
+    def start_daemon_here(self, d: ChildDaemon) -> bool:
+        if not d.runs_here:
+            return False
+        d.hold(False)
+        return d.start()
+
+    def start_all_daemons(self) -> None:
+        self._cancel_retry()
+        for name in list(self.ordered):
+            d = self.daemons.get(name)
+            if d is None:
+                continue
+            if d.pid > 0 and d.runs_here:
+                if d.wait_before_starting_others(False):
+                    self._schedule_retry()
+                    return
+                if d.name == "COLLECTOR":
+                    self.start_advertising()
+                continue
+            if not self.start_daemon_here(d):
+                continue
+            if d.wait_before_starting_others(True):
+                self._schedule_retry()
+                return
+            if d.name == "COLLECTOR":
+                self.start_advertising()
+        self.log.log("Daemons::StartAllDaemons all daemons were started")
+        self.release_background_parent(0)
+
+    def _schedule_retry(self) -> None:
+        if self._retry_handle is None:
+            self._retry_handle = self.loop.call_later(0.005, self._retry_start_all)
+
+    def _retry_start_all(self) -> None:
+        self._retry_handle = None
+        self.start_all_daemons()
+
+    def _cancel_retry(self) -> None:
+        if self._retry_handle is not None:
+            self._retry_handle.cancel()
+            self._retry_handle = None
+
+    # ------------------------------------------------------------ advertising
+    def start_advertising(self) -> None:
+        """The first update goes out now (a real master waits 5 s), then every interval."""
+        if self._advertising_started:
+            return
+        self._advertising_started = True
+        self._update_task = self.loop.create_task(self._update_loop())
+        self.core._timers.append(self._update_task)
+
+    async def _update_loop(self) -> None:
+        while True:
+            if not self.shutting_down:
+                try:
+                    await self.advertise()
+                except Exception as e:   # never let the loop die
+                    self.log.log(f"Failed to send UPDATE_MASTER_AD: {e}", "D_FULLDEBUG")
+            try:
+                await asyncio.wait_for(self._update_wake.wait(), self.master_update_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._update_wake.clear()
+
+    def update_collector(self) -> None:
+        """Daemons::UpdateCollector: an update now, and the periodic timer restarts."""
+        if self.shutting_down or self._update_wake is None:
+            return
+        if self._advertising_started:
+            self._update_wake.set()
+
+    async def invalidate_ads(self) -> None:
+        try:
+            await asyncio.wait_for(self.invalidate(), 3)
+        except Exception:
+            pass
+
+    # ------------------------------------------------------------ reaping
+    def cancel_held(self) -> None:
+        for name in list(self.held):
+            self.held.pop(name).cancel()
+
+    def reap(self) -> None:
+        for name, h in list(self.held.items()):
+            if procs.reap(h.pid) is not None:        # died before we needed it
+                h.close()
+                self.held.pop(name, None)
+        for pid, d in list(self.removed.items()):
+            status = procs.reap(pid)
+            if status is not None:
+                self.removed.pop(pid, None)
+                d.exited(status)
+                self._after_exit(None, status)
+        for name in sorted(self.daemons):
+            d = self.daemons[name]
+            if not d.runs_here or not d.pid:
+                continue
+            status = procs.reap(d.pid)
+            if status is not None:
+                self._after_exit(d, status)
+
+    async def _reap_poll(self) -> None:
+        self.reap()
+
+    def _after_exit(self, d: ChildDaemon | None, status: int) -> None:
+        if self.reaper == "ALL":
+            if d is not None:
+                d.exited(status)
+            daemons = startds = 0
+            for x in list(self.removed.values()) + list(self.daemons.values()):
+                if x.runs_here and x.pid:
+                    daemons += 1
+                    if x.name.startswith("STARTD"):
+                        startds += 1
+            if not daemons:
+                self.all_daemons_gone()
+            elif not startds:
+                self.all_startds_gone()
+        elif d is not None:
+            expected = d.exited(status)
+            if self.publish_obituaries:
+                d.obituary(status)
+            d.restart(expected)
+
+    # ------------------------------------------------------------ stopping
+    def set_all_reaper(self, startds_first: bool = False) -> None:
+        if self.reaper == "ALL":
+            return
+        self.reaper = "ALL"
+        self.stop_others_when_startds_gone = GRACEFUL if startds_first else NONE
+
+    def set_default_reaper(self) -> None:
+        self.reaper = "DEFAULT"
+
+    def _running(self):
+        return [self.daemons[n] for n in sorted(self.daemons)
+                if self.daemons[n].pid and self.daemons[n].runs_here]
+
+    def _stop_all(self, method: str, then_others: str | None = None) -> None:
+        """Stop every running child with ``method``; with ``then_others``, the startds
+        go first and the rest follow (that way) when the last startd is gone."""
+        self._cancel_retry()
+        self.set_all_reaper()
+        running = self._running()
+        startds = [d for d in running if d.name.startswith("STARTD")] if then_others else []
+        for d in startds or running:
+            getattr(d, method)()
+        if startds:
+            self.stop_others_when_startds_gone = then_others
+        if not running:
+            self.all_daemons_gone()
+
+    def stop_all_daemons(self) -> None:
+        self._stop_all("stop", GRACEFUL)
+
+    def stop_fast_all_daemons(self) -> None:
+        self._stop_all("stop_fast")
+
+    def stop_peaceful_all_daemons(self) -> None:
+        self._stop_all("stop_peaceful", PEACEFUL)
+
+    def hard_kill_all_daemons(self) -> None:
+        self._stop_all("hard_kill")
+
+    def cancel_restart_timers(self) -> None:
+        for n in sorted(self.daemons):
+            self.daemons[n].cancel_restart_timers()
+
+    def all_startds_gone(self) -> None:
+        stop = self.stop_others_when_startds_gone
+        self.stop_others_when_startds_gone = NONE
+        if stop in (GRACEFUL, PEACEFUL):
+            self.log.log("All STARTDs are gone.  Stopping other daemons "
+                         + ("Gracefully" if stop == GRACEFUL else "Peacefully"))
+            for d in self._running():
+                if stop == PEACEFUL:
+                    d.stop_peaceful()
+                else:
+                    d.stop()
+
+    def all_daemons_gone(self) -> None:
+        action = self.all_gone_action
+        if action == MASTER_RESET:
+            self.log.log("All daemons are gone.")
+            self.set_default_reaper()
+        elif action == MASTER_RESTART:
+            self.log.log("All daemons are gone.  Restarting.")
+            self.finish_restart_master()
+        elif action == MASTER_EXIT:
+            self.log.log("All daemons are gone.  Exiting.")
+            self.master_exit(0)
+
+    def master_exit(self, status: int) -> None:
+        self.core.exit_status = status
+        self.release_background_parent(0)
+        self.core.request_shutdown(fast=False)
+
+    # ------------------------------------------------------------ restart (re-exec)
+    def finish_restart_master(self) -> None:
+        if self.immediate_restart:
+            self.log.log("Restarting master right away.")
+            self.final_restart_master()
+        else:
+            self.log.log(f"Restarting master in {self.new_bin_delay} seconds.")
+            self.loop.call_later(self.new_bin_delay, self.final_restart_master)
+
+    def final_restart_master(self) -> None:
+        path = self.daemons["MASTER"].process_name or self.exe_path()
+        self.cancel_held()
+        self.release_lock()
+        os.environ.pop("CONDOR_INHERIT", None)
+        os.environ.pop(BACKGROUND_FD_ENV, None)
+        argv = [path, "-f"] + [a for a in self.argv[1:] if a not in ("-f", "-foreground", "-b", "-background")]
+        self.log.log(f'Doing exec( "{path}" )')
+        try:
+            self.core.server.close()
+        except Exception:
+            pass
+        sys.stdout.flush()
+        sys.stderr.flush()
+        while True:
+            try:
+                os.execv(path, argv)
+            except OSError as e:
+                me = self.daemons["MASTER"]
+                me.restarts += 1
+                n = me.next_start()
+                self.log.log(f"Cannot execute condor_master (errno={e.errno}), will try again in {n} seconds")
+                time.sleep(n)
+
+    # ------------------------------------------------------------ DaemonCore signals
+    def _signal_thread(self) -> None:
+        while True:
+            try:
+                info = signal.sigwaitinfo(CAUGHT_SIGNALS)
+            except InterruptedError:
+                continue
+            try:
+                self.loop.call_soon_threadsafe(self._caught, info.si_signo, info.si_pid, info.si_uid)
+            except RuntimeError:      # the loop is closed: we are exiting anyway
+                return
+
+    def _caught(self, signo: int, pid: int, uid: int) -> None:
+        self.log.log(f"Caught {SIGNAMES.get(signo, signo)}: si_pid={pid} si_uid={uid}")
+        self._on_signal(signo)
+
+    def on_signal(self, signum: int) -> bool:
+        """The master's own SIGTERM/SIGQUIT handling replaces DaemonCore's."""
+        self._on_signal(signum)
+        return True
+
+    def _on_signal(self, signum: int) -> None:
+        if signum == signal.SIGHUP:
+            self.log.log("Got SIGHUP.  Re-reading config files.")
+            self.core.request_reconfig()
+        elif signum in (signal.SIGTERM, signal.SIGINT):
+            self.handle_dc_sigterm()
+        elif signum == signal.SIGQUIT:
+            self.handle_dc_sigquit()
+
+    def handle_dc_sigterm(self) -> None:
+        if self.in_shutdown_fast or self.in_shutdown_graceful or \
+                (self.peaceful_shutdown and self.in_shutdown_peaceful):
+            kind = "fast" if self.in_shutdown_fast else ("graceful" if self.in_shutdown_graceful else "peaceful")
+            self.log.log(f"Got SIGTERM, but we've already started {kind} shutdown.  Ignoring.", "D_STATUS")
+            return
+        kind = "peaceful" if self.peaceful_shutdown else "graceful"
+        self.log.log(f"Got SIGTERM. Performing {kind} shutdown.", "D_STATUS")
+        if self.peaceful_shutdown:
+            self.in_shutdown_peaceful = True
+            self.log.log("Peaceful shutdown in effect.  No timeout enforced.", "D_FULLDEBUG")
+        else:
+            self.in_shutdown_graceful = True
+            timeout = self.config.get_int("SHUTDOWN_GRACEFUL_TIMEOUT", 1800)
+            self.loop.call_later(max(0, timeout), self._graceful_timed_out)
+            self.log.log(f"Started timer to call main_shutdown_fast in {timeout} seconds", "D_FULLDEBUG")
+        self._spawn(self.do_basic_admin_command(Cmd.MASTER_OFF))
+
+    def _graceful_timed_out(self) -> None:
+        if not self.in_shutdown_fast:
+            self.log.log("Graceful shutdown timed out. Performing fast shutdown.")
+            self.in_shutdown_fast = True
+            self._spawn(self.do_basic_admin_command(Cmd.MASTER_OFF_FAST))
+
+    def handle_dc_sigquit(self) -> None:
+        if self.in_shutdown_fast:
+            self.log.log("Got SIGQUIT, but we've already done fast shutdown.  Ignoring.", "D_FULLDEBUG")
+            return
+        self.in_shutdown_fast = True
+        self.log.log("Got SIGQUIT.  Performing fast shutdown.")
+        self._spawn(self.do_basic_admin_command(Cmd.MASTER_OFF_FAST))
+
+    def _spawn(self, coro) -> None:
+        self.core.spawn(coro)
+
+    # ------------------------------------------------------------ reconfig
+    async def on_reconfig(self) -> None:   # after DaemonCore re-read the config
+        self.main_config()
+
+    def main_config(self) -> None:
+        self.last_reconfig = int(time.time())
+        old = list(self.ordered)
+        self.init_params()
+        self.init_daemon_list()
+        for name in old:
+            if name not in self.ordered and name in self.daemons:
+                self.remove_daemon(name)
+        self.init_daemon_paths()
+        for knob in self.ADDRESS_KNOBS:
+            path = self.config.get(knob)
+            if path:
+                self.core.write_address_file(path)
+        if self.start_daemons:
+            self.reconfig_all_daemons()
+            for name in self.ordered:
+                d = self.daemons.get(name)
+                if d is not None and name not in old:
+                    self.start_daemon_here(d)
+        else:
+            self.daemons_off()
+        self.update_collector()
+
+    def reconfig_all_daemons(self) -> None:
+        self.log.log("Reconfiguring all managed daemons.")
+        for name in sorted(self.daemons):
+            d = self.daemons[name]
+            if d.runs_here:
+                d.reconfig()
+
+    def remove_daemon(self, name: str) -> None:
+        d = self.daemons.pop(name, None)
+        if d is None:
+            return
+        if d.pid > 0:
+            self.removed[d.pid] = d
+            d.stop()
+        else:
+            d.cancel_all_timers()
+
+    # ------------------------------------------------------------ DaemonCore exit
+    async def on_shutdown(self, fast: bool) -> None:
+        # The ad was invalidated when the shutdown began; the children are gone.
+        self.cancel_held()
+        self.remove_pid_files()
+        self.release_lock()
