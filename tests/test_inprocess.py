@@ -76,12 +76,25 @@ def test_a_schedd_answers_a_direct_query_of_its_own_ad():
 EXPECTED_TABLES = __import__("pathlib").Path(__file__).parent / "expected" / "command_tables.txt"
 
 
+def master_commands():
+    """The master's own families over DaemonCore's (the master itself needs a process)."""
+    from condor_sim.command_table import CommandTable
+    from condor_sim.daemons.master.admin import MasterAdmin
+    from condor_sim.dc_commands import DaemonCoreCommands
+    table = CommandTable()
+    table.add_handlers(DaemonCoreCommands(None))
+    table.add_handlers(MasterAdmin())
+    return table
+
+
 def command_tables() -> str:
     """daemon x command x permission, one line each, as the daemons register them."""
     lines = []
-    for cls in (Collector, Schedd):
-        for num, name, perm, handler, flags in build(cls).core.commands.rows():
-            lines.append(f"{cls.SUBSYS:<10} {num:>5} {name:<28} {perm:<18} {handler:<40} {flags}".rstrip())
+    tables = [(cls.SUBSYS, build(cls).core.commands) for cls in (Collector, Schedd)]
+    tables.append(("MASTER", master_commands()))
+    for subsys, table in tables:
+        for num, name, perm, handler, flags in table.rows():
+            lines.append(f"{subsys:<10} {num:>5} {name:<28} {perm:<18} {handler:<40} {flags}".rstrip())
     return "\n".join(lines) + "\n"
 
 

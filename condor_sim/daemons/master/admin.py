@@ -239,7 +239,7 @@ class MasterAdmin:
         self.log.log(f"Cant find daemon {name} to set ready state '{state}'")
 
     @command(Cmd.DC_CHILDALIVE, perm=Perm.DAEMON)
-    async def _child_alive(self, req) -> None:
+    async def child_alive(self, req) -> None:
         """HandleChildAliveCommand: [int pid][int timeout][double lock delay]."""
         try:
             r = await req.read(timeout=5)
