@@ -21,7 +21,6 @@ import os
 import time
 from dataclasses import dataclass, field
 
-import classad2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
@@ -32,12 +31,15 @@ from ..cedar.commands import Cmd
 from ..cedar.classad_wire import MAX_HANDSHAKE_ATTRS, get_ad, put_ad
 from ..connection import Channel, Request
 from . import methods as M
+from . import negotiation as N
+from .negotiation import resumable
 from .authz import Authorizer
 from .perms import Perm, implies
 from .policy import PolicyError, reconcile, server_policy
 from .token_auth import ServerTokenSupport
 
 SESSION_DURATION_SLOP = 20
+MAX_SESSIONS = 10_000
 # DaemonCore punches holes for the family session's identity (daemon_core.cpp)
 FAMILY_USER = "condor@family"
 FAMILY_LEVELS = frozenset().union(*(implies(p) for p in (
@@ -59,12 +61,6 @@ def encode_public_key(private_key) -> str:
     from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
     raw = private_key.public_key().public_bytes(Encoding.X962, PublicFormat.UncompressedPoint)
     return base64.b64encode(raw).decode()
-
-
-def resumable(cmd, keyed: bool) -> bool:
-    """May a resumed session run ``cmd``?  With a key, when the client's payload will
-    prove the key before the handler runs; without one, only when there is nothing to run."""
-    return cmd.resumable if keyed else cmd.no_effect
 
 
 @dataclass
@@ -102,6 +98,7 @@ class SecurityManager:
         self.sid_prefix = sid_prefix
         self.command_ports = command_ports
         self.sessions: dict[str, Session] = {}
+        self._purge_mark = 64
         self._counter = 0
         self.reconfigure()
 
@@ -297,142 +294,119 @@ class SecurityManager:
                             session.policy, pending=proof)
 
     async def _new_session(self, chan: Channel, info: dict) -> None:
+        """A new session (security.md §5): policy answer, authentication, key, session ad,
+        authorization, then the command.  The decisions are :mod:`.negotiation`'s."""
         real, cmd, target = self._target(info)
         if cmd is None:
             # The real daemon reads the ad, sends nothing and closes; the client reports
             # "Connection closed during command authorization. Probably due to an unknown command."
             self.log.log(f"DC_AUTHENTICATE: received unregistered command {target} from "
-                              f"{chan.peer_description}; closing")
+                         f"{chan.peer_description}; closing")
             return
-        try:
-            ours = self.policy_for(cmd)
-        except PolicyError as e:
-            self.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
-            return
-        decision = reconcile(info, ours)
+        decision = self._decide(chan, info, cmd)
         if decision is None:
-            self.log.log(f"DC_AUTHENTICATE: Unable to reconcile! (client {chan.peer_description})")
             return
         new_session = str(info.get("NewSession", "")).upper().startswith("Y")
         peer_ec = info.get("ECDHPublicKey") if isinstance(info.get("ECDHPublicKey"), str) else ""
-        self._counter += 1
-        sid = f"{self.sid_prefix}:{int(time.time())}:{self._counter}"
-        reply: dict = {
-            "Authentication": "YES" if decision.authentication else "NO",
-            "Encryption": "YES" if decision.encryption else "NO",
-            "Integrity": "YES" if decision.integrity else "NO",
-        }
-        if decision.authentication and not decision.auth_required:
-            reply["AuthRequired"] = False
-        if decision.auth_methods:
-            reply["AuthMethodsList"] = ",".join(decision.auth_methods)
-            reply["AuthMethods"] = decision.auth_methods[0]
-        if decision.crypto_methods:
-            reply["CryptoMethodsList"] = ",".join(decision.crypto_methods)
-        reply["SessionDuration"] = str(decision.session_duration)
-        if decision.session_lease is not None:
-            reply["SessionLease"] = decision.session_lease
-        reply["Enact"] = "YES"
-        if self.trust_domain:
-            reply["TrustDomain"] = self.trust_domain
-        if self.token_support:
-            keys = self.token_support.issuer_keys()
-            if keys:
-                reply["IssuerKeys"] = ", ".join(keys)
-        reply["NegotiatedSession"] = True
-        reply["RemoteVersion"] = CONDOR_VERSION
-        private_key = None
-        if new_session and (decision.authentication or peer_ec):
-            if not decision.crypto_methods:
-                self.log.log(f"DC_AUTHENTICATE: tried to enable encryption for request from "
-                                  f"{chan.peer_description}, but we have none!")
-                return
-            reply["CryptoMethods"] = decision.crypto_methods[0]
-            if peer_ec:
-                private_key = ec.generate_private_key(ec.SECP256R1())
-                reply["ECDHPublicKey"] = encode_public_key(private_key)
-        aes = reply.get("CryptoMethods") == "AES"
-        if (decision.encryption or decision.integrity) and (private_key is None or not aes):
-            # Only ECDH-keyed AES-GCM is implemented: no legacy key transport, no
-            # BLOWFISH/3DES stream encryption or MD5 integrity.
-            self.log.log(f"DC_AUTHENTICATE: unable to turn on encryption, failing request "
-                              f"from {chan.peer_description}.")
+        method, ecdh, refusal = N.crypto_plan(decision, new_session, bool(peer_ec))
+        if refusal:
+            self.log.log("DC_AUTHENTICATE: " + refusal.format(peer=chan.peer_description))
             return
+        reply = N.policy_reply(decision, trust_domain=self.trust_domain,
+                               issuer_keys=self.token_support.issuer_keys())
+        private_key = ec.generate_private_key(ec.SECP256R1()) if ecdh else None
+        if method:
+            reply["CryptoMethods"] = method
+        if private_key is not None:
+            reply["ECDHPublicKey"] = encode_public_key(private_key)
         if str(info.get("Enact", "")).upper().startswith("N"):
             await chan.send(put_ad(chan.new_message(), reply))
-
-        identity = None
-        tried = False
-        if decision.authentication:
-            tried = True
-            identity = await self._authenticate(chan, decision.auth_methods, cmd)
-            if identity is not None:
-                self._log(f"DC_AUTHENTICATE: authentication of {chan.peer_ip} complete.")
-                await chan.send(chan.new_message().put_int(0))    # exchangeKey: no key to send
-            elif decision.auth_required:
-                self.log.log(f"DC_AUTHENTICATE: required authentication of {chan.peer_ip} failed")
-                return
-            else:
-                self._log(f"DC_SECURITY: authentication of {chan.peer_ip} failed but was not "
-                          f"required, so continuing.")
+        identity = await self._authenticate_if_decided(chan, decision, cmd)
+        if identity is False:
+            return
         if cmd.force_auth and (identity is None or not identity.mapped):
             self.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
-                              f"result in a valid mapped user name, which is required for this "
-                              f"command ({target} {cmd.name}), so aborting.")
+                         f"result in a valid mapped user name, which is required for this "
+                         f"command ({target} {cmd.name}), so aborting.")
             return
+        self._counter += 1
+        sid = f"{self.sid_prefix}:{int(time.time())}:{self._counter}"
         key = None
         if private_key is not None:
             key = derive_session_key(private_key, peer_ec)
-            self._log(f"DC_AUTHENTICATE: generating {reply['CryptoMethods']} key for session {sid}...")
-            if aes:
+            self._log(f"DC_AUTHENTICATE: generating {method} key for session {sid}...")
+            if method == "AES":
                 chan.enable_crypto(key)
             else:
                 key = None      # a legacy key is only for secrets, which we never send
-
-        user = identity.fqu if identity else M.UNAUTHENTICATED
-        policy = {"AuthMethods": identity.method if identity else None}
-        limit = None
-        if identity is not None:
-            policy.update(identity.extra)
-            limit = identity.extra.get("_limit")
-            if identity.method == "CLAIMTOBE":
-                limit = {cmd.perm}
-                policy["_limit"] = limit
+        user, policy, limit = N.identity_policy(identity, cmd)
         authorized = self.authorize(cmd, user, chan.peer_ip, limit)
-        mapped = identity is not None and identity.mapped
-        # Offer for reuse only what a resumed session may run (see _resume).  The client
-        # fails on an empty list, so a keyless session offers at least DC_NOP.
-        keyed = key is not None
-        valid = self.commands.valid_commands(cmd.perm, mapped, keyed)
-        if resumable(cmd, keyed) and target not in valid:
-            valid.insert(0, target)
-        if not valid:
-            valid = [Cmd.DC_NOP]
+        valid = N.offered_commands(self.commands, cmd, target,
+                                   identity is not None and identity.mapped, key is not None)
         if new_session:
-            m3 = {}
-            m3["User"] = user
-            if tried:
-                m3["TriedAuthentication"] = True
-            m3["Sid"] = sid
-            m3["ValidCommands"] = ",".join(str(n) for n in valid)
-            m3["ReturnCode"] = "AUTHORIZED" if authorized else "DENIED"
-            await chan.send(put_ad(chan.new_message(), m3))
+            await chan.send(put_ad(chan.new_message(),
+                                   N.session_ad(user, decision.authentication, sid, valid, authorized)))
         if not authorized:
             self.log.log("DC_AUTHENTICATE: Command not authorized, done!")
             return
         if new_session:
-            now = time.time()
-            lease = decision.session_lease + SESSION_DURATION_SLOP if decision.session_lease else None
-            self.sessions[sid] = Session(sid, key, user, identity is not None, cmd.perm, policy,
-                                         now + decision.session_duration + SESSION_DURATION_SLOP,
-                                         lease, now + lease if lease else None, valid)
-            self._purge(now)
+            self._remember(Session(sid, key, user, identity is not None, cmd.perm, policy,
+                                   0.0, None, None, valid), decision)
         await self._execute(chan, real, cmd, target, user, identity is not None, policy)
 
+    def _decide(self, chan: Channel, info: dict, cmd):
+        """Our policy for the command, reconciled with the client's; None (logged) when
+        there is no agreement."""
+        try:
+            ours = self.policy_for(cmd)
+        except PolicyError as e:
+            self.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+            return None
+        decision = reconcile(info, ours)
+        if decision is None:
+            self.log.log(f"DC_AUTHENTICATE: Unable to reconcile! (client {chan.peer_description})")
+        return decision
+
+    async def _authenticate_if_decided(self, chan: Channel, decision, cmd):
+        """The identity, None when not authenticated (and that is allowed), or False when
+        required authentication failed (the connection is done)."""
+        if not decision.authentication:
+            return None
+        identity = await self._authenticate(chan, decision.auth_methods, cmd)
+        if identity is not None:
+            self._log(f"DC_AUTHENTICATE: authentication of {chan.peer_ip} complete.")
+            await chan.send(chan.new_message().put_int(0))    # exchangeKey: no key to send
+            return identity
+        if decision.auth_required:
+            self.log.log(f"DC_AUTHENTICATE: required authentication of {chan.peer_ip} failed")
+            return False
+        self._log(f"DC_SECURITY: authentication of {chan.peer_ip} failed but was not "
+                  f"required, so continuing.")
+        return None
+
+    def _remember(self, session: Session, decision) -> None:
+        """Cache a new session: expiry = duration + slop, lease renewed on each resume."""
+        now = time.time()
+        lease = decision.session_lease + SESSION_DURATION_SLOP if decision.session_lease else None
+        session.expires = now + decision.session_duration + SESSION_DURATION_SLOP
+        session.lease, session.lease_until = lease, (now + lease if lease else None)
+        self.sessions[session.sid] = session
+        self._purge(now)
+
     def _purge(self, now: float) -> None:
-        if len(self.sessions) > 64:
-            for sid in [s for s, v in self.sessions.items() if not v.alive(now)]:
+        """Forget expired sessions, scanning only when the table has doubled since the last
+        scan; past MAX_SESSIONS, the oldest go too (a peer that opens sessions without end
+        cannot grow the table without end)."""
+        if len(self.sessions) <= self._purge_mark:
+            return
+        for sid in [s for s, v in self.sessions.items() if not v.alive(now)]:
+            del self.sessions[sid]
+        excess = len(self.sessions) - MAX_SESSIONS
+        if excess > 0:                      # trim to 90%, so the next scans are not at once
+            excess += MAX_SESSIONS // 10
+            for sid in [s for s in self.sessions if not s.startswith("family:")][:excess]:
                 del self.sessions[sid]
+        self._purge_mark = max(64, min(2 * len(self.sessions), MAX_SESSIONS))
 
     async def _authenticate(self, chan: Channel, methods: list[str], cmd) -> M.Identity | None:
         """Method rounds: client mask -> our choice -> the method; repeat until done or 0."""
