@@ -81,9 +81,12 @@ class RemoteConfig:
                 self.core.log.log(f"Got DC_CONFIG_VAL request for unknown parameter ({name})", "D_FULLDEBUG")
                 msg.put_string(None)
             else:
-                raw = cfg.get_raw(name) if hasattr(cfg, "get_raw") else value
+                # The real reply's second string is "NAME = <raw text as written>".  The
+                # bindings expand every lookup (param, and $(NAME) through a scratch knob)
+                # and expose no raw access, and we write no config parser of our own, so
+                # the expanded value stands in for the raw text (seen by condor_config_val -v).
                 msg.put_string(value)
-                msg.put_string(f"{name.upper()} = {raw}")
+                msg.put_string(f"{name.upper()} = {value}")
                 msg.put_string(os.environ.get("CONDOR_CONFIG", "<Default>"))
                 msg.put_string(None)
                 msg.put_string("1")

@@ -242,19 +242,9 @@ class SecurityManager:
         so it is resumed only for commands that run nothing.
         """
         sid = info.get("Sid")
-        want_reply = info.get("ResumeResponse") is True
-        now = time.time()
-        session = self.sessions.get(sid) if isinstance(sid, str) else None
-        if session is not None and not session.alive(now):
-            del self.sessions[sid]
-            session = None
         real, cmd, target = self._target(info)
-        if session is not None and real not in (Cmd.DC_SEC_QUERY, Cmd.DC_AUTHENTICATE) \
-                and cmd is not None and not resumable(cmd, session.key is not None):
-            self.log.log(f"DC_AUTHENTICATE: session {sid} cannot be resumed for command "
-                              f"{target} ({cmd.name}): nothing of it would prove the session key "
-                              f"(requested by {chan.peer_description}); closing.", "D_ERROR")
-            session = None
+        session = self._resumable_session(chan, sid, real, cmd, target)
+        want_reply = info.get("ResumeResponse") is True
         if session is None:
             self._log(f"DC_AUTHENTICATE: session {sid} NOT FOUND; closing.")
             if want_reply:
@@ -277,21 +267,40 @@ class SecurityManager:
             return
         proof = None
         if not cmd.no_effect:
-            try:
-                proof = await chan.read_message()
-            except ProtocolError as e:
-                self.log.log(f"IO: Failed to unwrap the packet. ({e})")
-                self.log.log(f"DC_AUTHENTICATE: resumed session {sid} from "
-                                  f"{chan.peer_description} sent no valid message under the "
-                                  f"session key; closing.", "D_ERROR")
+            proof = await self._key_proof(chan, sid)
+            if proof is None:
                 return
         if session.lease is not None:
             session.lease_until = time.time() + session.lease
-        limit = session.policy.get("_limit")
-        if not self.authorize(cmd, session.user, chan.peer_ip, limit):
+        if not self.authorize(cmd, session.user, chan.peer_ip, session.policy.get("_limit")):
             return
         await self._execute(chan, real, cmd, target, session.user, session.authenticated,
                             session.policy, pending=proof)
+
+    def _resumable_session(self, chan: Channel, sid, real: int, cmd, target: int) -> Session | None:
+        """The live session ``sid`` if it may be resumed for this command, else None."""
+        session = self.sessions.get(sid) if isinstance(sid, str) else None
+        if session is not None and not session.alive(time.time()):
+            del self.sessions[sid]
+            return None
+        if session is not None and real not in (Cmd.DC_SEC_QUERY, Cmd.DC_AUTHENTICATE) \
+                and cmd is not None and not resumable(cmd, session.key is not None):
+            self.log.log(f"DC_AUTHENTICATE: session {sid} cannot be resumed for command "
+                         f"{target} ({cmd.name}): nothing of it would prove the session key "
+                         f"(requested by {chan.peer_description}); closing.", "D_ERROR")
+            return None
+        return session
+
+    async def _key_proof(self, chan: Channel, sid: str):
+        """The client's first message, read and verified under the session key; None
+        (logged, the connection to be closed) when it does not verify."""
+        try:
+            return await chan.read_message()
+        except ProtocolError as e:
+            self.log.log(f"IO: Failed to unwrap the packet. ({e})")
+            self.log.log(f"DC_AUTHENTICATE: resumed session {sid} from {chan.peer_description} "
+                         f"sent no valid message under the session key; closing.", "D_ERROR")
+            return None
 
     async def _new_session(self, chan: Channel, info: dict) -> None:
         """A new session (security.md §5): policy answer, authentication, key, session ad,

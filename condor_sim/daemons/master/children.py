@@ -169,6 +169,8 @@ class ChildDaemon:
         return self.real_start()
 
     def real_start(self) -> bool:
+        """daemon::RealStart: check the executable, clear the wait file, create the
+        process (or let a pre-started one go), log it and arm the recovery timer."""
         m = self.m
         if self.on_hold:
             return False
@@ -184,37 +186,49 @@ class ChildDaemon:
             self.pid = 0
             self.restart()
             return False
+        self._remove_wait_file()
+        args = [os.path.basename(path)] + daemon_args(m.config, self.name)
+        try:
+            self.pid = self._create_process(path, args)
+        except OSError:
+            m.log.log(f"ERROR: Create_Process failed trying to start {path}", "D_ERROR")
+            self.pid = 0
+            self.restart()
+            return False
+        self._started(path, args)
+        return True
+
+    def _remove_wait_file(self) -> None:
         if self.wait_file:
             try:
                 os.unlink(self.wait_file)
             except FileNotFoundError:
                 pass
             except OSError:
-                m.log.log(f"Cannot remove wait-for-startup file {self.wait_file}")
-        shortname = os.path.basename(path)
-        args = [shortname] + daemon_args(m.config, self.name)
+                self.m.log.log(f"Cannot remove wait-for-startup file {self.wait_file}")
+
+    def _create_process(self, path: str, args: list[str]) -> int:
+        """The pid of the new child: a pre-started process let go when it was started the
+        way we would start it now, else a new one.  CONDOR_INHERIT goes in its environment;
+        the family session (CONDOR_PRIVATE_INHERIT) never in a pre-started one's initial
+        environment, only through its pipe."""
+        m = self.m
         extra = dict(self.env)
         extra["CONDOR_INHERIT"] = f"{os.getpid()} {m.core.sinful} 0 0"
-        held = m.held.pop(self.name, None)
         private = {"CONDOR_PRIVATE_INHERIT": m.private_inherit}
-        if held is not None and (held.path != path or held.args != args or held.extra != extra
-                                 or not held.go(private)):
+        held = m.held.pop(self.name, None)
+        if held is not None:
+            if (held.path, held.args, held.extra) == (path, args, extra) and held.go(private):
+                return held.pid
             held.cancel()        # started with something else than we would start now
-            held = None
-        try:
-            if held is not None:
-                self.pid = held.pid
-            else:
-                env = dict(os.environ)
-                env.pop(BACKGROUND_FD_ENV, None)
-                env.update(extra)
-                env.update(private)
-                self.pid = procs.spawn(path, args, env)
-        except OSError:
-            m.log.log(f"ERROR: Create_Process failed trying to start {path}", "D_ERROR")
-            self.pid = 0
-            self.restart()
-            return False
+        env = dict(os.environ)
+        env.pop(BACKGROUND_FD_ENV, None)
+        env.update(extra)
+        env.update(private)
+        return procs.spawn(path, args, env)
+
+    def _started(self, path: str, args: list[str]) -> None:
+        m = self.m
         self.waiting_for_startup = True
         self._logged_waiting = False
         if self.restarts > 0:
@@ -230,7 +244,6 @@ class ChildDaemon:
         if self.needs_update:
             self.needs_update = False
             m.update_collector()
-        return True
 
     def wait_before_starting_others(self, first_time: bool) -> bool:
         if not self.waiting_for_startup:
