@@ -20,8 +20,6 @@ import re
 import sys
 import time
 
-import regex
-
 from .cedar.commands import Cmd
 from .command_table import command
 from .security.perms import Perm
@@ -104,6 +102,7 @@ class RemoteConfig:
         if head.lower() not in ("?names", "?name", "?n", "?na", "?nam") or len(head) < 2:
             msg.put_string(f"!error:unsup:1: '{name}' is not supported")
             return
+        import regex       # here, not at the top: 17 ms of start-up for every daemon
         try:
             rx = regex.compile(pattern if colon else ".*", regex.IGNORECASE | regex.VERSION0)
         except (regex.error, RecursionError, ValueError) as e:
