@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from .cedar.framing import DEFAULT_MAX_MESSAGE, Framer
 from .cedar.stream import MessageReader, MessageWriter
-from .command_table import Command
 
 READ_TIMEOUT = 20.0          # DaemonCore's command socket timeout
 MAX_CONNECTIONS = 2000
@@ -158,7 +157,7 @@ class Channel:
 class Request:
     """One authorized command, as a handler sees it."""
     chan: Channel
-    command: Command
+    command: object                # the table entry being run (a command_table.Command)
     cmd: int
     user: str                      # authenticated identity, or unauthenticated@unmapped
     authenticated: bool

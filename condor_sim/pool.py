@@ -427,6 +427,8 @@ class Pool:
                     continue
                 try:
                     cmd = p.cmdline()
+                    if p.ppid() != master:
+                        continue       # e.g. a daemon's forked config check: same cmdline
                 except psutil.Error:
                     continue
                 exe = next((a for a in cmd if a.startswith(sbin)), None)

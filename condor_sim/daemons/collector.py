@@ -14,7 +14,7 @@ import classad2
 
 from ..cedar import ProtocolError
 from ..cedar.commands import Cmd, command_name
-from ..cedar.classad_wire import get_ad, is_private, put_ad
+from ..cedar.classad_wire import get_ad, put_ad
 from ..command_table import command
 from ..connection import ConnectionClosed
 from ..security.perms import Perm

@@ -28,6 +28,24 @@ master launches the interpreters of the daemons it will start; they import and w
 Starting a daemon then means logging ``Started DaemonCore process`` and letting that
 process go; its imports have overlapped with everybody else's.
 """
-from .launch import main
+from __future__ import annotations
+
+import os
+import sys
+
+from .constants import BACKGROUND_FD_ENV
+from .launch import Early, background, parse_args
 
 __all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``condor_master``: into the background unless ``-f``; then the early, import-light
+    steps; only the process that becomes the master imports the daemon."""
+    argv = list(sys.argv if argv is None else argv)
+    opts = parse_args(argv)
+    if not opts.foreground and BACKGROUND_FD_ENV not in os.environ:
+        sys.exit(background(argv))
+    early = Early(opts, argv)
+    from .daemon import Master
+    Master(argv, opts, early).start()

@@ -11,14 +11,10 @@ import math
 import os
 import signal
 import time
-from typing import TYPE_CHECKING
 
 from ... import procs
 from .constants import (BACKGROUND_FD_ENV, DAEMON_NO_RESTART, FAST, GRACEFUL, JOB_EXEC_FAILED, KILL,
                         NONE, PEACEFUL, SIGNAMES)
-
-if TYPE_CHECKING:
-    from .daemon import Master
 
 def _strsignal(sig: int) -> str:
     try:
@@ -71,7 +67,9 @@ def linux_caps_hex() -> str | None:
 class ChildDaemon:
     """One DAEMON_LIST entry (``class daemon`` in masterDaemon.cpp)."""
 
-    def __init__(self, master: "Master", name: str):
+    def __init__(self, master, name: str):
+        """``master``: the Master, or anything with its log, config, loop, back-off
+        defaults and callbacks (a test passes a fake)."""
         self.m = master
         self.name = name
         self.runs_here = name != "MASTER"

@@ -273,13 +273,3 @@ def _try_instance_lock(config) -> tuple[int | None, str, str | None]:
         os.close(fd)
         return None, path, f'Can\'t get lock on "{path}"'
     return fd, path, None
-
-
-def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv if argv is None else argv)
-    opts = parse_args(argv)
-    if not opts.foreground and BACKGROUND_FD_ENV not in os.environ:
-        sys.exit(background(argv))
-    early = Early(opts, argv)
-    from .daemon import Master
-    Master(argv, opts, early).start()
