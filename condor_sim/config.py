@@ -54,6 +54,15 @@ class TypedReads:
             except Exception:
                 return default
 
+    def get_float(self, name: str, default: float) -> float:
+        v = self.get(name)
+        if v is None:
+            return default
+        try:
+            return float(v.strip())
+        except ValueError:
+            return default
+
     def get_bool(self, name: str, default: bool) -> bool:
         v = self.get(name)
         if v is None:

@@ -102,7 +102,7 @@ class ChildDaemon:
         m = self.m
         self.backoff_constant = max(1, c.get_int(f"MASTER_{self.name}_BACKOFF_CONSTANT", m.backoff_constant))
         self.backoff_ceiling = max(1, c.get_int(f"MASTER_{self.name}_BACKOFF_CEILING", m.backoff_ceiling))
-        factor = _get_float(c, f"MASTER_{self.name}_BACKOFF_FACTOR", m.backoff_factor)
+        factor = c.get_float(f"MASTER_{self.name}_BACKOFF_FACTOR", m.backoff_factor)
         self.backoff_factor = factor if factor > 0 else m.backoff_factor
         self.recover_time = max(1, c.get_int(f"MASTER_{self.name}_RECOVER_FACTOR", m.recover_time))
         self.env = child_environment(c, self.name)
@@ -434,16 +434,6 @@ class ChildDaemon:
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, JOB_EXEC_FAILED, DAEMON_NO_RESTART):
             return
         self.m.log.log(f'Sending obituary for "{self.process_name}"')
-
-
-def _get_float(config, name: str, default: float) -> float:
-    v = config.get(name)
-    if v is None:
-        return default
-    try:
-        return float(v.strip())
-    except ValueError:
-        return default
 
 
 DEFAULT_DC_DAEMONS = frozenset((

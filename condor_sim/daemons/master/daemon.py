@@ -18,7 +18,7 @@ from ...keepalive import family_session_text
 from ..base import Daemon
 from .admin import MasterAdmin
 from .launch import Early, Options, predicted_sinful
-from .children import ChildDaemon, _get_float, _mtime, linux_caps_hex
+from .children import ChildDaemon, _mtime, linux_caps_hex
 from .constants import BACKGROUND_FD_ENV, CAUGHT_SIGNALS, EXCEPT_FILES, GRACEFUL, JOB_EXCEPTION, MASTER_EXIT, MASTER_RESET, MASTER_RESTART, NONE, PEACEFUL, PID_FILE_NAME, SIGNAMES
 
 class Master(MasterAdmin, Daemon):
@@ -183,7 +183,7 @@ class Master(MasterAdmin, Daemon):
         self.publish_obituaries = c.get_bool("PUBLISH_OBITUARIES", True)
         self.backoff_constant = max(1, c.get_int("MASTER_BACKOFF_CONSTANT", 9))
         self.backoff_ceiling = max(1, c.get_int("MASTER_BACKOFF_CEILING", 3600))
-        f = _get_float(c, "MASTER_BACKOFF_FACTOR", 2.0)
+        f = c.get_float("MASTER_BACKOFF_FACTOR", 2.0)
         self.backoff_factor = f if f > 0 else 2.0
         self.recover_time = max(1, c.get_int("MASTER_RECOVER_FACTOR", 300))
         self.master_update_interval = max(1, c.get_int("MASTER_UPDATE_INTERVAL", 300))
