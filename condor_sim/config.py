@@ -36,32 +36,40 @@ def _set_subsystem(name: str) -> None:
         htcondor2.set_subsystem(name.upper())
 
 
+def _int_or_expr(text: str, default: int) -> int:
+    """An integer, or an expression that evaluates to a number (param_integer)."""
+    try:
+        return int(text)
+    except ValueError:
+        import classad2
+        try:
+            r = classad2.ExprTree(text).eval()
+        except Exception:
+            return default
+        if isinstance(r, (classad2.Value, bool)) or not isinstance(r, (int, float)):
+            return default      # Value.Undefined is an IntEnum (2): test it first
+        return int(r)
+
+
 class TypedReads:
     """int, bool, list and size readings on top of ``get`` (param_integer, param_boolean,
     param_list and the size suffixes of HTCondor's config)."""
 
-    def get_int(self, name: str, default: int) -> int:
+    def _parsed(self, name: str, default, parse):
+        """``parse`` of the knob's text; ``default`` when undefined or unparsable."""
         v = self.get(name)
         if v is None:
             return default
         try:
-            return int(v.strip())
+            return parse(v.strip())
         except ValueError:
-            import classad2
-            try:
-                r = classad2.ExprTree(v).eval()
-                return int(r) if isinstance(r, (int, float)) and not isinstance(r, bool) else default
-            except Exception:
-                return default
+            return default
+
+    def get_int(self, name: str, default: int) -> int:
+        return self._parsed(name, default, lambda text: _int_or_expr(text, default))
 
     def get_float(self, name: str, default: float) -> float:
-        v = self.get(name)
-        if v is None:
-            return default
-        try:
-            return float(v.strip())
-        except ValueError:
-            return default
+        return self._parsed(name, default, float)
 
     def get_bool(self, name: str, default: bool) -> bool:
         v = self.get(name)

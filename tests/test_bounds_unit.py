@@ -123,3 +123,13 @@ def test_preauth_budget():
     assert b.adjust(60) and b.held == 60
     assert not b.adjust(41) and b.held == 60       # refused, nothing accounted
     assert b.adjust(-60) and b.held == 0
+
+
+def test_typed_config_reads():
+    from condor_sim.config import ConfigSnapshot
+    c = ConfigSnapshot("SCHEDD", {"A": "12", "B": "3 * 4", "F": "2.5", "BAD": "x", "T": "true",
+                                  "SCHEDD.P": "7"})
+    assert (c.get_int("A", 0), c.get_int("B", 0), c.get_int("P", 0)) == (12, 12, 7)
+    assert c.get_int("BAD", 9) == 9          # undefined is not 2 (Value.Undefined is an IntEnum)
+    assert c.get_int("T", 9) == 9 and c.get_int("NONE", 5) == 5
+    assert (c.get_float("F", 1.0), c.get_float("BAD", 1.5)) == (2.5, 1.5)
