@@ -21,6 +21,7 @@ import time
 from typing import Awaitable, Callable
 
 from . import CONDOR_PLATFORM, CONDOR_VERSION
+from . import texts as T
 from .cedar import ProtocolError
 from .command_table import CommandTable, Handler
 from .connection import (MAX_CONNECTIONS, Channel, ConnectionClosed, PreauthBudget, Request,
@@ -96,18 +97,17 @@ class DaemonCore:
         self.port = self.server.sockets[0].getsockname()[1]
         alias = self.hostname
         self.sinful = f"<127.0.0.1:{self.port}?addrs=127.0.0.1-{self.port}&alias={alias}&noUDP>"
-        self.log.log("WARNING: Condor is running on a loopback address")
-        self.log.log("         of this machine, and may not visible to other hosts!")
-        self.log.log(f"Daemoncore: Listening at <127.0.0.1:{self.port}> on TCP (ReliSock).")
-        self.log.log(f"DaemonCore: command socket at {self.sinful}")
-        self.log.log(f"DaemonCore: private command socket at {self.sinful}")
+        for line in T.LOOPBACK_WARNING:
+            self.log.log(line)
+        self.log.log(T.LISTENING.format(port=self.port))
+        self.log.log(T.COMMAND_SOCKET.format(sinful=self.sinful))
+        self.log.log(T.PRIVATE_COMMAND_SOCKET.format(sinful=self.sinful))
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         chan = Channel(reader, writer, budget=self.preauth)
         if len(self._connections) >= MAX_CONNECTIONS and not self._evict_oldest_untrusted():
-            self.log_rate_limited("too-many", f"Too many connections; closing the one from "
-                                              f"{chan.peer_description}")
+            self.log_rate_limited("too-many", T.TOO_MANY_REFUSED.format(peer=chan.peer_description))
             chan.close()
             return
         self._connections[task] = chan
@@ -122,16 +122,14 @@ class DaemonCore:
         try:
             await self.security.serve(chan)
         except ResourceLimit as e:
-            self.log_rate_limited("preauth-memory", f"DaemonCore: closing connection from "
-                                                    f"{chan.peer_description}: {e}")
+            self.log_rate_limited("preauth-memory", T.CLOSING.format(peer=chan.peer_description, reason=e))
         except (ConnectionClosed, ProtocolError) as e:
-            self.log.log(f"DaemonCore: closing connection from {chan.peer_description}: {e}",
+            self.log.log(T.CLOSING.format(peer=chan.peer_description, reason=e),
                          "D_NETWORK" if isinstance(e, ConnectionClosed) else "D_ALWAYS")
         except asyncio.CancelledError:
             raise
         except Exception as e:   # a client must never take a daemon down
-            self.log.log(f"ERROR: unexpected {type(e).__name__} handling connection from "
-                         f"{chan.peer_description}: {e}")
+            self.log.log(T.UNEXPECTED.format(kind=type(e).__name__, peer=chan.peer_description, error=e))
         finally:
             chan.close()
 
@@ -143,8 +141,7 @@ class DaemonCore:
                 del self._connections[task]
                 chan.close()
                 task.cancel()
-                self.log_rate_limited("evict", f"Too many connections; closed the oldest "
-                                               f"unauthenticated one, from {chan.peer_description}")
+                self.log_rate_limited("evict", T.TOO_MANY_EVICTED.format(peer=chan.peer_description))
                 return True
         return False
 
@@ -163,8 +160,8 @@ class DaemonCore:
 
     async def run_command(self, req: Request) -> None:
         req.chan.trust()
-        self.log.log(f"Calling HandleReq <{req.command.name}> (0) for command {req.cmd} "
-                     f"({req.command.name}) from {req.user} {req.chan.peer_ip}", "D_COMMAND")
+        self.log.log(T.CALLING_HANDLER.format(name=req.command.name, num=req.cmd, user=req.user,
+                                              ip=req.chan.peer_ip), "D_COMMAND")
         await req.command.handler(req)
 
     # ------------------------------------------------------------------ timers
@@ -242,13 +239,13 @@ class DaemonCore:
         if self.hooks.on_signal(signum):
             return
         if signum == signal.SIGHUP:
-            self.log.log("Got SIGHUP.  Re-reading config files.")
+            self.log.log(T.GOT_SIGHUP)
             self.request_reconfig()
         elif signum == signal.SIGTERM:
-            self.log.log("Got SIGTERM. Performing graceful shutdown.")
+            self.log.log(T.GOT_SIGTERM)
             self.request_shutdown(fast=False)
         elif signum == signal.SIGQUIT:
-            self.log.log("Got SIGQUIT.  Performing fast shutdown.")
+            self.log.log(T.GOT_SIGQUIT)
             self.request_shutdown(fast=True)
 
     async def main(self, setup: Callable[[], Awaitable[None]] | None = None, port: int = 0) -> int:

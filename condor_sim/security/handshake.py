@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from .. import CONDOR_VERSION
+from .. import texts as T
 from ..cedar import ProtocolError
 from ..cedar.commands import Cmd
 from ..cedar.classad_wire import MAX_HANDSHAKE_ATTRS, get_ad, put_ad
@@ -145,8 +146,8 @@ class SecurityManager:
             await self._raw_command(chan, cmd_num, first)
 
     def _deny_log(self, user: str, ip: str, cmd, reason: str) -> None:
-        self.log.log(f"PERMISSION DENIED to {user} from host {ip} for command {cmd.num} "
-                          f"({cmd.name}), access level {cmd.perm.name}: reason: {reason}")
+        self.log.log(T.PERMISSION_DENIED.format(user=user, ip=ip, num=cmd.num, name=cmd.name,
+                                                perm=cmd.perm.name, reason=reason))
 
     def authorize(self, cmd, user: str, ip: str, limit: set | None) -> bool:
         """DaemonCore::Verify, with the session's authorization limits and alternate levels."""
@@ -156,9 +157,7 @@ class SecurityManager:
                 allowed |= implies(p)
             if cmd.perm not in allowed and Perm.ALLOW not in (cmd.perm, *cmd.alt_perms) \
                     and not allowed.intersection(cmd.alt_perms):
-                self.log.log(f"DC_AUTHENTICATE: authentication of {ip} was successful but "
-                                  f"resulted in a limited authorization which did not include this "
-                                  f"command ({cmd.num} {cmd.name}), so aborting.")
+                self.log.log(T.LIMITED_AUTHORIZATION.format(ip=ip, num=cmd.num, name=cmd.name))
                 return False
         if user == FAMILY_USER and cmd.perm in FAMILY_LEVELS:
             return True
@@ -174,25 +173,22 @@ class SecurityManager:
     async def _raw_command(self, chan: Channel, cmd_num: int, first) -> None:
         cmd = self.commands.get(cmd_num)
         if cmd is None:
-            self.log.log(f"DaemonCore: received unknown command {cmd_num} via TCP from "
-                              f"{chan.peer_description}; closing")
+            self.log.log(T.UNKNOWN_RAW_COMMAND.format(num=cmd_num, peer=chan.peer_description))
             return
-        self._log(f"DaemonCore received UNAUTHENTICATED command {cmd_num} {cmd.name}.")
+        self._log(T.UNAUTHENTICATED_COMMAND.format(num=cmd_num, name=cmd.name))
         user = M.UNAUTHENTICATED
         if cmd.perm != Perm.ALLOW:
             try:
                 pol = self.policy_for(cmd)
             except PolicyError as e:
-                self.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+                self.log.log(T.POLICY_INVALID.format(error=e))
                 return
             if pol.negotiation == "REQUIRED" or pol.authentication_new == "REQUIRED":
-                self.log.log(f"DaemonCore: PERMISSION DENIED for {cmd_num} ({cmd.name}) via TCP "
-                                  f"from host {chan.peer_description} (access level {cmd.perm.name})")
+                self.log.log(T.RAW_PERMISSION_DENIED.format(num=cmd_num, name=cmd.name,
+                                                            peer=chan.peer_description, perm=cmd.perm.name))
                 return
         if cmd.force_auth:
-            self.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
-                              f"result in a valid mapped user name, which is required for this "
-                              f"command ({cmd_num} {cmd.name}), so aborting.")
+            self.log.log(T.NOT_MAPPED.format(peer=chan.peer_description, num=cmd_num, name=cmd.name))
             return
         if not self.authorize(cmd, user, chan.peer_ip, None):
             return
@@ -206,8 +202,7 @@ class SecurityManager:
             cad = get_ad(first, MAX_HANDSHAKE_ATTRS, literals_only=True)
         except ProtocolError as e:
             self.log.log(str(e))
-            self.log.log(f"ERROR: DC_AUTHENTICATE unable to receive auth_info from "
-                              f"{chan.peer_description}!", "D_ERROR")
+            self.log.log(T.AUTH_INFO_UNREADABLE.format(peer=chan.peer_description), "D_ERROR")
             return
         info = {k: v for k, v in cad.items()}
         if not first.at_end():
@@ -246,7 +241,7 @@ class SecurityManager:
         session = self._resumable_session(chan, sid, real, cmd, target)
         want_reply = info.get("ResumeResponse") is True
         if session is None:
-            self._log(f"DC_AUTHENTICATE: session {sid} NOT FOUND; closing.")
+            self._log(T.SESSION_NOT_FOUND.format(sid=sid))
             if want_reply:
                 await chan.send(put_ad(chan.new_message(), {"ReturnCode": "SID_NOT_FOUND"}))
             return
@@ -257,13 +252,13 @@ class SecurityManager:
                                                         "Nonce": nonce}))
         if session.key is not None:
             chan.enable_crypto(session.key)
-        self._log(f"DC_AUTHENTICATE: resuming session id {sid}")
+        self._log(T.RESUMING.format(sid=sid))
         if real == Cmd.DC_SEC_QUERY:      # answered under the key; the answer runs nothing
             await self._execute(chan, real, cmd, target, session.user, session.authenticated,
                                 session.policy)
             return
         if cmd is None or real == Cmd.DC_AUTHENTICATE:
-            self.log.log(f"DC_AUTHENTICATE: received unregistered command {target}; closing")
+            self.log.log(T.UNREGISTERED.format(num=target, peer=chan.peer_description))
             return
         proof = None
         if not cmd.no_effect:
@@ -285,9 +280,8 @@ class SecurityManager:
             return None
         if session is not None and real not in (Cmd.DC_SEC_QUERY, Cmd.DC_AUTHENTICATE) \
                 and cmd is not None and not resumable(cmd, session.key is not None):
-            self.log.log(f"DC_AUTHENTICATE: session {sid} cannot be resumed for command "
-                         f"{target} ({cmd.name}): nothing of it would prove the session key "
-                         f"(requested by {chan.peer_description}); closing.", "D_ERROR")
+            self.log.log(T.NOT_RESUMABLE.format(sid=sid, num=target, name=cmd.name,
+                                                peer=chan.peer_description), "D_ERROR")
             return None
         return session
 
@@ -297,9 +291,8 @@ class SecurityManager:
         try:
             return await chan.read_message()
         except ProtocolError as e:
-            self.log.log(f"IO: Failed to unwrap the packet. ({e})")
-            self.log.log(f"DC_AUTHENTICATE: resumed session {sid} from {chan.peer_description} "
-                         f"sent no valid message under the session key; closing.", "D_ERROR")
+            self.log.log(T.UNWRAP_FAILED.format(error=e))
+            self.log.log(T.NO_KEY_PROOF.format(sid=sid, peer=chan.peer_description), "D_ERROR")
             return None
 
     async def _new_session(self, chan: Channel, info: dict) -> None:
@@ -309,8 +302,7 @@ class SecurityManager:
         if cmd is None:
             # The real daemon reads the ad, sends nothing and closes; the client reports
             # "Connection closed during command authorization. Probably due to an unknown command."
-            self.log.log(f"DC_AUTHENTICATE: received unregistered command {target} from "
-                         f"{chan.peer_description}; closing")
+            self.log.log(T.UNREGISTERED.format(num=target, peer=chan.peer_description))
             return
         decision = self._decide(chan, info, cmd)
         if decision is None:
@@ -334,16 +326,14 @@ class SecurityManager:
         if identity is False:
             return
         if cmd.force_auth and (identity is None or not identity.mapped):
-            self.log.log(f"DC_AUTHENTICATE: authentication of {chan.peer_description} did not "
-                         f"result in a valid mapped user name, which is required for this "
-                         f"command ({target} {cmd.name}), so aborting.")
+            self.log.log(T.NOT_MAPPED.format(peer=chan.peer_description, num=target, name=cmd.name))
             return
         self._counter += 1
         sid = f"{self.sid_prefix}:{int(time.time())}:{self._counter}"
         key = None
         if private_key is not None:
             key = derive_session_key(private_key, peer_ec)
-            self._log(f"DC_AUTHENTICATE: generating {method} key for session {sid}...")
+            self._log(T.GENERATING_KEY.format(method=method, sid=sid))
             if method == "AES":
                 chan.enable_crypto(key)
             else:
@@ -356,7 +346,7 @@ class SecurityManager:
             await chan.send(put_ad(chan.new_message(),
                                    N.session_ad(user, decision.authentication, sid, valid, authorized)))
         if not authorized:
-            self.log.log("DC_AUTHENTICATE: Command not authorized, done!")
+            self.log.log(T.NOT_AUTHORIZED)
             return
         if new_session:
             self._remember(Session(sid, key, user, identity is not None, cmd.perm, policy,
@@ -369,11 +359,11 @@ class SecurityManager:
         try:
             ours = self.policy_for(cmd)
         except PolicyError as e:
-            self.log.log(f"DC_AUTHENTICATE: Our security policy is invalid! ({e})")
+            self.log.log(T.POLICY_INVALID.format(error=e))
             return None
         decision = reconcile(info, ours)
         if decision is None:
-            self.log.log(f"DC_AUTHENTICATE: Unable to reconcile! (client {chan.peer_description})")
+            self.log.log(T.UNRECONCILED.format(peer=chan.peer_description))
         return decision
 
     async def _authenticate_if_decided(self, chan: Channel, decision, cmd):
@@ -383,14 +373,13 @@ class SecurityManager:
             return None
         identity = await self._authenticate(chan, decision.auth_methods, cmd)
         if identity is not None:
-            self._log(f"DC_AUTHENTICATE: authentication of {chan.peer_ip} complete.")
+            self._log(T.AUTHENTICATED.format(ip=chan.peer_ip))
             await chan.send(chan.new_message().put_int(0))    # exchangeKey: no key to send
             return identity
         if decision.auth_required:
-            self.log.log(f"DC_AUTHENTICATE: required authentication of {chan.peer_ip} failed")
+            self.log.log(T.AUTH_REQUIRED_FAILED.format(ip=chan.peer_ip))
             return False
-        self._log(f"DC_SECURITY: authentication of {chan.peer_ip} failed but was not "
-                  f"required, so continuing.")
+        self._log(T.AUTH_OPTIONAL_FAILED.format(ip=chan.peer_ip))
         return None
 
     def _remember(self, session: Session, decision) -> None:
@@ -436,12 +425,12 @@ class SecurityManager:
             chosen = next((m for m in methods if M.METHOD_BITS.get(m, 0) & mask and m in server_methods), None)
             await chan.send(chan.new_message().put_int(M.METHOD_BITS[chosen] if chosen else 0))
             if chosen is None:
-                self._log(f"AUTHENTICATE: no available authentication methods succeeded (mask {mask})")
+                self._log(T.NO_METHOD.format(mask=mask))
                 return None
             identity = await server_methods[chosen](chan, ctx)
             if identity is not None:
                 return identity
-            self._log(f"AUTHENTICATE: method {chosen} failed for {chan.peer_ip}")
+            self._log(T.METHOD_FAILED.format(method=chosen, ip=chan.peer_ip))
 
     async def _execute(self, chan: Channel, real: int, cmd, target: int, user: str,
                        authenticated: bool, policy: dict, pending=None) -> None:
