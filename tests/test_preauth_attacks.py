@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from clients import run_client
+from clients import python_for_other_users, run_client
 from condor_sim.cedar.framing import Framer
 from condor_sim.cedar.stream import MessageWriter
 from condor_sim.cedar.classad_wire import put_ad
@@ -173,6 +173,58 @@ def test_guessed_or_stolen_session_ids_run_nothing(pool):
     text = wait_for(pool, "MASTER", r"IO: Failed to unwrap the packet")
     assert "sent no valid message under the session key" in text
     assert re.search(r"session \S+ cannot be resumed for command 60006 \(DC_OFF_FAST\)", text)
+    assert_pool_whole(pool, before, master_log)
+
+
+ATTACKER = r"""
+import base64, os, re, socket, struct, sys, time
+import psutil
+from condor_sim.cedar.classad_wire import put_ad
+from condor_sim.cedar.framing import Framer
+from condor_sim.cedar.stream import MessageWriter
+host, out = socket.gethostname(), []
+for port, pid in zip(map(int, sys.argv[1::2]), map(int, sys.argv[2::2])):
+    start, now = int(psutil.Process(pid).create_time()), int(time.time())   # what /proc shows anyone
+    for t in sorted(set(range(start - 1, start + 3)) | set(range(now - 60, now + 1))):
+        for n in (1, 2, 3):
+            for cmd in (454, 60005, 60006, 60004):
+                ad = {"Command": cmd, "Sid": f"{host}:{pid}:{t}:{n}", "UseSession": "YES",
+                      "ResumeResponse": True, "CryptoMethods": "AES",
+                      "Nonce": base64.b64encode(os.urandom(33)).decode()}
+                msg = Framer().encode_message(put_ad(MessageWriter().put_int(60010), ad).getvalue())
+                with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+                    s.sendall(msg)
+                    s.shutdown(socket.SHUT_WR)
+                    try:
+                        while s.recv(65536):
+                            pass
+                    except OSError:
+                        pass
+print(os.getuid())
+"""
+
+
+def test_another_user_guessing_session_ids_stops_nothing(pool):
+    """As the report did it: a process of another user (nobody, when the tests run as root)
+    guesses ids from what /proc shows and resumes them with the shutdown commands."""
+    import pwd
+    import subprocess
+    import sys
+    assert run_client(OWNER_CALLS, pool.config_file)["result"] == [True] * 6
+    before, master_log = pids(pool), log(pool, "MASTER")
+    args = [str(x) for d in DAEMONS for x in (port_of(pool, d), before[d])]
+    python, env = sys.executable, dict(os.environ)
+    as_other = {}
+    if os.getuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        as_other = {"user": nobody.pw_uid, "group": nobody.pw_gid, "extra_groups": []}
+        python, extra = python_for_other_users()
+        env.update(extra)
+    r = subprocess.run([python, "-c", ATTACKER, *args], capture_output=True, text=True,
+                       timeout=300, cwd="/", env=env, **as_other)
+    assert r.returncode == 0, r.stderr
+    if as_other:
+        assert int(r.stdout.split()[-1]) == as_other["user"]
     assert_pool_whole(pool, before, master_log)
 
 
