@@ -101,7 +101,7 @@ class Channel:
         want = 0 if self.trusted else buffered
         if not self._budget.adjust(want - self._held):
             raise ResourceLimit(f"unauthenticated connections hold {self._budget.held} bytes, "
-                                   f"the most allowed; dropping this one")
+                                f"the most allowed; dropping this one")
         self._held = want
 
     async def read_message(self, timeout: float | None = None) -> MessageReader:
@@ -112,15 +112,15 @@ class Channel:
                 self._account(self.framer.buffered)
                 return MessageReader(msg, self.framer.encrypted)
             end = deadline if self.trusted else min(deadline, self._deadline)
+            late = ("timed out waiting for a message" if self.trusted else
+                    "security handshake not finished in time")
             left = end - time.monotonic()
             if left <= 0:
-                raise ConnectionClosed("timed out waiting for a message" if self.trusted else
-                                       "security handshake not finished in time")
+                raise ConnectionClosed(late)
             try:
                 data = await asyncio.wait_for(self.reader.read(65536), left)
             except asyncio.TimeoutError:
-                raise ConnectionClosed("timed out waiting for a message" if self.trusted else
-                                       "security handshake not finished in time") from None
+                raise ConnectionClosed(late) from None
             except (ConnectionError, OSError) as e:
                 raise ConnectionClosed(str(e)) from None
             if not data:
