@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from condor_sim.handle import SimPool  # noqa: E402
+from condor_sim.testing import SimPool  # noqa: E402
 
 
 def machine() -> str:

@@ -431,18 +431,27 @@ class Pool:
                         continue       # e.g. a daemon's forked config check: same cmdline
                 except psutil.Error:
                     continue
-                exe = next((a for a in cmd if a.startswith(sbin)), None)
-                if exe is None:
+                name = daemon_name(cmd, sbin)
+                if name is None:
                     continue
-                name = exe[len(sbin):].upper()
-                if "-local-name" in cmd[:-1]:       # e.g. SCHEDD2 = $(SCHEDD) in DAEMON_LIST
-                    name = cmd[cmd.index("-local-name") + 1].upper()
                 daemons.append({"name": name, "pid": p.pid, "address": self.address(name)})
         return {"directory": str(self.directory), "config_file": str(self.config_file),
                 "running": master is not None, "master_pid": master, "daemons": daemons}
 
 
 # ---------------------------------------------------------------------- helpers
+def daemon_name(cmdline: list[str], sbin_prefix: str) -> str | None:
+    """The DAEMON_LIST name of a pool process from its command line: ``$(SBIN)/condor_X``
+    gives X, and ``-local-name L`` (a daemon listed under its own name, such as
+    ``SCHEDD2 = $(SCHEDD)``) gives L; None for a process that is not a daemon of the pool."""
+    exe = next((a for a in cmdline if a.startswith(sbin_prefix)), None)
+    if exe is None:
+        return None
+    if "-local-name" in cmdline[:-1]:
+        return cmdline[cmdline.index("-local-name") + 1].upper()
+    return exe[len(sbin_prefix):].upper()
+
+
 _BYTECODE_DONE = False
 
 

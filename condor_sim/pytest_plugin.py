@@ -218,7 +218,7 @@ def marker_knobs(node) -> dict[str, str]:
 
 # ============================================================================ fixtures
 def _new_sim_pool(config: pytest.Config, tmp_path_factory, knobs: dict, security: str, name: str):
-    from .handle import SimPool
+    from .testing import SimPool
     s = _settings(config)
     base = tmp_path_factory.getbasetemp()
     for i in itertools.count():
@@ -245,7 +245,7 @@ def condor_pool(request: pytest.FixtureRequest, tmp_path_factory):
     """The session's HTCondor pool (one per xdist worker); ``CONDOR_CONFIG`` names it."""
     s = _settings(request.config)
     if s["backend"] == "external":
-        from .handle import ExternalPool
+        from .testing import ExternalPool
         cfg = os.environ.get("CONDOR_CONFIG")
         if cfg and not os.path.exists(cfg):
             pytest.fail(f"--condor-backend=external: CONDOR_CONFIG names {cfg}, which does not exist",

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from condor_sim.handle import DaemonLog, RestartMode, SimPool
+from condor_sim.testing import DaemonLog, RestartMode, SimPool
 
 pytest_plugins = ("pytester",)
 
@@ -628,3 +628,54 @@ def test_sigterm_ends_a_run_blocked_in_a_client_call(pytester: pytest.Pytester):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert_no_pool_process(pytester.path)
+
+
+# ---------------------------------------------------------------------------- fixture factories
+PROC_CONFTEST = '''
+from condor_sim.factories import condor_pool_proc
+
+second_pool = condor_pool_proc(config={"SCHEDD_INTERVAL": "42"})
+open_pool = condor_pool_proc(security="plaintext", scope="module")
+'''
+PROC_TESTS = '''
+import htcondor2
+
+def test_a_second_session_pool(condor_pool, second_pool):
+    assert second_pool.directory != condor_pool.directory
+    assert second_pool.remote_param("SCHEDD")["SCHEDD_INTERVAL"] == "42"
+    assert condor_pool.remote_param("SCHEDD")["SCHEDD_INTERVAL"] == "5"
+    # not activated: the process's client still talks to the session pool
+    ad = htcondor2.Collector().locate(htcondor2.DaemonType.Schedd)
+    assert ad["MyAddress"] == condor_pool.address("SCHEDD")
+
+def test_the_same_pool_again(second_pool):
+    with open("dirs.txt", "a") as f:
+        f.write(str(second_pool.directory) + "\\n")
+
+def test_still_the_same(second_pool):
+    with open("dirs.txt", "a") as f:
+        f.write(str(second_pool.directory) + "\\n")
+
+def test_plaintext(open_pool):
+    with open_pool.use_config():
+        ads = htcondor2.Collector().query(htcondor2.AdTypes.Schedd, projection=["Name"])
+    assert len(ads) == 1
+'''
+
+
+def test_condor_pool_proc_declares_more_session_pools(pytester: pytest.Pytester):
+    write(pytester, "conftest.py", PROC_CONFTEST)
+    write(pytester, "test_pools.py", PROC_TESTS)
+    result = inner(pytester)
+    result.assert_outcomes(passed=4)
+    dirs = (pytester.path / "dirs.txt").read_text().split()
+    assert len(dirs) == 2 and dirs[0] == dirs[1]          # session scope: one pool for both
+    assert pool_dirs_under(pytester.path) == []
+
+
+def test_condor_pool_proc_skips_with_an_external_backend(pytester: pytest.Pytester, monkeypatch):
+    write(pytester, "conftest.py", PROC_CONFTEST)
+    write(pytester, "test_pools.py", "def test_it(second_pool):\n    pass\n")
+    result = inner(pytester, "--condor-backend=external", "-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*starts a pool of its own*"])
