@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 
-from daemons import DaemonProcess  # noqa: E402
+from support.daemons import DaemonProcess  # noqa: E402
 
 N = 200
 

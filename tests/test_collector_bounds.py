@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from clients import run_client
-from daemons import DaemonProcess
+from support.clients import run_client
+from support.daemons import DaemonProcess
 from condor_sim.cedar.classad_wire import put_ad
 from condor_sim.cedar.commands import Cmd
 from condor_sim.cedar.stream import MessageWriter

@@ -6,8 +6,8 @@ import os
 import signal
 import time
 
-from clients import run_client
-from test_lifecycle import assert_nothing_left, running_pool, wait_log
+from support.clients import run_client
+from support.pools import assert_nothing_left, running_pool, wait_log
 
 MASTER_PARAM = """
 import htcondor2

@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from clients import run_client
-from daemons import DaemonProcess, schedd_fixture
+from support.clients import run_client
+from support.daemons import DaemonProcess, schedd_fixture
 
 
 class Relay:

@@ -6,10 +6,9 @@ import socket
 import struct
 import time
 
-import pytest
 
-from clients import run_client
-from daemons import DaemonProcess, schedd_fixture
+from support.clients import run_client
+from support.daemons import DaemonProcess, schedd_fixture
 
 PING = """
 import htcondor2

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from clients import run_client
-from daemons import DaemonProcess
+from support.clients import run_client
+from support.daemons import DaemonProcess
 from support.memory import replies
 
 PING = """

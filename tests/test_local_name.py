@@ -3,9 +3,9 @@ subsystem's knobs, logs to ``L.<SUBSYS>_LOG`` or ``$(LOG)/<Localname>Log``, and 
 gives that argument to a DaemonCore daemon listed under a name of its own."""
 from __future__ import annotations
 
-from clients import run_client
-from daemons import schedd
-from test_lifecycle import running_pool
+from support.clients import run_client
+from support.daemons import schedd
+from support.pools import running_pool
 
 READ = """
 import htcondor2

@@ -9,10 +9,9 @@ import time
 import psutil
 import pytest
 
-from clients import run_client
+from support.clients import run_client
 from condor_sim.pool import Pool
 
-FAST = {"MASTER_BACKOFF_CONSTANT": "1", "MASTER_BACKOFF_FACTOR": "1"}
 QUERY = """
 import htcondor2
 return sorted(a["MyType"] for a in htcondor2.Collector().query(htcondor2.AdTypes.Any, projection=["MyType"]))
@@ -38,22 +37,14 @@ def pid_of(pool: Pool, name: str) -> int:
 
 
 @pytest.fixture
-def pool(tmp_path):
-    p = Pool(tmp_path / "pool", config={**FAST, "NOT_RESPONDING_TIMEOUT": "6",
-                                        "MASTER_DEBUG": "D_DAEMONCORE"})
-    p.start(timeout=30)
-    try:
-        yield p
-    finally:
-        for proc in p.processes():
-            try:
-                proc.send_signal(signal.SIGCONT)
-            except psutil.Error:
-                pass
-        if p.is_running():
-            p.stop(timeout=20)
-        p.kill_all(p.processes())
-        assert not p.processes()
+def pool(pool_factory):
+    p = pool_factory(NOT_RESPONDING_TIMEOUT="6", MASTER_DEBUG="D_DAEMONCORE")
+    yield p
+    for proc in p.processes():          # a test may leave a daemon stopped
+        try:
+            proc.send_signal(signal.SIGCONT)
+        except psutil.Error:
+            pass
 
 
 def test_children_send_keep_alives_over_the_family_session(pool):
@@ -96,27 +87,20 @@ return True
 """
 
 
-def test_daemons_off_during_a_fast_shutdown_still_ends_in_exit(tmp_path):
+def test_daemons_off_during_a_fast_shutdown_still_ends_in_exit(pool_factory):
     """DAEMONS_OFF, DC_OFF_FAST, DAEMONS_OFF.  A stopped schedd keeps the fast shutdown
     going (until SHUTDOWN_FAST_TIMEOUT kills it hard), so the last command arrives while
     the shutdown is under way, every time."""
-    pool = Pool(tmp_path / "pool", config={**FAST, "SHUTDOWN_FAST_TIMEOUT": "2"})
-    pool.start(timeout=30)
+    pool = pool_factory(SHUTDOWN_FAST_TIMEOUT="2")
     master, schedd = pool.master_pid(), pid_of(pool, "SCHEDD")
-    try:
-        os.kill(schedd, signal.SIGSTOP)
-        r = run_client(SEQUENCE, pool.config_file)
-        assert r["ok"], r
-        wait_for(pool, r"Handling admin command DAEMONS_OFF\.[\s\S]*Got SIGQUIT[\s\S]*"
-                       r"Handling admin command DAEMONS_OFF\.")
-        wait_for(pool, rf"\*\*\*\* condor_master \(condor_MASTER\) pid {master} EXITING WITH STATUS 0")
-        deadline = time.monotonic() + 10
-        while psutil.pid_exists(master) and psutil.Process(master).status() != psutil.STATUS_ZOMBIE:
-            assert time.monotonic() < deadline, "the master did not exit"
-            time.sleep(0.05)
-        assert not psutil.pid_exists(schedd)
-    finally:
-        if pool.is_running():
-            pool.stop(timeout=20)
-        pool.kill_all(pool.processes())
-        assert not pool.processes()
+    os.kill(schedd, signal.SIGSTOP)
+    r = run_client(SEQUENCE, pool.config_file)
+    assert r["ok"], r
+    wait_for(pool, r"Handling admin command DAEMONS_OFF\.[\s\S]*Got SIGQUIT[\s\S]*"
+                   r"Handling admin command DAEMONS_OFF\.")
+    wait_for(pool, rf"\*\*\*\* condor_master \(condor_MASTER\) pid {master} EXITING WITH STATUS 0")
+    deadline = time.monotonic() + 10
+    while psutil.pid_exists(master) and psutil.Process(master).status() != psutil.STATUS_ZOMBIE:
+        assert time.monotonic() < deadline, "the master did not exit"
+        time.sleep(0.05)
+    assert not psutil.pid_exists(schedd)

@@ -9,14 +9,13 @@ import os
 import pwd
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import psutil
 import pytest
 
-from clients import python_for_other_users, run_client
+from support.clients import python_for_other_users, run_client
 
 USER = "nobody"
 

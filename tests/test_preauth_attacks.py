@@ -14,16 +14,16 @@ import socket
 import struct
 import threading
 import time
-from pathlib import Path
 
 import psutil
 import pytest
 
-from clients import python_for_other_users, run_client
+from support.clients import python_for_other_users, run_client
 from condor_sim.cedar.framing import Framer
 from condor_sim.cedar.stream import MessageWriter
 from condor_sim.cedar.classad_wire import put_ad
 from condor_sim.pool import Pool
+from support.pools import running_pool
 
 DAEMONS = ("MASTER", "COLLECTOR", "SCHEDD")
 DEBUG = {f"{d}_DEBUG": "D_SECURITY" for d in DAEMONS}
@@ -34,13 +34,8 @@ SHUTDOWN = re.compile(r"Got SIG(TERM|QUIT)|Performing (graceful|fast) shutdown|D
 
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
-    p = Pool(tmp_path_factory.mktemp("preauth") / "pool", config=DEBUG)
-    p.start(timeout=30)
-    try:
+    with running_pool(tmp_path_factory.mktemp("preauth") / "pool", **DEBUG) as p:
         yield p
-    finally:
-        p.stop(timeout=20)
-        assert not p.processes()
 
 
 def pids(pool: Pool) -> dict[str, int]:

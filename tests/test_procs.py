@@ -1,11 +1,9 @@
 """condor_sim.procs: the process plumbing the master, the pool handle and the tests share."""
 from __future__ import annotations
 
-import fcntl
 import os
 import subprocess
 import sys
-import time
 
 from condor_sim import procs
 

@@ -2,13 +2,12 @@
 from __future__ import annotations
 
 import os
-import signal
 import time
 
 import pytest
 
-from clients import run_client
-from daemons import DaemonProcess, schedd_fixture
+from support.clients import run_client
+from support.daemons import DaemonProcess, schedd_fixture
 
 OPEN = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "FOO, OOF",
         "ENABLE_RUNTIME_CONFIG": "TRUE", "FOO": "BAR", "SCHEDD.ONLY_FOR_SCHEDD": "yes",

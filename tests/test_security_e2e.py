@@ -7,12 +7,11 @@ applies) returned or raised, or about the daemon's log.
 from __future__ import annotations
 
 import getpass
-import socket
 
 import pytest
 
-from clients import run_client
-from daemons import DaemonProcess, schedd_fixture
+from support.clients import run_client
+from support.daemons import DaemonProcess, schedd_fixture
 
 ME = getpass.getuser()
 LEVELS = ["READ", "WRITE", "ADMINISTRATOR", "DAEMON"]

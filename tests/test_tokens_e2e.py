@@ -7,9 +7,9 @@ import time
 
 import pytest
 
-from clients import run_client
+from support.clients import run_client
 from condor_sim.security import tokens
-from daemons import DaemonProcess
+from support.daemons import DaemonProcess
 
 WHO = "alice@tokens.test"
 PING = """

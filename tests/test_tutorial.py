@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from clients import require_v1
+from support.clients import require_v1
 from condor_sim.pool import Pool
-from test_lifecycle import assert_nothing_left, daemon_pids, run_cli
+from support.pools import assert_nothing_left, daemon_pids, run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
