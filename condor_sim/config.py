@@ -111,6 +111,7 @@ class DaemonConfig(TypedReads):
         _set_subsystem(self.subsystem)
         htcondor2.reload_config()
         self._specials()
+        self._snapshot()
 
     def _specials(self) -> None:
         # reinsert_specials(): $(LOCALNAME) is the daemon's local name.  The library
@@ -131,14 +132,33 @@ class DaemonConfig(TypedReads):
         if key in self._cache and not fresh:
             value = self._cache[key]
         else:
-            value = None
-            if self.local_name:
-                value = self._expand(f"{self.local_name}.{name}")
-            if value is None:
-                value = self._expand(name)
+            value = self._lookup(name)
             if not fresh:
                 self._cache[key] = value
         return value if value is not None else default
+
+    def _lookup(self, name: str) -> str | None:
+        value = self._expand(f"{self.local_name}.{name}") if self.local_name else None
+        return value if value is not None else self._expand(name)
+
+    def _snapshot(self) -> None:
+        """Every knob of the table as this daemon sees it, read once per (re)config: the
+        daemon's own reads come from here, not from the library's process-wide table
+        (which a later load, for another subsystem, would change).  Names outside the
+        table (macros such as $(FULL_HOSTNAME)) are looked up on first use and kept."""
+        prefixes = [f"{self.subsystem}."] + ([f"{self.local_name.upper()}."] if self.local_name else [])
+        snapshot: dict[str, str | None] = {}
+        for name in htcondor2.param.keys():
+            key = name.upper()
+            if not key or key == _Q:
+                continue
+            key = next((key[len(p):] for p in prefixes if key.startswith(p)), key)
+            if key not in snapshot:
+                try:
+                    snapshot[key] = self._lookup(key)
+                except Exception:          # a knob that does not expand is read when used
+                    continue
+        self._cache = snapshot
 
     def get_local(self, name: str) -> str | None:
         """``L.NAME`` only (for knobs a daemon with a local name must not inherit, such as
@@ -265,6 +285,7 @@ class DaemonConfig(TypedReads):
         self._specials()
         for k, v in self._runtime.items():
             htcondor2.param[k] = v
+        self._snapshot()
 
 
 class ConfigSnapshot(TypedReads):
