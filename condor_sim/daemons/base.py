@@ -16,7 +16,12 @@ import sys
 import time
 
 from .. import CONDOR_PLATFORM, CONDOR_VERSION, keepalive
+from ..cedar import ProtocolError
+from ..cedar.classad_wire import put_ad
+from ..cedar.commands import Cmd
+from ..cedar.stream import MessageWriter
 from ..config import DaemonConfig
+from ..security import client as security_client
 from ..daemoncore import CoreHooks, DaemonCore, run
 from ..dlog import DaemonLog
 
@@ -190,9 +195,8 @@ class Daemon(CoreHooks):
         if not self.UPDATE_COMMAND:
             return
         self._seq = getattr(self, "_seq", 0) + 1
-        ad = self.ad()
         try:
-            await self.client_call(_advertise, ad, self.UPDATE_COMMAND)
+            await self.to_collector(self.UPDATE_COMMAND, self.ad())
         except Exception as e:   # the collector may be down; a real daemon just tries again later
             self.log.log(f"Failed to send {self.UPDATE_COMMAND} to collector: {e}", "D_FULLDEBUG")
 
@@ -204,9 +208,37 @@ class Daemon(CoreHooks):
               "Requirements": _expr(f'( TARGET.Name == "{name}" )'), "Name": name,
               "MyAddress": self.core.sinful}
         try:
-            await asyncio.wait_for(self.client_call(_advertise, ad, self.INVALIDATE_COMMAND), 5)
+            await asyncio.wait_for(self.to_collector(self.INVALIDATE_COMMAND, ad), 5)
         except Exception as e:
             self.log.log(f"Failed to invalidate our ad at the collector: {e}", "D_FULLDEBUG")
+
+    async def to_collector(self, command: str, ad: dict) -> None:
+        """Send ``[ad]`` with ``command`` to our collector, on the event loop (FS and AES, as
+        the client library would).  Where that cannot be done (no address file to read,
+        or a collector that wants other terms) the client library sends it instead, in a
+        thread; it blocks the whole process while it waits (it keeps the GIL)."""
+        sinful = self.collector_address()
+        if sinful:
+            payload = put_ad(MessageWriter(True), ad).getvalue()
+            try:
+                await security_client.send_command(sinful, Cmd[command], [payload],
+                                                   subsystem=self.SUBSYS)
+                return
+            except (security_client.ClientRefused, OSError, asyncio.TimeoutError, ProtocolError) as e:
+                self.log.log(f"{command} to {sinful} through our own client failed ({e}); "
+                             f"using the client library", "D_FULLDEBUG")
+        await self.client_call(_advertise, ad, command)
+
+    def collector_address(self) -> str | None:
+        """The collector's command address, from its address file (the pool's collector
+        listens on a port the OS picks, so COLLECTOR_HOST alone does not name it)."""
+        path = self.config.get("COLLECTOR_ADDRESS_FILE")
+        try:
+            with open(path) as f:
+                line = f.readline().strip()
+        except (OSError, TypeError):
+            return None
+        return line if line.startswith("<") else None
 
     def update_interval(self) -> float:
         return max(1, self.config.get_int(self.INTERVAL_KNOB, self.INTERVAL_DEFAULT))

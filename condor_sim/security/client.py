@@ -1,0 +1,123 @@
+"""The client side of a new security session, for the daemons' own outgoing commands
+(their updates to the collector), on the event loop.
+
+The daemons used to send these through the client library in a thread; but the bindings
+keep Python's GIL while they wait on the network, so a collector that answered nothing
+froze the whole daemon (no commands served, no keep-alives) for the library's 20 s. This
+client speaks the same exchange as the real one (security.md §5: the policy ad, FS
+authentication with channel binding, ECDH, AES-GCM, the session ad) without blocking,
+so the collector sees the same FS identity as before.
+
+It offers only FS and AES: a server that wants anything else refuses, and the caller
+falls back to the client library.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from .. import CONDOR_VERSION
+from ..cedar.classad_wire import get_ad, put_ad
+from ..cedar.commands import Cmd
+from ..cedar.framing import Framer
+from ..cedar.stream import MessageReader, MessageWriter
+from .handshake import derive_session_key, encode_public_key
+from .methods import METHOD_BITS
+
+
+class ClientRefused(Exception):
+    """The server did not take the command the way this client offers it."""
+
+
+class _Conn:
+    """One client connection, message by message."""
+
+    def __init__(self, reader, writer):
+        self.reader, self.writer = reader, writer
+        self.framer = Framer()
+
+    async def send(self, payload: bytes) -> None:
+        self.writer.write(self.framer.encode_message(payload))
+        await self.writer.drain()
+
+    async def read(self) -> MessageReader:
+        while (msg := self.framer.next_message()) is None:
+            data = await self.reader.read(65536)
+            if not data:
+                raise ClientRefused("the server closed the connection")
+            self.framer.feed(data)
+        return MessageReader(msg, self.framer.encrypted)
+
+    def message(self) -> MessageWriter:
+        return MessageWriter(self.framer.encrypted)
+
+
+def _request_ad(cmd: int, sinful: str, public_key: str, subsystem: str) -> dict:
+    """What the real client sends to start a new session (the captures' first message)."""
+    return {"Enact": "NO", "Command": int(cmd), "NewSession": "YES", "AuthMethods": "FS",
+            "CryptoMethods": "AES", "ECDHPublicKey": public_key, "Authentication": "REQUIRED",
+            "AuthenticationNew": "REQUIRED", "Encryption": "REQUIRED", "Integrity": "REQUIRED",
+            "SessionDuration": "60", "SessionLease": 3600, "NegotiatedSession": True,
+            "OutgoingNegotiation": "REQUIRED", "RemoteVersion": CONDOR_VERSION,
+            "Subsystem": subsystem, "ServerPid": os.getpid(), "ConnectSinful": sinful}
+
+
+async def _fs(conn: _Conn, endpoint: str) -> None:
+    """FS: create the directory the server names (plus our view of its endpoint, the
+    channel binding), let it check the owner, remove it."""
+    await conn.send(conn.message().put_int(METHOD_BITS["FS"]).getvalue())
+    if (await conn.read()).get_int() != METHOD_BITS["FS"]:
+        raise ClientRefused("the server chose no FS authentication")
+    path = (await conn.read()).get_str() + endpoint
+    try:
+        os.mkdir(path, 0o700)
+        made = 0
+    except OSError:
+        made = -1
+    try:
+        await conn.send(conn.message().put_int(made).put_string(endpoint).getvalue())
+        if (await conn.read()).get_int() != 0:
+            raise ClientRefused("FS authentication failed")
+    finally:
+        if made == 0:
+            os.rmdir(path)
+
+
+async def _command(sinful: str, cmd: int, payloads: list[bytes], subsystem: str) -> None:
+    m = re.match(r"<([^:>?]+):(\d+)", sinful)
+    if not m:
+        raise ClientRefused(f"not an address: {sinful}")
+    reader, writer = await asyncio.open_connection(m.group(1), int(m.group(2)))
+    conn = _Conn(reader, writer)
+    try:
+        private = ec.generate_private_key(ec.SECP256R1())
+        first = MessageWriter().put_int(Cmd.DC_AUTHENTICATE)
+        put_ad(first, _request_ad(cmd, sinful, encode_public_key(private), subsystem))
+        await conn.send(first.getvalue())
+        reply = get_ad(await conn.read(), 100, literals_only=True)
+        if reply.get("Authentication") != "YES" or reply.get("CryptoMethods") != "AES" \
+                or not isinstance(reply.get("ECDHPublicKey"), str):
+            raise ClientRefused(f"the server's terms are not FS and AES: {dict(reply)}")
+        await _fs(conn, f"{m.group(1)}:{m.group(2)}")
+        if (await conn.read()).get_int() != 0:            # exchangeKey: no key sent
+            raise ClientRefused("the server sent a key of its own")
+        conn.framer.enable_crypto(derive_session_key(private, reply["ECDHPublicKey"]))
+        session = get_ad(await conn.read(), 100, literals_only=True)
+        if session.get("ReturnCode") != "AUTHORIZED":
+            raise ClientRefused(f"not authorized: {session.get('ReturnCode')}")
+        for payload in payloads:
+            await conn.send(payload)
+    finally:
+        writer.close()
+
+
+async def send_command(sinful: str, cmd: int, payloads: list[bytes], *, subsystem: str = "DAEMON",
+                       timeout: float = 10.0) -> None:
+    """Start ``cmd`` at ``sinful`` in a new FS-authenticated AES session and send each of
+    ``payloads`` (message bodies, written for an encrypted stream) under the key.
+
+    Raises :class:`ClientRefused` (or OSError, asyncio.TimeoutError) when that did not work."""
+    await asyncio.wait_for(_command(sinful, cmd, payloads, subsystem), timeout)

@@ -1,0 +1,61 @@
+"""The daemons' own client (security/client.py): a new FS + AES session on the event loop,
+as the real client makes one; the collector sees the same identity the client library's
+update would give."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from condor_sim.cedar.classad_wire import put_ad
+from condor_sim.cedar.commands import Cmd
+from condor_sim.cedar.stream import MessageWriter
+from condor_sim.security import client
+from support.clients import run_client
+from support.daemons import DaemonProcess
+
+QUERY = """
+import htcondor2
+return [dict(a) for a in htcondor2.Collector({addr!r}).query(
+    htcondor2.AdTypes.Generic, projection=["Name", "Answer", "AuthenticationMethod", "AuthenticatedIdentity"])]
+"""
+
+
+def update(addr: str, name: str) -> None:
+    payload = put_ad(MessageWriter(True), {"MyType": "Generic", "Name": name, "Answer": 42}).getvalue()
+    asyncio.run(client.send_command(addr, Cmd.UPDATE_AD_GENERIC, [payload], subsystem="SCHEDD"))
+
+
+LIBRARY_UPDATE = """
+import classad2, htcondor2
+htcondor2.Collector({addr!r}).advertise([classad2.ClassAd({{"MyType": "Generic", "Name": "library"}})],
+                                        "UPDATE_AD_GENERIC")
+return True
+"""
+
+
+def test_an_update_through_the_daemons_client(tmp_path):
+    d = DaemonProcess(tmp_path, "collector").start()
+    try:
+        update(d.sinful, "own-client")
+        assert run_client(LIBRARY_UPDATE.format(addr=d.sinful), d.config)["ok"]
+        r = run_client(QUERY.format(addr=d.sinful), d.config)
+        assert r["ok"], r
+        ads = {a["Name"]: a for a in r["result"]}
+        assert ads["own-client"]["Answer"] == 42
+        # the same identity and method as the client library's own update
+        for attr in ("AuthenticationMethod", "AuthenticatedIdentity"):
+            assert ads["own-client"][attr] == ads["library"][attr], (attr, ads)
+        assert ads["own-client"]["AuthenticationMethod"] == "FS"
+    finally:
+        d.stop()
+
+
+def test_a_collector_that_wants_other_terms_is_refused_cleanly(tmp_path):
+    d = DaemonProcess(tmp_path, "collector", security="plaintext").start()   # offers no AES
+    try:
+        with pytest.raises(client.ClientRefused):
+            update(d.sinful, "refused")
+        assert d.alive()
+    finally:
+        d.stop()
