@@ -1,6 +1,8 @@
-"""The log lines DaemonCore and its security layer write, word for word, in one place
-(``daemon_command.cpp``, ``daemon_core.cpp``, ``condor_io``).  Tests and users grep logs
-for these; a change here is a change of what a daemon says.
+"""The log lines the daemons write, word for word, in one place: DaemonCore and its
+security layer (``daemon_command.cpp``, ``daemon_core.cpp``, ``condor_io``), the master
+(``master.cpp``, ``masterDaemon.cpp``) and the collector.  Tests and users grep logs for
+these; a change here is a change of what a daemon says.  (A few rare lines, and debug
+lines of our own, stay next to their code.)
 
 Templates use ``str.format`` fields.  Lines that are ours, not HTCondor's (where the
 simulator refuses something the real daemon would not see), say so in a comment.
@@ -62,3 +64,68 @@ PRIVATE_COMMAND_SOCKET = "DaemonCore: private command socket at {sinful}"
 GOT_SIGHUP = "Got SIGHUP.  Re-reading config files."
 GOT_SIGTERM = "Got SIGTERM. Performing graceful shutdown."
 GOT_SIGQUIT = "Got SIGQUIT.  Performing fast shutdown."
+
+# -- the master (master.cpp, masterDaemon.cpp)
+ADMIN_NOT_ALLOWED = "Got admin command {name} while not allowed. Ignoring."
+HANDLING_ADMIN = "Handling admin command {name}."
+SUBSYS_UNREADABLE = "Can't read subsystem name"
+NO_SUCH_DAEMON = "Error: Can't find daemon of type {subsys}"
+HANDLING_SUBSYS = "Handling {name} command for {subsys}"
+FLEX_UNREADABLE = "Failed to receive flexible daemons command"
+READY_UNREADABLE = "Failed to receive ready command ({num}) on TCP: aborting"
+READY_RECEIVED = "Got ready command ({num}) from {name} pid={pid}"
+READY_SET = "Setting ready state '{state}' for {name}"
+READY_UNKNOWN = "Cant find daemon {name} to set ready state '{state}'"
+CHILDALIVE_UNREADABLE = "Failed to read ChildAlive packet (1)"
+CHILDALIVE_UNKNOWN = "Received child alive command from unknown pid {pid}"
+CHILDALIVE_RECEIVED = "received childalive, pid={pid}, secs={secs}, dprintf_lock_delay={delay:f}"
+# ours: the real master would let these commands undo a shutdown under way
+IGNORING_IN_SHUTDOWN = "Ignoring {name}: the master is shutting down"
+
+STARTED_PROCESS = 'Started DaemonCore process "{shown}", pid and pgroup = {pid}'
+SKIP_STARTUP = "Master is shutting down, so skipping startup of {name}"
+CANNOT_EXECUTE = "{path}: Cannot execute (errno={errno}, {error})"
+CREATE_PROCESS_FAILED = "ERROR: Create_Process failed trying to start {path}"
+WAITING_FOR_FILE = "Waiting for {path} to appear."
+FOUND_FILE = "Found {path}."
+RESTARTING_IN = "restarting {path} in {seconds} seconds"
+CANCEL_RESTART = "Canceling timer to re-start {name}"
+GRACEFUL_TIMEOUT = "Timeout for graceful shutdown has expired for {name}."
+FAST_TIMEOUT = "Timeout for fast shutdown has expired for {name}."
+SIGKILL_TREE = "Sent SIGKILL to {name} (pid {pid}) and all its children."
+SENT_SIGNAL = "Sent {signal} to {name} (pid {pid})"
+SIGNAL_FAILED = "ERROR: failed to send {signal} to pid {pid}"
+CHILD_HUNG = "ERROR: Child pid {pid} appears hung! Killing it hard."
+CHILD_GONE = "The {name} (pid {pid}) {how}"
+GONE_UNRESPONSIVE = "was killed because it was no longer responding"
+GONE_SIGNAL = "died due to signal {sig} ({signame})"
+GONE_STATUS = "exited with status {status}"
+NO_RESTART = " (daemon will not restart automatically)"
+OBITUARY = 'Sending obituary for "{path}"'
+
+ALL_GONE = "All daemons are gone."
+ALL_GONE_RESTARTING = "All daemons are gone.  Restarting."
+ALL_GONE_EXITING = "All daemons are gone.  Exiting."
+RESTART_NOW = "Restarting master right away."
+RESTART_LATER = "Restarting master in {seconds} seconds."
+DOING_EXEC = 'Doing exec( "{path}" )'
+
+CAUGHT_SIGNAL = "Caught {signame}: si_pid={pid} si_uid={uid}"
+MASTER_SIGTERM_IGNORED = "Got SIGTERM, but we've already started {kind} shutdown.  Ignoring."
+MASTER_SIGTERM = "Got SIGTERM. Performing {kind} shutdown."
+MASTER_SIGQUIT_IGNORED = "Got SIGQUIT, but we've already done fast shutdown.  Ignoring."
+ALL_STARTED = "Daemons::StartAllDaemons all daemons were started"
+RECONFIG_ALL = "Reconfiguring all managed daemons."
+
+# -- the collector (collector_engine.cpp)
+COLLECTOR_INIT = "In CollectorDaemon::Init()"
+MALFORMED_AD = "Received malformed ad from command ({cmd}). Ignoring."
+STORING_AD = '{label}: {verb}"< {key} >"'
+STALE_AD = '**** Removing stale ad: "< {key} >"'
+INVALIDATED = "({count}) Invalidated {table} ads"
+# ours: the real collector bounds no ad
+AD_TOO_LARGE = "Refusing {name} from {peer}: {reason}"
+ATTEMPTING_LOCK = "Attempting to lock {path}."
+OBTAINED_LOCK = "Obtained lock on {path}."
+NOT_STARTING = "START_DAEMONS flag was set to FALSE.  Not starting daemons."
+WATCHING = "Master restart (GRACEFUL) is watching {path} (mtime:{mtime})"

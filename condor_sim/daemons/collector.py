@@ -12,6 +12,7 @@ import time
 
 import classad2
 
+from .. import texts as T
 from ..cedar import ProtocolError
 from ..cedar.commands import Cmd, command_name
 from ..cedar.classad_wire import get_ad, put_ad
@@ -101,7 +102,7 @@ class Collector(Daemon):
     def __init__(self, config, log, **kw):
         super().__init__(config, log, **kw)
         self.tables: dict[str, dict[str, classad2.ClassAd]] = {}
-        self.log.log("In CollectorDaemon::Init()")
+        self.log.log(T.COLLECTOR_INIT)
 
     # ------------------------------------------------------------------ own ad
     def name(self) -> str:
@@ -154,12 +155,12 @@ class Collector(Daemon):
     def _store(self, table: str, ad, cmd: int) -> bool:
         key = hash_key(table, ad)
         if key is None:
-            self.log.log(f"Received malformed ad from command ({cmd}). Ignoring.")
+            self.log.log(T.MALFORMED_AD.format(cmd=cmd))
             return False
         t = self.tables.setdefault(table, {})
         label = LABELS.get(table, f"{table}Ad")
         verb = "Updating ... " if key in t else "Inserting ** "
-        self.log.log(f'{label}: {verb}"< {key} >"', "D_FULLDEBUG")
+        self.log.log(T.STORING_AD.format(label=label, verb=verb, key=key), "D_FULLDEBUG")
         t[key] = ad
         return True
 
@@ -174,7 +175,7 @@ class Collector(Daemon):
                 heard = ad.get("LastHeardFrom")
                 if isinstance(heard, int) and now - heard > life and not (
                         table == "Collector" and key == self.name()):
-                    self.log.log(f'**** Removing stale ad: "< {key} >"')
+                    self.log.log(T.STALE_AD.format(key=key))
                     del ads[key]
 
     # ------------------------------------------------------------------ updates
@@ -189,12 +190,14 @@ class Collector(Daemon):
             try:
                 ad = get_ad(r, max_attrs=max_attrs)
             except ProtocolError as e:
-                self.log.log(f"Refusing {command_name(cmd)} from {req.chan.peer_description}: {e} "
-                             f"(COLLECTOR_MAX_AD_ATTRIBUTES = {max_attrs})")
+                self.log.log(T.AD_TOO_LARGE.format(
+                    name=command_name(cmd), peer=req.chan.peer_description,
+                    reason=f"{e} (COLLECTOR_MAX_AD_ATTRIBUTES = {max_attrs})"))
                 return
             if before - r.remaining > max_bytes:
-                self.log.log(f"Refusing {command_name(cmd)} from {req.chan.peer_description}: the ad "
-                             f"is {before - r.remaining} bytes (COLLECTOR_MAX_AD_BYTES = {max_bytes})")
+                self.log.log(T.AD_TOO_LARGE.format(
+                    name=command_name(cmd), peer=req.chan.peer_description,
+                    reason=f"the ad is {before - r.remaining} bytes (COLLECTOR_MAX_AD_BYTES = {max_bytes})"))
                 return
             table, _ = UPDATES[cmd]
             if table is None:
@@ -234,7 +237,7 @@ class Collector(Daemon):
                 if req_expr is not None and _matches(req_expr, ads[k]):
                     del ads[k]
                     removed += 1
-        self.log.log(f"({removed}) Invalidated {table} ads", "D_FULLDEBUG")
+        self.log.log(T.INVALIDATED.format(count=removed, table=table), "D_FULLDEBUG")
 
     # ------------------------------------------------------------------ queries
     @command(*QUERIES, perm=Perm.READ)

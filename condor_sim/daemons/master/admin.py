@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 
+from ... import texts as T
 from ...cedar import ProtocolError
 from ...cedar.classad_wire import get_ad
 from ...cedar.commands import Cmd, command_name
@@ -48,10 +49,10 @@ class MasterAdmin:
     # -- admin commands (master.cpp admin_command_handler)
     def _admin_allowed(self, req, announce: bool = True) -> bool:
         if not self.allow_admin_commands:
-            self.log.log(f"Got admin command {command_name(req.cmd)} while not allowed. Ignoring.", "D_STATUS")
+            self.log.log(T.ADMIN_NOT_ALLOWED.format(name=command_name(req.cmd)), "D_STATUS")
             return False
         if announce:
-            self.log.log(f"Handling admin command {command_name(req.cmd)}.", "D_STATUS")
+            self.log.log(T.HANDLING_ADMIN.format(name=command_name(req.cmd)), "D_STATUS")
         return True
 
     @command(Cmd.RESTART, Cmd.RESTART_PEACEFUL, Cmd.DAEMONS_ON, Cmd.DAEMONS_OFF, Cmd.DAEMONS_OFF_FAST,
@@ -88,16 +89,16 @@ class MasterAdmin:
     async def handle_subsys_command(self, req) -> None:
         subsys = await self._read_string(req)
         if subsys is None:
-            self.log.log("Can't read subsystem name")
+            self.log.log(T.SUBSYS_UNREADABLE)
             return
         subsys = subsys.upper()
         if subsys == "PREEN":
             return
         d = self.daemons.get(subsys)
         if d is None:
-            self.log.log(f"Error: Can't find daemon of type {subsys}")
+            self.log.log(T.NO_SUCH_DAEMON.format(subsys=subsys))
             return
-        self.log.log(f"Handling {command_name(req.cmd)} command for {subsys}", "D_STATUS")
+        self.log.log(T.HANDLING_SUBSYS.format(name=command_name(req.cmd), subsys=subsys), "D_STATUS")
         if req.cmd in (Cmd.DAEMON_ON, Cmd.CHILD_ON):
             d.hold(False)
             d.start()
@@ -117,7 +118,7 @@ class MasterAdmin:
             msg = await req.read(timeout=5)
             ad = get_ad(msg)
         except (ConnectionClosed, ProtocolError):
-            self.log.log("Failed to receive flexible daemons command")
+            self.log.log(T.FLEX_UNREADABLE)
             return
         fast = str(ad.get("HowFast", "")).lower() in ("fast", "2", "quick")
         self.daemons_off(fast=fast)
@@ -127,7 +128,7 @@ class MasterAdmin:
                 Cmd.RESTART, Cmd.RESTART_PEACEFUL, Cmd.DAEMONS_ON):
             # Once the master is on its way out, nothing may turn it back: the real
             # master would here reset its all-gone action and never exit.
-            self.log.log(f"Ignoring {command_name(cmd)}: the master is shutting down")
+            self.log.log(T.IGNORING_IN_SHUTDOWN.format(name=command_name(cmd)))
             return
         if cmd == Cmd.RESTART:
             self.immediate_restart = True
@@ -225,18 +226,18 @@ class MasterAdmin:
             msg = await req.read(timeout=15)
             ad = get_ad(msg)
         except (ConnectionClosed, ProtocolError):
-            self.log.log(f"Failed to receive ready command ({req.cmd}) on TCP: aborting")
+            self.log.log(T.READY_UNREADABLE.format(num=req.cmd))
             return
         name = str(ad.get("DaemonName", ""))
         pid = ad.get("DaemonPID", 0)
         state = str(ad.get("DaemonState", ""))
-        self.log.log(f"Got ready command ({req.cmd}) from {name} pid={pid}", "D_FULLDEBUG")
+        self.log.log(T.READY_RECEIVED.format(num=req.cmd, name=name, pid=pid), "D_FULLDEBUG")
         for d in self.daemons.values():
             if d.pid and d.pid == pid and d.runs_here:
-                self.log.log(f"Setting ready state '{state}' for {d.name}")
+                self.log.log(T.READY_SET.format(state=state, name=d.name))
                 d.ready_state = state
                 return
-        self.log.log(f"Cant find daemon {name} to set ready state '{state}'")
+        self.log.log(T.READY_UNKNOWN.format(name=name, state=state))
 
     @command(Cmd.DC_CHILDALIVE, perm=Perm.DAEMON)
     async def child_alive(self, req) -> None:
@@ -246,14 +247,14 @@ class MasterAdmin:
             pid, secs = r.get_int(), r.get_int()
             delay = r.get_double() if not r.at_end() else 0.0
         except (ConnectionClosed, ProtocolError):
-            self.log.log("Failed to read ChildAlive packet (1)")
+            self.log.log(T.CHILDALIVE_UNREADABLE)
             return
         child = next((d for d in self.daemons.values() if d.pid and d.pid == pid), None)
         if child is None:
-            self.log.log(f"Received child alive command from unknown pid {pid}")
+            self.log.log(T.CHILDALIVE_UNKNOWN.format(pid=pid))
             return
         child.alive(secs)
-        self.log.log(f"received childalive, pid={pid}, secs={secs}, dprintf_lock_delay={delay:f}",
+        self.log.log(T.CHILDALIVE_RECEIVED.format(pid=pid, secs=secs, delay=delay),
                      "D_DAEMONCORE")
 
 

@@ -13,6 +13,7 @@ import signal
 import time
 
 from ... import procs
+from ... import texts as T
 from .constants import (BACKGROUND_FD_ENV, DAEMON_NO_RESTART, FAST, GRACEFUL, JOB_EXEC_FAILED, KILL,
                         NONE, PEACEFUL, SIGNAMES)
 
@@ -138,7 +139,7 @@ class ChildDaemon:
         self._cancel(self.recover_timer)
         self.recover_timer = None
         if self.start_timer is not None:
-            self.m.log.log(f"Canceling timer to re-start {self.name}")
+            self.m.log.log(T.CANCEL_RESTART.format(name=self.name))
             self._cancel(self.start_timer)
             self.start_timer = None
 
@@ -175,12 +176,12 @@ class ChildDaemon:
         if self.pid:
             return True
         if m.shutting_down:
-            m.log.log(f"Master is shutting down, so skipping startup of {self.name}")
+            m.log.log(T.SKIP_STARTUP.format(name=self.name))
             return False
         path = self.process_name or ""
         if not os.access(path, os.X_OK):
             e = _errno_of_access(path)
-            m.log.log(f"{path}: Cannot execute (errno={e}, {os.strerror(e)})")
+            m.log.log(T.CANNOT_EXECUTE.format(path=path, errno=e, error=os.strerror(e)))
             self.pid = 0
             self.restart()
             return False
@@ -189,7 +190,7 @@ class ChildDaemon:
         try:
             self.pid = self._create_process(path, args)
         except OSError:
-            m.log.log(f"ERROR: Create_Process failed trying to start {path}", "D_ERROR")
+            m.log.log(T.CREATE_PROCESS_FAILED.format(path=path), "D_ERROR")
             self.pid = 0
             self.restart()
             return False
@@ -235,7 +236,7 @@ class ChildDaemon:
         shown = path
         if len(args) > 1 and m.fulldebug():
             shown = path + " " + " ".join(args[1:])
-        m.log.log(f'Started DaemonCore process "{shown}", pid and pgroup = {self.pid}')
+        m.log.log(T.STARTED_PROCESS.format(shown=shown, pid=self.pid))
         self.timestamp = _mtime(path)
         self.start_time = int(time.time())
         self.new_exec = False
@@ -254,10 +255,10 @@ class ChildDaemon:
                     # A real master logs this at every poll; it polls every ~100 ms and the
                     # collector is normally up before the second one.  We poll faster, so
                     # we log it once.
-                    self.m.log.log(f"Waiting for {self.wait_file} to appear.")
+                    self.m.log.log(T.WAITING_FOR_FILE.format(path=self.wait_file))
                     self._logged_waiting = True
             elif not first_time:
-                self.m.log.log(f"Found {self.wait_file}.")
+                self.m.log.log(T.FOUND_FILE.format(path=self.wait_file))
         if not wait:
             self.waiting_for_startup = False
         return wait
@@ -285,7 +286,7 @@ class ChildDaemon:
         self.recover_timer = None
         self._cancel(self.start_timer)
         self.start_timer = self._later(n, self._do_start)
-        self.m.log.log(f"restarting {self.process_name} in {n} seconds")
+        self.m.log.log(T.RESTARTING_IN.format(path=self.process_name, seconds=n))
         self.m.update_collector()
         self.needs_update = True
         return True
@@ -301,7 +302,7 @@ class ChildDaemon:
         if not self.runs_here:
             return False
         if self.start_timer is not None:
-            self.m.log.log(f"Canceling timer to re-start {self.name}")
+            self.m.log.log(T.CANCEL_RESTART.format(name=self.name))
             self._cancel(self.start_timer)
             self.start_timer = None
         return bool(self.pid) and self.stop_state not in already
@@ -329,7 +330,7 @@ class ChildDaemon:
         self.stop_state = FAST
         if self.stop_fast_timer is not None:
             # (the real master says this whenever a graceful stop was pending)
-            self.m.log.log(f"Timeout for graceful shutdown has expired for {self.name}.")
+            self.m.log.log(T.GRACEFUL_TIMEOUT.format(name=self.name))
             self._cancel(self.stop_fast_timer)
             self.stop_fast_timer = None
         self.kill(signal.SIGQUIT)
@@ -346,11 +347,11 @@ class ChildDaemon:
             return
         self.stop_state = KILL
         if self.hard_kill_timer is not None:
-            self.m.log.log(f"Timeout for fast shutdown has expired for {self.name}.")
+            self.m.log.log(T.FAST_TIMEOUT.format(name=self.name))
             self._cancel(self.hard_kill_timer)
             self.hard_kill_timer = None
         self.kill_family()
-        self.m.log.log(f"Sent SIGKILL to {self.name} (pid {self.pid}) and all its children.")
+        self.m.log.log(T.SIGKILL_TREE.format(name=self.name, pid=self.pid))
 
     def kill(self, sig: int) -> None:
         if not self.pid or self.pid == -1:
@@ -359,9 +360,9 @@ class ChildDaemon:
         try:
             os.kill(self.pid, sig)
         except OSError:
-            self.m.log.log(f"ERROR: failed to send {name} to pid {self.pid}")
+            self.m.log.log(T.SIGNAL_FAILED.format(signal=name, pid=self.pid))
         else:
-            self.m.log.log(f"Sent {name} to {self.name} (pid {self.pid})")
+            self.m.log.log(T.SENT_SIGNAL.format(signal=name, name=self.name, pid=self.pid))
 
     def kill_family(self) -> None:
         """Every process of the daemon's process group (it leads one: pid == pgid)."""
@@ -391,33 +392,33 @@ class ChildDaemon:
         if not self.pid:
             return
         self.was_not_responding = True
-        self.m.log.log(f"ERROR: Child pid {self.pid} appears hung! Killing it hard.")
+        self.m.log.log(T.CHILD_HUNG.format(pid=self.pid))
         try:
             os.kill(self.pid, signal.SIGKILL)
         except OSError:
             pass
 
     def exited(self, status: int) -> bool:
-        msg = f"The {self.name} (pid {self.pid}) "
         had_failure = True
         expected = False
         if self.was_not_responding:
-            msg += "was killed because it was no longer responding"
+            how = T.GONE_UNRESPONSIVE
             self.was_not_responding = False
         elif os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
-            msg += f"died due to signal {sig} ({_strsignal(sig)})"
+            how = T.GONE_SIGNAL.format(sig=sig, signame=_strsignal(sig))
         else:
             code = os.WEXITSTATUS(status)
-            msg += f"exited with status {code}"
+            how = T.GONE_STATUS.format(status=code)
             if code == DAEMON_NO_RESTART:
                 had_failure = False
-                msg += " (daemon will not restart automatically)"
+                how += T.NO_RESTART
                 self.on_hold = True
             elif code == 0 and (self.on_hold or self.m.shutting_down or self.stop_state != NONE):
                 had_failure = False
                 expected = True
-        self.m.log.log(msg, "D_ERROR" if had_failure else "D_ALWAYS")
+        self.m.log.log(T.CHILD_GONE.format(name=self.name, pid=self.pid, how=how),
+                       "D_ERROR" if had_failure else "D_ALWAYS")
         # leftovers of its process group go too
         procs.kill_group(self.pid)
         self.ready_state = None
@@ -433,7 +434,7 @@ class ChildDaemon:
             return
         if os.WIFEXITED(status) and os.WEXITSTATUS(status) in (0, JOB_EXEC_FAILED, DAEMON_NO_RESTART):
             return
-        self.m.log.log(f'Sending obituary for "{self.process_name}"')
+        self.m.log.log(T.OBITUARY.format(path=self.process_name))
 
 
 DEFAULT_DC_DAEMONS = frozenset((

@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 
+from ... import texts as T
 from ...cedar.commands import Cmd
 from ...keepalive import family_session_text
 from ..base import Daemon
@@ -115,13 +116,13 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         daemons; its outcome is reported here, where the real master reports it."""
         early = self._early
         path = early.lock_path
-        self.log.log(f"Attempting to lock {path}.", "D_FULLDEBUG")
+        self.log.log(T.ATTEMPTING_LOCK.format(path=path), "D_FULLDEBUG")
         if early.lock_fd is None:
             line = 1616 if early.lock_error.startswith("Can't get lock") else 1607
             self.except_(early.lock_error, "master.cpp", line)
         self._lock_fd = early.lock_fd
         self.lock_path = path
-        self.log.log(f"Obtained lock on {path}.", "D_FULLDEBUG")
+        self.log.log(T.OBTAINED_LOCK.format(path=path), "D_FULLDEBUG")
 
     def release_lock(self) -> None:
         if self._lock_fd >= 0:
@@ -178,7 +179,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
             self.master_name = None   # name() reads the knob each time
         self.start_daemons = True
         if not c.get_bool("START_DAEMONS", True):
-            self.log.log("START_DAEMONS flag was set to FALSE.  Not starting daemons.")
+            self.log.log(T.NOT_STARTING)
             self.start_daemons = False
         if self.got_daemons_off:
             self.start_daemons = False
@@ -224,7 +225,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         me.pid = os.getpid()
         me.start_time = self.core.start_time
         me.timestamp = _mtime(me.process_name)
-        self.log.log(f"Master restart (GRACEFUL) is watching {me.process_name} (mtime:{me.timestamp})")
+        self.log.log(T.WATCHING.format(path=me.process_name, mtime=me.timestamp))
 
     # ------------------------------------------------------------ startup
     def start(self) -> None:
@@ -290,7 +291,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
                 return
             if d.name == "COLLECTOR":
                 self.start_advertising()
-        self.log.log("Daemons::StartAllDaemons all daemons were started")
+        self.log.log(T.ALL_STARTED)
         self.release_background_parent(0)
 
     def _schedule_retry(self) -> None:
@@ -354,7 +355,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
                 return
 
     def _caught(self, signo: int, pid: int, uid: int) -> None:
-        self.log.log(f"Caught {SIGNAMES.get(signo, signo)}: si_pid={pid} si_uid={uid}")
+        self.log.log(T.CAUGHT_SIGNAL.format(signame=SIGNAMES.get(signo, signo), pid=pid, uid=uid))
         self._on_signal(signo)
 
     def on_signal(self, signum: int) -> bool:
@@ -364,7 +365,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
 
     def _on_signal(self, signum: int) -> None:
         if signum == signal.SIGHUP:
-            self.log.log("Got SIGHUP.  Re-reading config files.")
+            self.log.log(T.GOT_SIGHUP)
             self.core.request_reconfig()
         elif signum in (signal.SIGTERM, signal.SIGINT):
             self.handle_dc_sigterm()
@@ -375,10 +376,10 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         if self.in_shutdown_fast or self.in_shutdown_graceful or \
                 (self.peaceful_shutdown and self.in_shutdown_peaceful):
             kind = "fast" if self.in_shutdown_fast else ("graceful" if self.in_shutdown_graceful else "peaceful")
-            self.log.log(f"Got SIGTERM, but we've already started {kind} shutdown.  Ignoring.", "D_STATUS")
+            self.log.log(T.MASTER_SIGTERM_IGNORED.format(kind=kind), "D_STATUS")
             return
         kind = "peaceful" if self.peaceful_shutdown else "graceful"
-        self.log.log(f"Got SIGTERM. Performing {kind} shutdown.", "D_STATUS")
+        self.log.log(T.MASTER_SIGTERM.format(kind=kind), "D_STATUS")
         if self.peaceful_shutdown:
             self.in_shutdown_peaceful = True
             self.log.log("Peaceful shutdown in effect.  No timeout enforced.", "D_FULLDEBUG")
@@ -397,10 +398,10 @@ class Master(MasterAdmin, MasterStopping, Daemon):
 
     def handle_dc_sigquit(self) -> None:
         if self.in_shutdown_fast:
-            self.log.log("Got SIGQUIT, but we've already done fast shutdown.  Ignoring.", "D_FULLDEBUG")
+            self.log.log(T.MASTER_SIGQUIT_IGNORED, "D_FULLDEBUG")
             return
         self.in_shutdown_fast = True
-        self.log.log("Got SIGQUIT.  Performing fast shutdown.")
+        self.log.log(T.GOT_SIGQUIT)
         self._spawn(self.do_basic_admin_command(Cmd.MASTER_OFF_FAST))
 
     def _spawn(self, coro) -> None:
@@ -434,7 +435,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self.update_collector()
 
     def reconfig_all_daemons(self) -> None:
-        self.log.log("Reconfiguring all managed daemons.")
+        self.log.log(T.RECONFIG_ALL)
         for name in sorted(self.daemons):
             d = self.daemons[name]
             if d.runs_here:

@@ -9,6 +9,7 @@ import sys
 import time
 
 from ... import procs
+from ... import texts as T
 from .constants import (BACKGROUND_FD_ENV, GRACEFUL, MASTER_EXIT, MASTER_RESET, MASTER_RESTART,
                         NONE, PEACEFUL)
 
@@ -120,13 +121,13 @@ class MasterStopping:
     def all_daemons_gone(self) -> None:
         action = self.all_gone_action
         if action == MASTER_RESET:
-            self.log.log("All daemons are gone.")
+            self.log.log(T.ALL_GONE)
             self.set_default_reaper()
         elif action == MASTER_RESTART:
-            self.log.log("All daemons are gone.  Restarting.")
+            self.log.log(T.ALL_GONE_RESTARTING)
             self.finish_restart_master()
         elif action == MASTER_EXIT:
-            self.log.log("All daemons are gone.  Exiting.")
+            self.log.log(T.ALL_GONE_EXITING)
             self.master_exit(0)
 
     def master_exit(self, status: int) -> None:
@@ -137,10 +138,10 @@ class MasterStopping:
     # ------------------------------------------------------------ restart (re-exec)
     def finish_restart_master(self) -> None:
         if self.immediate_restart:
-            self.log.log("Restarting master right away.")
+            self.log.log(T.RESTART_NOW)
             self.final_restart_master()
         else:
-            self.log.log(f"Restarting master in {self.new_bin_delay} seconds.")
+            self.log.log(T.RESTART_LATER.format(seconds=self.new_bin_delay))
             self.loop.call_later(self.new_bin_delay, self.final_restart_master)
 
     def final_restart_master(self) -> None:
@@ -150,7 +151,7 @@ class MasterStopping:
         os.environ.pop("CONDOR_INHERIT", None)
         os.environ.pop(BACKGROUND_FD_ENV, None)
         argv = [path, "-f"] + [a for a in self.argv[1:] if a not in ("-f", "-foreground", "-b", "-background")]
-        self.log.log(f'Doing exec( "{path}" )')
+        self.log.log(T.DOING_EXEC.format(path=path))
         try:
             self.core.server.close()
         except Exception:
