@@ -126,7 +126,7 @@ class SecurityManager:
         return sid, key
 
     def policy_for(self, cmd) :
-        have_keys = bool(self.token_support and self.token_support.issuer_keys())
+        have_keys = bool(self.token_support.issuer_keys())
         key = (cmd.perm, cmd.force_auth, have_keys)
         if key not in self._policies:
             self._policies[key] = server_policy(self.config.get, cmd.perm, self.subsystem,
@@ -418,8 +418,7 @@ class SecurityManager:
             log=lambda m: self._log(m),
         )
         server_methods = dict(M.SERVER_METHODS)
-        if self.token_support:
-            server_methods["TOKEN"] = self.token_support.authenticate
+        server_methods["TOKEN"] = self.token_support.authenticate
         while True:
             mask = (await chan.read_message()).get_int()
             chosen = next((m for m in methods if M.METHOD_BITS.get(m, 0) & mask and m in server_methods), None)
