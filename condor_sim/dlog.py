@@ -28,12 +28,14 @@ def log_name_from_daemon_name(name: str) -> str:
     return "".join(out)
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in range(32)} | {0x7f: "\\x7f", 10: "\\n", 13: "\\r", 9: "\\t"}
+_CONTROL = ({c: f"\\x{c:02x}" for c in (*range(32), *range(0x7f, 0xa0))}
+            | {0x2028: "\\u2028", 0x2029: "\\u2029", 10: "\\n", 13: "\\r", 9: "\\t"})
 
 
 def one_line(text: str) -> str:
-    """Control characters written as escapes, so that text a peer chose (a knob name, a
-    command argument) can never start a line of its own in a log."""
+    """Control characters (C0, DEL, C1 with NEL) and the Unicode line and paragraph
+    separators written as escapes, so that text a peer chose (a knob name, a command
+    argument) can never start a line of its own in a log, whatever splits its lines."""
     return text.translate(_CONTROL)
 
 

@@ -209,6 +209,12 @@ def test_persistent_config_files_and_restart(tmp_path):
         assert _raw_config_command(d, 60002, "MAX_JOBS_RUNNING", "MAX_JOBS_RUNNING = 1") == -1
         assert _raw_config_command(d, 60002, "OOF", "OOF without an assignment") == -1
         assert _raw_config_command(d, 60002, "OOF", "use ROLE : Personal") == -1
+        # the admin name becomes part of a file name: no way out of the directory
+        assert _raw_config_command(d, 60002, "../../OOF", "OOF = escaped") == -1
+        assert _raw_config_command(d, 60002, ".hidden", "OOF = hidden") == -1
+        assert sorted(p.name for p in tmp_path.rglob("*OOF*")) == [".config.SCHEDD.OOF"]
+        assert (persist / ".config.SCHEDD.OOF").read_text() == "OOF = kept"
+        assert "refusing admin name '../../OOF'" in d.log_text("SchedLog")
         assert "Rejecting attempt to set param with invalid name ((null))" in d.log_text("SchedLog")
         assert (persist / ".config.SCHEDD").read_text() == "RUNTIME_CONFIG_ADMIN = OOF, ZED\n"
         assert (persist / ".config.SCHEDD.OOF").read_text() == "OOF = kept"

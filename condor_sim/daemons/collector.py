@@ -286,13 +286,25 @@ class Collector(Daemon):
         await req.send(msg)
 
 
-def project(ad: classad2.ClassAd, names) -> classad2.ClassAd:
-    """The attributes of ``ad`` named in ``names`` (case-blind, spelled as in the ad), as
-    a new ad: a projected query prints only these, never the whole stored ad."""
-    wanted = {n.lower() for n in names}
+def project(ad, names) -> classad2.ClassAd:
+    """The part of ``ad`` a projected query sends, built without printing the rest: what
+    putClassAd sends for a whitelist.  Each listed attribute the ad has, named as the
+    query spelled it (names compare without case), and, for a listed attribute that is an
+    expression, the attributes of the ad it refers to."""
+    wanted: dict[str, str] = {}
+    for name in names:
+        wanted.setdefault(name.lower(), name)
+    for name in list(wanted.values()):
+        if name in ad:
+            try:
+                refs = ad.internalRefs(ad.lookup(name))
+            except Exception:
+                refs = ()
+            for ref in refs:
+                wanted.setdefault(ref.lower(), ref)
     out = classad2.ClassAd()
-    for name in ad.keys():
-        if name.lower() in wanted:
+    for name in wanted.values():
+        if name in ad:
             out[name] = ad.lookup(name)
     return out
 
