@@ -6,18 +6,26 @@ Import-light on purpose: the master reads it before its heavy imports.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
 class DaemonSpec:
-    subsystem: str           # SCHEDD: the config prefix and DAEMON_LIST name
-    my_type: str             # Scheduler: MyType of its ad in the collector
-    daemon_type: str         # Schedd: the htcondor2.DaemonType (and SubsystemType) member
-    log_name: str            # SchedLog: its log in $(LOG)
-    address_file: str        # spool/.schedd_address: where the generated config puts it
-    type_number: int         # dprintf's SubsystemInfo type number
-    module: str | None = None   # the condor_sim module that runs it; None: not simulated yet
+    """One daemon kind.  (A plain class: ``dataclasses`` would cost the master's
+    import-light start some 10 ms, for inspect.)"""
+
+    __slots__ = ("subsystem", "my_type", "daemon_type", "log_name", "address_file",
+                 "type_number", "module")
+
+    def __init__(self, subsystem: str, my_type: str, daemon_type: str, log_name: str,
+                 address_file: str, type_number: int, module: str | None = None):
+        self.subsystem = subsystem        # SCHEDD: the config prefix and DAEMON_LIST name
+        self.my_type = my_type            # Scheduler: MyType of its ad in the collector
+        self.daemon_type = daemon_type    # Schedd: the htcondor2.DaemonType (and SubsystemType)
+        self.log_name = log_name          # SchedLog: its log in $(LOG)
+        self.address_file = address_file  # spool/.schedd_address, as the generated config puts it
+        self.type_number = type_number    # dprintf's SubsystemInfo type number
+        self.module = module              # the module that runs it; None: not simulated yet
+
+    def __repr__(self) -> str:
+        return f"DaemonSpec({self.subsystem!r}, module={self.module!r})"
 
     @property
     def address_knob(self) -> str:

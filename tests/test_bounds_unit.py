@@ -133,3 +133,33 @@ def test_typed_config_reads():
     assert c.get_int("BAD", 9) == 9          # undefined is not 2 (Value.Undefined is an IntEnum)
     assert c.get_int("T", 9) == 9 and c.get_int("NONE", 5) == 5
     assert (c.get_float("F", 1.0), c.get_float("BAD", 1.5)) == (2.5, 1.5)
+
+
+SNAPSHOT = r"""
+import json, os, sys
+from condor_sim.config import DaemonConfig
+c = DaemonConfig("SCHEDD")
+snap = c.snapshot()
+names = ["SCHEDD_INTERVAL", "PREFIXED_ONLY", "LOG", "NOT_A_KNOB"]
+print(json.dumps({n: [c.get(n), snap.get(n)] for n in names} | {"count": len(snap.names())}))
+"""
+
+
+def test_a_daemon_config_snapshot_reads_as_the_daemon_does(tmp_path):
+    """DaemonConfig.snapshot(): the same value for every knob the daemon reads, SUBSYS.
+    prefixes applied, as fixed values (run in a child: the library's table is per process)."""
+    import json
+    import subprocess
+    import sys
+    from condor_sim.poolconfig import create_pool_dir
+    cfg = create_pool_dir(tmp_path, "secure", {"SCHEDD.PREFIXED_ONLY": "yes"})
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("_CONDOR_")}
+    env["CONDOR_CONFIG"] = str(cfg)
+    out = subprocess.run([sys.executable, "-c", SNAPSHOT], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    for name in ("SCHEDD_INTERVAL", "PREFIXED_ONLY", "LOG"):
+        assert got[name][0] is not None and got[name][0] == got[name][1], (name, got)
+    assert got["PREFIXED_ONLY"][1] == "yes" and got["NOT_A_KNOB"] == [None, None]
+    assert got["count"] > 500
