@@ -21,7 +21,6 @@ from condor_sim.remote_config import (NAMES_MATCH_SECONDS, NAMES_PATTERN_MAX_COS
 from support.daemons import DaemonProcess, schedd_fixture
 
 DC_CONFIG_VAL = 60007
-PING = 'import htcondor2\nreturn htcondor2.ping({addr!r}, "READ")["AuthorizationSucceeded"]'
 
 schedd = schedd_fixture("names-rx", security="plaintext",
                         overrides={"MY_SCHEDULE_KNOB": "1", "OTHER_KNOB": "2"})
@@ -52,24 +51,6 @@ def ask_names(d: DaemonProcess, query: str, timeout: float = 30) -> tuple[list[s
     return [p.decode() for p in payload.split(b"\0")[:-1]], took
 
 
-def assert_serving(d: DaemonProcess, pid: int) -> None:
-    t0 = time.monotonic()
-    r = run_client(PING.format(addr=d.sinful), d.config)
-    assert r["ok"] and r["result"] is True, r
-    assert d.alive() and d.pid == pid
-    assert time.monotonic() - t0 < 15
-
-
-def wait_for_log(d: DaemonProcess, text: str, timeout: float = 10) -> str:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        log = d.log_text("SchedLog")
-        if text in log:
-            return log
-        time.sleep(0.05)
-    raise AssertionError(f"{text!r} not in SchedLog:\n{d.log_text('SchedLog')[-3000:]}")
-
-
 # ---------------------------------------------------------------------------- end to end
 @pytest.mark.parametrize("pattern", [r"(\w|\w)*#", r"(\w|\w)*\W", r"^(\w|\w)*\W"])
 def test_catastrophic_pattern_answers_within_a_second_or_two(schedd, pattern):
@@ -79,13 +60,13 @@ def test_catastrophic_pattern_answers_within_a_second_or_two(schedd, pattern):
     assert names is not None
     assert all(not n or not n.replace("_", "").isalnum() for n in names), names
     assert took < 4 * NAMES_MATCH_SECONDS + 1.5, took
-    assert_serving(schedd, pid)
+    schedd.assert_serving(pid=pid)
 
 
 def test_budget_exhausted_gives_the_empty_list_and_a_log_line(schedd):
     pid = schedd.pid
     names, took = ask_names(schedd, r"?names:(\w|\w)*\W")
-    log = wait_for_log(schedd, "DC_CONFIG_VAL ?names query: matching took more than")
+    log = schedd.wait_for_log("DC_CONFIG_VAL ?names query: matching took more than")
     assert names == [""], names
     assert "no names sent" in log
     assert took < 4 * NAMES_MATCH_SECONDS + 1.5
@@ -95,7 +76,7 @@ import htcondor2
 ad = htcondor2.classad.ClassAd({{'MyAddress': {schedd.sinful!r}, 'MyType': 'Scheduler', 'Name': 'x'}})
 return list(htcondor2.RemoteParam(ad).keys())""", schedd.config)
     assert r["ok"] and "MY_SCHEDULE_KNOB" in r["result"] and len(r["result"]) > 100, r
-    assert_serving(schedd, pid)
+    schedd.assert_serving(pid=pid)
 
 
 @pytest.mark.parametrize("pattern", ["(a", "a)", "*a", "[z-a]"])
@@ -108,7 +89,7 @@ def test_pattern_that_does_not_compile_closes_unanswered(schedd, pattern):
     while schedd.log_text("SchedLog").count("Can't compile regex for DC_CONFIG_VAL ?names query") <= before:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    assert_serving(schedd, pid)
+    schedd.assert_serving(pid=pid)
 
 
 @pytest.mark.parametrize("pattern", ["(?:(?:(?:a{100}){100}){100}){100}",
@@ -121,7 +102,7 @@ def test_pattern_that_would_compile_huge_is_refused_before_compiling(schedd, pat
     names, took = ask_names(schedd, "?names:" + pattern)
     assert names is None and took < 5
     assert psutil.Process(pid).memory_info().rss < rss + 50 * 2**20
-    assert_serving(schedd, pid)
+    schedd.assert_serving(pid=pid)
 
 
 def test_names_are_matched_anywhere_and_without_case(schedd):

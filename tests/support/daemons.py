@@ -62,6 +62,26 @@ class DaemonProcess:
         path = self.pool_dir / "log" / name
         return path.read_text(errors="replace") if path.exists() else ""
 
+    def wait_for_log(self, text: str, timeout: float = 10, name: str = "SchedLog") -> str:
+        """Poll the log until ``text`` is in it; its whole text, or AssertionError."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            log = self.log_text(name)
+            if text in log:
+                return log
+            time.sleep(0.05)
+        raise AssertionError(f"{text!r} not in {name}:\n{self.log_text(name)[-3000:]}")
+
+    def assert_serving(self, within: float = 15.0, pid: int | None = None) -> None:
+        """A real-client ping answers (within ``within`` s) and the process is the same."""
+        from support.clients import run_client
+        t0 = time.monotonic()
+        r = run_client(f'import htcondor2\nreturn htcondor2.ping({self.sinful!r}, "READ")'
+                       f'["AuthorizationSucceeded"]', self.config)
+        assert r["ok"] and r["result"] is True, r
+        assert self.alive() and (pid is None or self.pid == pid)
+        assert time.monotonic() - t0 < within
+
     def stop(self, timeout: float = 10) -> None:
         if self.proc is None:
             return
