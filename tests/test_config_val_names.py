@@ -6,7 +6,6 @@ peer's choosing and send back its environment.  The real daemon finds no such kn
 """
 from __future__ import annotations
 
-import socket
 import struct
 
 import pytest
@@ -19,14 +18,7 @@ schedd = schedd_fixture("cval-names", security="plaintext",
 
 
 def ask(d, cmd: int, name: str) -> bytes:
-    body = struct.pack(">q", cmd) + name.encode() + b"\0"
-    with socket.create_connection(("127.0.0.1", d.port), timeout=10) as s:
-        s.sendall(struct.pack(">BI", 1, len(body)) + body)
-        s.shutdown(socket.SHUT_WR)
-        got = b""
-        while chunk := s.recv(4096):
-            got += chunk
-    return got[5:]
+    return d.raw(struct.pack(">q", cmd) + name.encode() + b"\0")[5:]
 
 
 @pytest.mark.parametrize("name", ["X)$ENV(HOME", "FOO) $(LOG", "$(FOO)", "FOO BAR", "FOO\n", "FOO:x"])

@@ -3,7 +3,6 @@ end, and names that would forge log lines."""
 from __future__ import annotations
 
 import re
-import socket
 import struct
 import time
 
@@ -29,15 +28,8 @@ def schedd(tmp_path_factory):
 
 def config_val(d: DaemonProcess, name: str, timeout: float = 10, cmd: int = 60007) -> list[str]:
     """Raw DC_CONFIG_VAL (allowed unauthenticated in this pool): the strings answered."""
-    body = struct.pack(">q", cmd) + name.encode() + b"\0"
-    with socket.create_connection(("127.0.0.1", d.port), timeout=timeout) as s:
-        s.sendall(struct.pack(">BI", 1, len(body)) + body)
-        s.shutdown(socket.SHUT_WR)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    (msg,) = replies(data)
-    return msg.split(b"\0")[:-1] and [x.decode() for x in msg.split(b"\0")[:-1]]
+    (msg,) = replies(d.raw(struct.pack(">q", cmd) + name.encode() + b"\0", timeout))
+    return [x.decode() for x in msg.split(b"\0")[:-1]]
 
 
 def test_a_pattern_that_backtracks_forever_is_cut_off(schedd):
@@ -57,11 +49,7 @@ def test_names_are_searched_case_blind_as_pcre2_does(schedd):
 
 def test_a_forged_log_line_stays_on_its_line(schedd):
     forged = "BAD\n12/05/26 00:00:00 FORGED SHUTDOWN"
-    body = struct.pack(">q", 60003) + b"X\0" + (forged + " = 1").encode() + b"\0"
-    with socket.create_connection(("127.0.0.1", schedd.port), timeout=10) as s:
-        s.sendall(struct.pack(">BI", 1, len(body)) + body)
-        s.shutdown(socket.SHUT_WR)
-        (msg,) = replies(s.recv(65536))
+    (msg,) = replies(schedd.raw(struct.pack(">q", 60003) + b"X\0" + (forged + " = 1").encode() + b"\0"))
     assert struct.unpack(">q", msg)[0] == -1
     log = schedd.log_text("SchedLog")
     assert "Rejecting attempt to set param with invalid name (BAD\\n12/05/26 00)" in log

@@ -252,7 +252,6 @@ def test_assigned_name_follows_is_valid_config_assignment():
 
 
 def test_garbled_config_commands_are_refused_and_the_daemon_serves_on(tmp_path):
-    import socket
     import struct
     over = {"ALLOW_ADMINISTRATOR": "*", "SETTABLE_ATTRS_ADMINISTRATOR": "*",
             "ENABLE_RUNTIME_CONFIG": "TRUE", "FOO": "BAR"}
@@ -260,13 +259,7 @@ def test_garbled_config_commands_are_refused_and_the_daemon_serves_on(tmp_path):
                       overrides=over).start()
 
     def send(body: bytes) -> bytes:
-        with socket.create_connection(("127.0.0.1", d.port), timeout=5) as s:
-            s.sendall(struct.pack(">BI", 1, len(body)) + body)
-            s.shutdown(socket.SHUT_WR)
-            got = b""
-            while chunk := s.recv(4096):
-                got += chunk
-            return got
+        return d.raw(body, timeout=5)
 
     try:
         cmd = struct.pack(">q", 60003)

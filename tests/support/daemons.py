@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import time
@@ -61,6 +63,17 @@ class DaemonProcess:
     def log_text(self, name: str) -> str:
         path = self.pool_dir / "log" / name
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def raw(self, body: bytes, timeout: float = 10) -> bytes:
+        """One unauthenticated message (``body`` in a single last packet), then everything
+        the daemon sends back until it closes."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=timeout) as s:
+            s.sendall(struct.pack(">BI", 1, len(body)) + body)
+            s.shutdown(socket.SHUT_WR)
+            got = b""
+            while chunk := s.recv(65536):
+                got += chunk
+        return got
 
     def wait_for_log(self, text: str, timeout: float = 10, name: str = "SchedLog") -> str:
         """Poll the log until ``text`` is in it; its whole text, or AssertionError."""
