@@ -133,7 +133,7 @@ return [len(c.query(htcondor2.AdTypes.Schedd)) for _ in range(3)]
 
 
 def test_unregistered_command_closes_like_the_real_daemon(schedd):
-    r = run_client(PING.format(addr=schedd.sinful, level="RESCHEDULE"), schedd.config, debug=True)
+    r = run_client(PING.format(addr=schedd.sinful, level="REQUEST_CLAIM"), schedd.config, debug=True)
     assert not r["ok"]
     assert "Probably due to an unknown command" in r["stderr"]
 

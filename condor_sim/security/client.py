@@ -54,6 +54,9 @@ class _Conn:
     def message(self) -> MessageWriter:
         return MessageWriter(self.framer.encrypted)
 
+    def close(self) -> None:
+        self.writer.close()
+
 
 def _request_ad(cmd: int, sinful: str, public_key: str, subsystem: str) -> dict:
     """What the real client sends to start a new session (the captures' first message)."""
@@ -86,7 +89,9 @@ async def _fs(conn: _Conn, endpoint: str) -> None:
             os.rmdir(path)
 
 
-async def _command(sinful: str, cmd: int, payloads: list[bytes], subsystem: str) -> None:
+async def open_command(sinful: str, cmd: int, subsystem: str = "DAEMON") -> _Conn:
+    """Connect to ``sinful`` and start ``cmd`` in a new FS-authenticated AES session; the
+    connection is returned ready for the command's payload (the caller closes it)."""
     m = re.match(r"<([^:>?]+):(\d+)", sinful)
     if not m:
         raise ClientRefused(f"not an address: {sinful}")
@@ -108,10 +113,19 @@ async def _command(sinful: str, cmd: int, payloads: list[bytes], subsystem: str)
         session = get_ad(await conn.read(), 100, literals_only=True)
         if session.get("ReturnCode") != "AUTHORIZED":
             raise ClientRefused(f"not authorized: {session.get('ReturnCode')}")
+    except BaseException:
+        writer.close()
+        raise
+    return conn
+
+
+async def _command(sinful: str, cmd: int, payloads: list[bytes], subsystem: str) -> None:
+    conn = await open_command(sinful, cmd, subsystem)
+    try:
         for payload in payloads:
             await conn.send(payload)
     finally:
-        writer.close()
+        conn.close()
 
 
 async def send_command(sinful: str, cmd: int, payloads: list[bytes], *, subsystem: str = "DAEMON",

@@ -1,0 +1,160 @@
+"""ACT_ON_JOBS (``Scheduler::actOnJobs``), sans-IO: which jobs an action touches, the
+result it reports, and the transaction that makes it so.
+
+The request ad names the action (``JobAction``), either ``ActionIds`` ("1.0,1.2") or an
+``ActionConstraint``, and a reason.  A constraint is narrowed per action to the jobs it can
+apply to; an id list is checked job by job, each getting one of the results below.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import rules
+from .queue import (COMPLETED, HELD, REMOVED, RUNNING, SUSPENDED, TRANSFERRING_OUTPUT, Transaction,
+                    int_value, quote)
+from .select import select
+
+HOLD, RELEASE, REMOVE, REMOVE_X, VACATE, VACATE_FAST, CLEAR_DIRTY, SUSPEND, CONTINUE = range(1, 10)
+TRANSFER_AND_REMOVE = 10
+AR_ERROR, AR_SUCCESS, AR_NOT_FOUND, AR_BAD_STATUS, AR_ALREADY_DONE, AR_PERMISSION_DENIED, \
+    AR_LIMIT_EXCEEDED = range(7)
+REASON_ATTR = {HOLD: "HoldReason", RELEASE: "ReleaseReason", REMOVE: "RemoveReason",
+               REMOVE_X: "RemoveReason", TRANSFER_AND_REMOVE: "RemoveReason"}
+SCHEDULER_UNIVERSE, LOCAL_UNIVERSE = 7, 12
+
+# the guard each action puts before a client's constraint (actOnJobs)
+GUARDS = {
+    REMOVE: f"(ProcId is undefined || (JobStatus!={REMOVED})) && (",
+    TRANSFER_AND_REMOVE: f"(ProcId is undefined || (JobStatus!={REMOVED})) && (",
+    REMOVE_X: (f"(ProcId is undefined || (JobStatus=={REMOVED}) || (JobStatus=={HELD} && "
+               f"JobStatusOnRelease=?={REMOVED})) && ("),
+    HOLD: f"(ProcId is undefined || (JobStatus!={REMOVED} && JobStatus!={COMPLETED})) && (",
+    RELEASE: (f"(ProcId is undefined || (JobStatus=={HELD} && HoldReasonCode=!="
+              f"{rules.HOLD_SPOOLING_INPUT})) && ("),
+    SUSPEND: (f"((JobStatus=={RUNNING} || JobStatus=={TRANSFERRING_OUTPUT}) && (JobUniverse=!="
+              f"{LOCAL_UNIVERSE} && JobUniverse=!={SCHEDULER_UNIVERSE})) && ("),
+    VACATE: f"(JobStatus=={RUNNING} || JobStatus=={TRANSFERRING_OUTPUT}) && (",
+    VACATE_FAST: f"(JobStatus=={RUNNING} || JobStatus=={TRANSFERRING_OUTPUT}) && (",
+    CONTINUE: f"(JobStatus=={SUSPENDED}) && (",
+}
+MAX_IDS = 1_000_000
+
+
+@dataclass
+class Plan:
+    action: int
+    txn: Transaction
+    super_user: bool
+    totals: list = field(default_factory=lambda: [0] * 7)
+    successes: list = field(default_factory=list)
+
+    def record(self, jid, result: int) -> None:
+        self.totals[result] += 1
+        if result == AR_SUCCESS:
+            self.successes.append(jid)
+
+    def result_lines(self, total_job_ads: int) -> list[str]:
+        lines = [f"JobAction = {self.action}", f"TotalJobAds = {total_job_ads}",
+                 f"ActionResult = {1 if self.successes else 0}"]
+        lines += [f"result_total_{i} = {n}" for i, n in enumerate(self.totals)]
+        lines += ["ActionResultType = 2", f"IsQueueSuperUser = {'true' if self.super_user else 'false'}"]
+        return lines
+
+
+def parse_ids(text: str) -> list[tuple[int, int]]:
+    """"1.0,1.2 3" -> [(1, 0), (1, 2), (3, -1)]; nonsense entries are skipped."""
+    out = []
+    for part in text.replace(",", " ").split():
+        c, dot, p = part.partition(".")
+        try:
+            cid = int(c)
+            pid = int(p) if dot else -1
+        except ValueError:
+            continue
+        if 0 < cid <= rules.MAX_ID and -1 <= pid <= rules.MAX_ID:
+            out.append((cid, pid))
+        if len(out) >= MAX_IDS:
+            break
+    return out
+
+
+def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int) -> Plan | None:
+    """The action's effect, not yet committed; None when the request is refused outright."""
+    action = request.get("JobAction")
+    if not isinstance(action, int) or action not in (HOLD, RELEASE, REMOVE, REMOVE_X, VACATE,
+                                                     VACATE_FAST, SUSPEND, CONTINUE,
+                                                     TRANSFER_AND_REMOVE, CLEAR_DIRTY):
+        return None
+    reason = ""
+    attr = REASON_ATTR.get(action)
+    if attr:
+        r = request.get(attr)
+        if isinstance(r, str) and r:
+            reason = f"{r} (by user {user.split('@', 1)[0]})"
+    subcode = request.get("HoldReasonSubCode")
+    subcode = subcode if isinstance(subcode, int) else 0
+    constraint = request.lookup("ActionConstraint") if "ActionConstraint" in request else None
+    ids_text = request.get("ActionIds")
+    if constraint is not None and isinstance(ids_text, str):
+        return None
+    result = Plan(action, queue.begin(), policy.is_super(user))
+    if constraint is not None:
+        guard = GUARDS.get(action)
+        text = f"{guard}{constraint})" if guard else str(constraint)
+        try:
+            jobs = select(queue, text)
+        except ValueError:
+            return None
+    elif isinstance(ids_text, str):
+        jobs = [jp for jp in parse_ids(ids_text) if jp[1] >= 0]
+    else:
+        return None
+    txn = result.txn
+    for c, p in jobs:
+        status = queue.status(c, p)
+        if status is None:
+            result.record((c, p), AR_NOT_FOUND)
+            continue
+        if not rules.may_touch(queue, c, user, policy, p):
+            result.record((c, p), AR_PERMISSION_DENIED)
+            continue
+        if action == CONTINUE:
+            ok = status == SUSPENDED
+        elif action in (SUSPEND, VACATE, VACATE_FAST):
+            ok = status in (RUNNING, TRANSFERRING_OUTPUT)
+        elif action == RELEASE:
+            ok = status == HELD and int_value(queue.job_attr(c, p, "HoldReasonCode")) != rules.HOLD_SPOOLING_INPUT
+        elif action in (REMOVE, TRANSFER_AND_REMOVE):
+            if status == REMOVED:
+                result.record((c, p), AR_ALREADY_DONE)
+                continue
+            ok = True
+        elif action == REMOVE_X:
+            on_release = int_value(queue.job_attr(c, p, "JobStatusOnRelease"))
+            ok = status == REMOVED or (status == HELD and on_release == REMOVED)
+        elif action == HOLD:
+            if status == HELD and int_value(queue.job_attr(c, p, "HoldReasonCode")) in (
+                    rules.HOLD_USER_REQUEST, rules.HOLD_SPOOLING_INPUT):
+                result.record((c, p), AR_ALREADY_DONE)
+                continue
+            if status in (REMOVED, COMPLETED):
+                result.record((c, p), AR_PERMISSION_DENIED)
+                continue
+            ok = True
+        else:
+            ok = True
+        if not ok:
+            result.record((c, p), AR_BAD_STATUS)
+            continue
+        if action == HOLD:
+            rules.hold(txn, c, p, reason, rules.HOLD_USER_REQUEST, subcode, now)
+        elif action == RELEASE:
+            rules.release(txn, c, p, reason, now)
+        elif action in (REMOVE, TRANSFER_AND_REMOVE):
+            rules.remove(txn, c, p, reason, now)
+        elif action == REMOVE_X:
+            from . import classad_log as L
+            txn.set(L.job_key(c, p), "LeaveJobInQueue", "False")
+            rules.remove(txn, c, p, reason or quote("").strip('"'), now)
+        result.record((c, p), AR_SUCCESS)
+    return result

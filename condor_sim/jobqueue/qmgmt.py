@@ -1,0 +1,359 @@
+"""The QMGMT remote procedure calls (``qmgmt_receivers.cpp``), sans-IO.
+
+After QMGMT_WRITE_CMD (1112) or QMGMT_READ_CMD (1111) a client sends requests, one
+message each: ``[int request][args...]``.  :meth:`QmgmtSession.handle` takes one request
+message and returns the reply messages' payloads (often none: SetAttribute with NoAck is
+answered only at commit).  Committing is the caller's: the session hands it the
+transaction through ``commit(txn) -> error | None`` and replies after it returns, so the
+caller can write and sync the log first.
+
+Only one session at a time may change the queue (the real schedd serves a QMGMT
+connection to its end before any other); the caller serializes sessions that have
+started a transaction.
+"""
+from __future__ import annotations
+
+import errno as E
+import time
+from typing import Callable
+
+from ..cedar.stream import MessageReader, MessageWriter
+from . import classad_log as L
+from . import rules
+from .queue import Transaction, int_value, quote, unquote
+
+InitializeConnection = 10001
+NewCluster = 10002
+NewProc = 10003
+DestroyCluster = 10004
+DestroyProc = 10005
+SetAttribute = 10006
+CommitTransactionNoFlags = 10007
+GetAttributeFloat = 10008
+GetAttributeInt = 10009
+GetAttributeString = 10010
+GetAttributeExpr = 10011
+DeleteAttribute = 10012
+GetJobAd = 10018
+SetAttributeByConstraint = 10021
+InitializeReadOnlyConnection = 10022
+BeginTransaction = 10023
+AbortTransaction = 10024
+GetAllJobsByConstraint = 10026
+SetAttribute2 = 10027
+CloseSocket = 10028
+SetEffectiveOwner = 10030
+CommitTransaction = 10031
+SetAttributeByConstraint2 = 10032
+SetAllowProtectedAttrChanges = 10035
+GetCapabilities = 10036
+
+NO_ACK = 0x02
+MAX_PROCS_PER_CLUSTER = 1_000_000
+
+
+class CloseSession(Exception):
+    """The request ends the session (CloseSocket, or a request that cannot be served)."""
+
+
+class QmgmtSession:
+    """One QMGMT connection: who the peer is, its open transaction, its active cluster."""
+
+    def __init__(self, queue, policy: rules.QueuePolicy, user: str, authenticated: bool, *,
+                 write: bool, commit: Callable, select=None, now=time.time, log=None,
+                 encrypted: bool = False):
+        self.queue = queue
+        self.policy = policy
+        self.user = user
+        self.authenticated = authenticated
+        self.write = write
+        self._commit = commit
+        self.select = select            # callable(constraint_text) -> list[(c, p)]
+        self.now = now
+        self.log = log or (lambda msg: None)
+        self.txn: Transaction | None = None
+        self.errors: list[tuple[int, str]] = []
+        self.active_cluster = -1
+        self.next_proc = 0
+        self.submitted: dict[int, int] = {}     # cluster -> procs, in the open transaction
+        self._last_num = 0
+        self.encrypted = encrypted
+
+    def _reply(self, rval: int, err: int = 0) -> MessageWriter:
+        w = MessageWriter(self.encrypted)
+        w.put_int(rval)
+        if rval < 0:
+            w.put_int(err)
+        return w
+
+    def _ad_lines(self, lines: list[str]) -> bytes:
+        w = MessageWriter(self.encrypted)
+        w.put_int(len(lines))
+        for line in lines:
+            w.put_string(line)
+        w.put_string("")
+        w.put_string("")
+        return w.getvalue()
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def in_transaction(self) -> bool:
+        return self.txn is not None
+
+    def _txn(self) -> Transaction:
+        if self.txn is None:
+            self.txn = self.queue.begin()
+        return self.txn
+
+    def abort(self) -> None:
+        self.txn = None
+        self.errors = []
+        self.active_cluster = -1
+        self.next_proc = 0
+        self.submitted = {}
+
+    async def handle(self, r: MessageReader) -> list[bytes]:
+        """One request in, its replies out; raises CloseSession to end the session."""
+        num = r.get_int()
+        fn = _HANDLERS.get(num)
+        if fn is None:
+            raise CloseSession(f"unknown QMGMT request {num}")
+        if num in _WRITES and not self.write:
+            return [self._reply(-1, E.EACCES).getvalue()]
+        out = fn(self, r)
+        if hasattr(out, "__await__"):
+            out = await out
+        return [m.getvalue() if isinstance(m, MessageWriter) else m for m in (out or [])]
+
+    # ------------------------------------------------------------------ requests
+    def noop(self, r):
+        return []
+
+    def close(self, r):
+        raise CloseSession("CloseSocket")
+
+    def capabilities(self, r):
+        r.get_int()
+        return [self._ad_lines(["LateMaterialize = true", "LateMaterializeVersion = 2",
+                           "UseJobsets = false"])]
+
+    def begin(self, r):
+        self.errors = []
+        self._txn()
+        return [self._reply(0)]
+
+    def abort_request(self, r):
+        self.abort()
+        return [self._reply(0)]
+
+    def new_cluster(self, r):
+        txn = self._txn()
+        q = self.queue
+        err = None
+        if not self.authenticated:
+            err = (E.EACCES, "Cannot allocate a cluster id")
+        elif q.next_cluster > rules.MAX_ID - 1:
+            err = (E.EINVAL, "Cannot allocate a cluster id")
+        if err:
+            w = self._reply(-1, err[0])
+            w.put_bytes(self._ad_lines([f"ErrorCode = {err[0]}", f"ErrorReason = {quote(err[1])}"]))
+            return [w]
+        c = q.next_cluster
+        q.next_cluster = c + 1
+        txn.set("0.0", "NextClusterNum", str(c + 1))
+        txn.new_ad(L.cluster_key(c))
+        txn.new_ad(f"{c}.-2", "ClusterPvt", "")
+        self.active_cluster = c
+        self.next_proc = 0
+        self.submitted[c] = 0
+        return [self._reply(c)]
+
+    def new_proc(self, r):
+        c = r.get_int()
+        txn = self._txn()
+        if c != self.active_cluster or c <= 0:
+            return [self._reply(-1, E.EINVAL)]
+        if self.next_proc >= MAX_PROCS_PER_CLUSTER:
+            return [self._reply(-1, E.EINVAL)]
+        p = self.next_proc
+        self.next_proc += 1
+        key = L.job_key(c, p)
+        txn.new_ad(key)
+        gid = f"{self.policy.schedd_name}#{c}.{p}"
+        if self.policy.global_id_with_time:
+            gid += f"#{int(self.now())}"
+        txn.set(key, "GlobalJobId", quote(gid))
+        self.submitted[c] = self.next_proc
+        return [self._reply(p)]
+
+    def set_attribute(self, r):
+        num2 = self._last_num == SetAttribute2
+        c = r.get_int()
+        p = r.get_int()
+        value = r.get_str()
+        name = r.get_str()
+        flags = r.get_bytes(1)[0] if num2 and r.remaining else 0
+        no_ack = bool(flags & NO_ACK)
+        if not value:
+            if no_ack:
+                raise CloseSession(f"SetAttribute got NULL value for {name}")
+            return [self._reply(-1, E.EINVAL)]
+        if self.errors and no_ack:
+            return []
+        err = rules.set_attribute(self._txn(), self, c, p, name, value)
+        if err is not None:
+            self.log(f"SetAttribute({c}.{p}, {name}) refused: {err[1]}")
+            if no_ack:
+                self.errors.append(err)
+                return []
+            return [self._reply(-1, err[0])]
+        return [] if no_ack else [self._reply(0)]
+
+    def set_by_constraint(self, r):
+        num2 = self._last_num == SetAttributeByConstraint2
+        constraint = r.get_str()
+        value = r.get_str()
+        name = r.get_str()
+        flags = r.get_bytes(1)[0] if num2 and r.remaining else 0
+        only_my_jobs = bool(flags & 0x10)
+        try:
+            ids = self.select(constraint) if self.select else []
+        except ValueError:
+            return [self._reply(-1, E.EINVAL)]
+        txn = self._txn()
+        changed = 0
+        for c, p in ids:
+            if only_my_jobs and not rules.may_touch(txn, c, self.user, self.policy, p):
+                continue
+            if rules.set_attribute(txn, self, c, p, name, value) is None:
+                changed += 1
+        # the real schedd answers with the number of jobs changed (-1: none)
+        return [self._reply(changed if changed else -1, E.EACCES if not changed else 0)]
+
+    def delete_attribute(self, r):
+        c, p = r.get_int(), r.get_int()
+        name = r.get_str()
+        txn = self._txn()
+        key = L.job_key(c, p)
+        if not txn.exists(key) or txn.lookup(key, name) is None:
+            return [self._reply(-1, E.ENOENT)]
+        if key in self.queue.ads and (name in self.policy.immutable or
+                                      not rules.may_touch(txn, c, self.user, self.policy, p)):
+            return [self._reply(-1, E.EACCES)]
+        txn.delete(key, name)
+        return [self._reply(0)]
+
+    def get_attribute(self, r):
+        num = self._last_num
+        c, p = r.get_int(), r.get_int()
+        name = r.get_str()
+        txn = self.txn
+        v = (txn.job_lookup(c, p, name) if txn else
+             (self.queue.job_attr(c, p, name) if p >= 0 else self.queue.clusters.get(c, {}).get(name)))
+        if v is None or name.lower().startswith("_condor_priv"):
+            return [self._reply(-1, E.ENOENT if v is None else E.EACCES)]
+        w = self._reply(0)
+        if num == GetAttributeInt:
+            iv = int_value(v)
+            if iv is None:
+                return [self._reply(-1, E.EINVAL)]
+            w.put_int(iv)
+        elif num == GetAttributeFloat:
+            try:
+                w.put_double(float(v))
+            except ValueError:
+                return [self._reply(-1, E.EINVAL)]
+        elif num == GetAttributeString:
+            s = unquote(v)
+            if s is None:
+                return [self._reply(-1, E.EINVAL)]
+            w.put_string(s)
+        else:
+            w.put_string(v)
+        return [w]
+
+    def get_job_ad(self, r):
+        c, p = r.get_int(), r.get_int()
+        ad = self.queue.job(c, p) if p >= 0 else self.queue.clusters.get(c)
+        if ad is None:
+            return [self._reply(-1, E.ENOENT)]
+        w = self._reply(0)
+        lines = [f"{k} = {v}" for k, v in dict(ad).items() if not k.lower().startswith("_condor_priv")]
+        w.put_bytes(self._ad_lines(lines))
+        return [w]
+
+    async def commit(self, r):
+        if self._last_num == CommitTransaction:
+            r.get_int()
+        txn = self.txn
+        if self.errors:
+            code, msg = self.errors[0]
+            self.abort()
+            w = self._reply(-1, code)
+            w.put_bytes(self._ad_lines(["ErrorCode = 2", f"ErrorReason = {quote(msg)}"]))
+            return [w]
+        if txn is None or txn.empty:
+            self.abort()
+            w = self._reply(0)
+            w.put_bytes(self._ad_lines([]))
+            return [w]
+        if self.submitted:
+            rules.finish_submit(txn, self, {c: n for c, n in self.submitted.items() if n > 0})
+            for c, n in self.submitted.items():
+                if n == 0:
+                    txn.destroy(L.cluster_key(c))
+                    txn.destroy(f"{c}.-2")
+        err = await self._commit(txn, dict(self.submitted))
+        self.abort()
+        if err:
+            w = self._reply(-1, err[0])
+            w.put_bytes(self._ad_lines(["ErrorCode = 2", f"ErrorReason = {quote(err[1])}"]))
+            return [w]
+        w = self._reply(0)
+        w.put_bytes(self._ad_lines([]))
+        return [w]
+
+    def set_effective_owner(self, r):
+        owner = r.get_str()
+        me = self.user.split("@", 1)[0]
+        if owner in ("", me) or self.policy.is_super(self.user):
+            if owner and owner != me:
+                self.user = f"{owner}@{self.policy.uid_domain}"
+            return [self._reply(0)]
+        return [self._reply(-1, E.EACCES)]
+
+    def set_allow_protected(self, r):
+        r.get_int()
+        return [self._reply(0)]
+
+
+_HANDLERS: dict[int, Callable] = {}
+_WRITES = {NewCluster, NewProc, SetAttribute, SetAttribute2, SetAttributeByConstraint,
+           SetAttributeByConstraint2, DeleteAttribute, CommitTransaction, CommitTransactionNoFlags,
+           BeginTransaction, DestroyCluster, DestroyProc}
+
+
+def _register(nums, method):
+    for n in nums:
+        def call(session, r, _n=n, _m=method):
+            session._last_num = _n
+            return _m(session, r)
+        _HANDLERS[n] = call
+
+
+_register([InitializeConnection, InitializeReadOnlyConnection], QmgmtSession.noop)
+_register([CloseSocket], QmgmtSession.close)
+_register([GetCapabilities], QmgmtSession.capabilities)
+_register([BeginTransaction], QmgmtSession.begin)
+_register([AbortTransaction], QmgmtSession.abort_request)
+_register([NewCluster], QmgmtSession.new_cluster)
+_register([NewProc], QmgmtSession.new_proc)
+_register([SetAttribute, SetAttribute2], QmgmtSession.set_attribute)
+_register([SetAttributeByConstraint, SetAttributeByConstraint2], QmgmtSession.set_by_constraint)
+_register([DeleteAttribute], QmgmtSession.delete_attribute)
+_register([GetAttributeFloat, GetAttributeInt, GetAttributeString, GetAttributeExpr],
+          QmgmtSession.get_attribute)
+_register([GetJobAd], QmgmtSession.get_job_ad)
+_register([CommitTransaction, CommitTransactionNoFlags], QmgmtSession.commit)
+_register([SetEffectiveOwner], QmgmtSession.set_effective_owner)
+_register([SetAllowProtectedAttrChanges], QmgmtSession.set_allow_protected)
