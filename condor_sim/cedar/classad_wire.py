@@ -169,3 +169,22 @@ def put_ad(w: MessageWriter, ad, *, projection=None, include_private: bool | Non
     w.put_string("")
     w.put_string("")
     return w
+
+
+_INT8 = __import__("struct").Struct(">q")
+
+
+def wire_string(text: str, encrypted: bool) -> bytes:
+    """One CEDAR string as ``put_string`` writes it (length-prefixed on an encrypted stream)."""
+    raw = text.encode("utf-8", "surrogateescape") + b"\0"
+    return _INT8.pack(len(raw)) + raw if encrypted else raw
+
+
+def encode_lines(lines: list[str], encrypted: bool) -> bytes:
+    """An ad already in wire lines (``Name = <old syntax>``), as ``put_ad`` would send it;
+    for replies of many ads, where building each through a MessageWriter costs too much."""
+    if encrypted:
+        body = b"".join(wire_string(x, True) for x in lines)
+        return _INT8.pack(len(lines)) + body + wire_string("", True) * 2
+    return _INT8.pack(len(lines)) + b"".join(
+        x.encode("utf-8", "surrogateescape") + b"\0" for x in lines) + b"\0\0"

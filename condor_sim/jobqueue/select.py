@@ -8,16 +8,18 @@ turn) are parsed, so a query over 10,000 jobs does not parse 10,000 whole ads.
 from __future__ import annotations
 
 import re
+import struct
 
 import classad2
 
-from ..cedar.classad_wire import is_private
+from ..cedar.classad_wire import is_private, wire_string
 from .queue import COMPLETED, HELD, IDLE, REMOVED, RUNNING, SUSPENDED, TRANSFERRING_OUTPUT, int_value
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _TRUE = re.compile(r"[\s(]*true[\s)]*\Z", re.IGNORECASE)
 SCHEDULER_UNIVERSE = 7
+_INT = struct.Struct(">q")
 
 
 def names_in(text: str) -> set[str]:
@@ -116,10 +118,10 @@ def projection_list(value) -> list[str]:
 
 
 def job_lines(cluster: dict, own: dict, projection: list[str] | None) -> list[str]:
-    """The job's attributes as wire lines (private ones never)."""
+    """The job's attributes as wire lines (private ones never); ``projection`` is in output order."""
     if projection:
         out = []
-        for name in sorted(set(projection), key=str.lower):
+        for name in projection:
             v = own.get(name)
             if v is None:
                 v = cluster.get(name)
@@ -161,7 +163,7 @@ class Tally:
                 bucket[name] += 1
 
     def lines(self, prefix: str = "") -> list[str]:
-        out = [f"{prefix}{k} = {v}" for k, v in self.n.items() if k != "Suspended" or True]
+        out = [f"{prefix}{k} = {v}" for k, v in self.n.items()]
         out += [f"{prefix}Scheduler{k} = {v}" for k, v in self.sched.items() if k != "Suspended"]
         return out
 
@@ -185,3 +187,32 @@ def summary_lines(mine: Tally, everyone: Tally, server_time: int | None) -> list
     lines += mine.lines()
     lines += everyone.lines("Allusers")
     return lines
+
+
+class AdEncoder:
+    """Job ads straight to message payloads (``[int N][N strings]["" ""]``), for queries
+    over many jobs: a cluster's lines are encoded once per query and shared by its procs."""
+
+    def __init__(self, encrypted: bool, projection: list[str] | None = None,
+                 server_time: int | None = None):
+        self.encrypted = encrypted
+        self.projection = sorted(set(projection), key=str.lower) if projection else None
+        self._clusters: dict[int, list] = {}
+        extra = [f"ServerTime = {server_time}"] if server_time is not None else []
+        self._extra_count = len(extra)
+        self._tail = b"".join(self.string(x) for x in extra + ["", ""])
+
+    def string(self, text: str) -> bytes:
+        return wire_string(text, self.encrypted)
+
+    def payload(self, cluster_id: int, cluster: dict, own: dict) -> bytes:
+        if self.projection is not None:
+            lines = [self.string(x) for x in job_lines(cluster, own, self.projection)]
+        else:
+            parts = self._clusters.get(cluster_id)
+            if parts is None:
+                parts = [(k, self.string(f"{k} = {v}")) for k, v in cluster.items() if not is_private(k)]
+                self._clusters[cluster_id] = parts
+            lines = [b for k, b in parts if k not in own]
+            lines += [self.string(f"{k} = {v}") for k, v in own.items() if not is_private(k)]
+        return _INT.pack(len(lines) + self._extra_count) + b"".join(lines) + self._tail

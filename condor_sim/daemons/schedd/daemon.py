@@ -11,7 +11,7 @@ import os
 import time
 
 from ... import CONDOR_VERSION, texts as T
-from ...cedar.classad_wire import get_ad, put_ad
+from ...cedar.classad_wire import encode_lines, get_ad, put_ad
 from ...cedar.commands import Cmd
 from ...cedar.stream import MessageWriter
 from ...command_table import command
@@ -163,10 +163,13 @@ class Schedd(Daemon):
 
     def retire(self, jobs: list[tuple[int, int]], *, write_events: bool = True) -> None:
         """Removed jobs leave the queue: the abort event, the history file, then their ads
-        (and a cluster's ad with its last job)."""
+        (and a cluster's ad with its last job).  The log gets, per job, its marks (outside
+        a transaction, as the real schedd writes them) and a transaction that destroys it;
+        all of them in one write and one sync."""
         now = int(time.time())
         events: dict[str, list[str]] = {}
         records = []
+        text: list[str] = []
         for c, p in jobs:
             job = self.queue.job(c, p)
             if job is None:
@@ -180,19 +183,18 @@ class Schedd(Daemon):
                         U.aborted_event(c, p, now, unquote(job.get("RemoveReason")) or ""))
                 marks.set(key, "JobAbortEventLogged", "1")
             marks.set(key, "JobFinishedHookDone", str(now))
-            # outside a transaction, as the real schedd writes these
-            self.write("".join(marks.lines))
+            text.extend(marks.lines)
             self.queue.apply(marks)
             records.append(dict(self.queue.job(c, p)))
             txn = self.queue.begin()
             txn.destroy(key)
-            procs = self.queue.cluster_procs.get(c, set())
-            if procs <= {p}:
+            if self.queue.cluster_procs.get(c, set()) <= {p}:
                 txn.destroy(L.cluster_key(c))
                 if f"{c}.-2" in self.queue.ads:
                     txn.destroy(f"{c}.-2")
-            self.write(self.queue.log_text(txn))
+            text.append(self.queue.log_text(txn))
             self.queue.apply(txn)
+        self.write("".join(text))
         self.write_events(events)
         if records:
             try:
@@ -349,22 +351,23 @@ class Schedd(Daemon):
         summary_only = request.get("SummaryOnly") is True
         matched = []
         clusters = self.queue.clusters
-        chan = req.chan
-        sent = 0
-        for (c, p), own in list(self.queue.jobs.items()):
-            cl = clusters.get(c, {})
-            if mine_only and cl.get("Owner") != f'"{owner}"':
-                continue
-            if not m.matches(c, cl, own):
-                continue
-            matched.append((c, p))
-            if summary_only or (0 <= limit <= sent):
-                continue
-            lines = S.job_lines(cl, own, projection)
-            if send_time:
-                lines.append(f"ServerTime = {now}")
-            await chan.send(_lines_message(req.message(), lines))
-            sent += 1
+        encoder = S.AdEncoder(req.chan.encrypted, projection, now if send_time else None)
+
+        def ads():
+            sent = 0
+            for (c, p), own in list(self.queue.jobs.items()):
+                cl = clusters.get(c, {})
+                if mine_only and cl.get("Owner") != f'"{owner}"':
+                    continue
+                if not m.matches(c, cl, own):
+                    continue
+                matched.append((c, p))
+                if summary_only or (0 <= limit <= sent):
+                    continue
+                sent += 1
+                yield encoder.payload(c, cl, own)
+
+        await req.chan.send_many(ads())
         mine = S.tally(self.queue, matched)
         everyone = S.tally(self.queue)
         await req.send(_lines_message(req.message(), S.summary_lines(mine, everyone, now)))
@@ -382,14 +385,14 @@ class Schedd(Daemon):
         try:
             ads, scanned = H.query(H.iter_newest_first(self.history.files()),
                                    str(constraint) if constraint is not None else None,
-                                   projection, match, str(since) if since is not None else None)
+                                   projection, match, str(since) if since is not None else None,
+                                   as_lines=True)
         except ValueError as e:
             _lines_message(msg, H.error_ad(1, str(e)))
             await req.send(msg)
             return
-        for lines in H.reply_ads(ads, scanned):
-            _lines_message(msg, lines)
-        await req.send(msg)
+        enc = req.chan.encrypted
+        await req.send(b"".join(encode_lines(lines, enc) for lines in H.reply_ads(ads, scanned)))
 
     @command(Cmd.ACT_ON_JOBS, perm=Perm.WRITE, force_auth=True)
     async def act_on_jobs(self, req) -> None:
