@@ -21,7 +21,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pool_startup import machine  # noqa: E402

@@ -367,3 +367,39 @@ def test_store_replays_and_drops_a_torn_tail(tmp_path):
     q3 = JobQueue("vm", "vm")
     QueueStore(str(path), logged.append).open(q3)
     assert sorted(q3.jobs) == [(1, 0), (1, 1)] and q3.next_cluster == 2
+
+
+def test_store_keeps_what_came_before_damage_inside_a_transaction(tmp_path):
+    """The real schedd will not start on such a log; a simulated pool must, so the damaged
+    file is kept aside and the queue starts from the transactions before it."""
+    path = tmp_path / "job_queue.log"
+    good = (FIXTURES / "job_queue.log.1").read_bytes().split(b"105 \n103 1.0 HoldReason")[0]
+    path.write_bytes(good + b"105 \n103 1.0\n106 \n")
+    logged: list[str] = []
+    q = JobQueue("vm", "vm")
+    QueueStore(str(path), logged.append).open(q)
+    assert sorted(q.jobs) == [(1, 0), (1, 1), (1, 2)] and q.status(1, 0) == IDLE
+    assert (tmp_path / "job_queue.log.corrupt").read_bytes().endswith(b"103 1.0\n106 \n")
+    assert any("occurred inside closed transaction, recovery failed" in m for m in logged)
+    assert any(m.startswith(f"Log {path} is corrupt and needs to be cleaned") for m in logged)
+    assert L.replay(path.read_bytes()).torn is False
+
+
+def test_protected_attributes_only_for_queue_super_users():
+    pol = rules.QueuePolicy(**{**POLICY.__dict__, "protected": frozenset({"Secret"})})
+    q = JobQueue("vm", "vm")
+    submit(Q.QmgmtSession(q, pol, "alice@vm", True, write=True, commit=Committer(q)), 1)
+    for user, ok in (("alice@vm", False), ("condor@vm", True)):
+        s = Q.QmgmtSession(q, pol, user, True, write=True, commit=Committer(q))
+        setattr2(s, 1, 0, "1", "Secret")
+        r = call(s, Q.CommitTransactionNoFlags)[0]
+        assert (r.get_int() == 0) == ok
+        if not ok:
+            assert r.get_int() == errno.EACCES
+            assert reply_ad(r)["ErrorReason"].startswith("Unauthorized setting of protected attribute Secret")
+
+
+def test_a_fresh_log_starts_as_the_real_one():
+    q = JobQueue("vm", "vm")
+    assert q.header_lines(7) == ('107 1 CreationTimestamp 7\n101 0.0 Job Machine\n'
+                                 '105 \n103 0.0 UidDomain "vm"\n106 \n')

@@ -321,3 +321,93 @@ def test_hostile_qmgmt_requests_are_refused_and_the_queue_stays_whole(schedd):
     log = schedd.pool_dir / "spool" / "job_queue.log"
     replayed = L.replay(log.read_bytes())
     assert not replayed.torn
+
+
+@pytest.fixture
+def shared_schedd():
+    """A schedd whose config another user can read (pytest's own directories are 0700)."""
+    import os
+    import shutil
+    import tempfile
+    if os.geteuid() != 0:
+        pytest.skip("needs root to run a client as another user")
+    base = Path(tempfile.mkdtemp(prefix="condor-sim-owners-"))
+    os.chmod(base, 0o755)
+    d = DaemonProcess(base / "pool", "schedd", overrides={"ALLOW_WRITE": "*", "ALLOW_READ": "*"})
+    d.start()
+    try:
+        yield d
+    finally:
+        d.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def test_jobs_belong_to_their_owner_and_queue_super_users(shared_schedd):
+    d = shared_schedd
+    c = submit(d, 1)
+    try:
+        r = run(d, f"""
+A = htcondor.JobAction
+out = [dict(schedd.act(A.Hold, ["{c}.0"]))["TotalPermissionDenied"]]
+try:
+    schedd.edit(["{c}.0"], "Foo", "1")
+    out.append("edited")
+except Exception as e:
+    out.append(str(e))
+mine = schedd.submit(htcondor.Submit({{"executable": "/bin/true"}}), count=1).cluster()
+out.append(mine)
+out.append([[a["Owner"], a["User"].split("@")[0]] for a in schedd.query(f"ClusterId == {{mine}}", ["Owner", "User"])])
+return out
+""", user="nobody")
+    except pytest.skip.Exception:
+        raise
+    assert r[0] == 1 and r[1] != "edited"
+    assert r[3] == [["nobody", "nobody"]]
+    # root is a queue super user: it may act on anybody's jobs
+    assert run(d, f'return dict(schedd.act(htcondor.JobAction.Hold, ["{r[2]}.0"]))["TotalSuccess"]') == 1
+
+
+def test_concurrent_submitters_each_get_their_own_cluster(schedd):
+    import subprocess
+    import sys
+    head = V2.format(addr=schedd.sinful)
+    body = head + ("import time\nout = []\nfor i in range(5):\n"
+                   "    out.append(schedd.submit(htcondor.Submit({'executable': '/bin/true'}), count=20).cluster())\n"
+                   "print(out)\n")
+    env = {"CONDOR_CONFIG": str(schedd.config), "PATH": "/usr/bin:/bin"}
+    procs = [subprocess.Popen([sys.executable, "-c", body], env=env, stdout=subprocess.PIPE, text=True)
+             for _ in range(3)]
+    clusters = []
+    for p in procs:
+        out, _ = p.communicate(timeout=120)
+        assert p.returncode == 0
+        clusters += eval(out.strip().splitlines()[-1])
+    assert len(set(clusters)) == 15
+    counts = run(schedd, f"""
+ids = {clusters!r}
+return [len(schedd.query(f"ClusterId == {{c}}", ["ProcId"])) for c in ids]
+""")
+    assert counts == [20] * 15
+    assert not L.replay((schedd.pool_dir / "spool" / "job_queue.log").read_bytes()).torn
+
+
+def test_a_torn_log_tail_is_dropped_at_start_up(tmp_path):
+    d = DaemonProcess(tmp_path / "torn", "schedd", overrides={"ALLOW_WRITE": "*"})
+    d.start()
+    try:
+        c = submit(d, 2)
+    finally:
+        d.stop()
+    log = d.pool_dir / "spool" / "job_queue.log"
+    with open(log, "ab") as f:
+        f.write(b"105 \n103 0.0 NextClusterNum 99\n101 99.0 Job Mac")
+    d.address_file.unlink(missing_ok=True)
+    d.start()
+    try:
+        d.wait_for_log("has the following issues: Detected unterminated log entry")
+        d.wait_for_log("About to rotate ClassAd log")
+        assert run(d, "return sorted([a['ClusterId'], a['ProcId']] for a in schedd.query())") == [[c, 0], [c, 1]]
+        assert submit(d, 1) == c + 1
+        assert d.alive()
+    finally:
+        d.stop()

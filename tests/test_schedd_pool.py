@@ -8,7 +8,7 @@ import signal
 import time
 
 from condor_sim.jobqueue import classad_log as L
-from support.pools import client, daemon_pids, log, running_pool, started_pid, wait_log
+from support.pools import client, daemon_pids, log, running_pool, started_pid
 
 SUBMIT = """
 import htcondor2

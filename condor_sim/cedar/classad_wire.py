@@ -163,6 +163,11 @@ def put_ad(w: MessageWriter, ad, *, projection=None, include_private: bool | Non
                 lines.append(format_line(name, value))
     if server_time is not None:
         lines.append(f"ServerTime = {int(server_time)}")
+    return put_lines(w, lines)
+
+
+def put_lines(w: MessageWriter, lines: list[str]) -> MessageWriter:
+    """An ad already in wire lines (``Name = <old syntax>``), with the two legacy strings."""
     w.put_int(len(lines))
     for line in lines:
         w.put_string(line)

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import rules
+from .classad_log import job_key
 from .queue import (COMPLETED, HELD, REMOVED, RUNNING, SUSPENDED, TRANSFERRING_OUTPUT, Transaction,
-                    int_value, quote)
+                    int_value)
 from .select import select
 
 HOLD, RELEASE, REMOVE, REMOVE_X, VACATE, VACATE_FAST, CLEAR_DIRTY, SUSPEND, CONTINUE = range(1, 10)
@@ -153,8 +154,7 @@ def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int) -> Plan
         elif action in (REMOVE, TRANSFER_AND_REMOVE):
             rules.remove(txn, c, p, reason, now)
         elif action == REMOVE_X:
-            from . import classad_log as L
-            txn.set(L.job_key(c, p), "LeaveJobInQueue", "False")
-            rules.remove(txn, c, p, reason or quote("").strip('"'), now)
+            txn.set(job_key(c, p), "LeaveJobInQueue", "False")
+            rules.remove(txn, c, p, reason, now)
         result.record((c, p), AR_SUCCESS)
     return result

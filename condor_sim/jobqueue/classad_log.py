@@ -28,7 +28,12 @@ OPS = frozenset((NEW, DESTROY, SET, DELETE, BEGIN, END, SEQUENCE))
 
 
 class CorruptLog(Exception):
-    """A bad record inside a committed transaction: the log cannot be trusted."""
+    """A bad record inside a committed transaction: the log cannot be trusted past
+    ``good_bytes`` (the end of the last whole record before the damaged transaction)."""
+
+    def __init__(self, message: str, good_bytes: int = 0):
+        super().__init__(message)
+        self.good_bytes = good_bytes
 
 
 def cluster_key(cluster: int) -> str:
@@ -161,7 +166,7 @@ def replay(data: bytes) -> Replay:
         nl = data.find(b"\n", pos)
         if nl < 0:
             out.torn = True
-            out.warnings.append(f"Detected unterminated log entry")
+            out.warnings.append("Detected unterminated log entry")
             break
         raw = data[pos:nl]
         try:
@@ -174,7 +179,8 @@ def replay(data: bytes) -> Replay:
             for later in data[nl + 1:].split(b"\n"):
                 if later.startswith(b"106 ") or later == b"106":
                     raise CorruptLog(f"corrupt log record {out.records + 1} (byte offset {pos}) "
-                                     f"occurred inside closed transaction, recovery failed")
+                                     f"occurred inside closed transaction, recovery failed",
+                                     out.good_bytes)
             out.torn = True
             out.warnings.append(f"Encountered corrupt log record {out.records + 1} (byte offset {pos})")
             break

@@ -63,13 +63,26 @@ def _sort_key(name: str) -> tuple[int, str]:
     return (len(name), name.lower())
 
 
+_ORDERS: dict[tuple, list[str]] = {}     # a job's attribute names -> the order they print in
+
+
+def _print_order(keys: tuple, include_env: bool) -> list[str]:
+    """Jobs of one cluster mostly share their attribute names: sort each set once."""
+    order = _ORDERS.get((keys, include_env))
+    if order is None:
+        names = [n for n in keys if not is_private(n)]
+        if not include_env:   # HISTORY_CONTAINS_JOB_ENVIRONMENT = false
+            names = [n for n in names if n.lower() not in ("env", "environment")]
+        names.sort(key=_sort_key)
+        if len(_ORDERS) > 1000:
+            _ORDERS.clear()
+        order = _ORDERS[(keys, include_env)] = names
+    return order
+
+
 def format_ad(ad: dict[str, str], include_env: bool = True) -> str:
     """The ad's lines as AppendHistory prints them (``sPrintAd`` with FastSort)."""
-    names = [n for n in ad if not is_private(n)]
-    if not include_env:   # HISTORY_CONTAINS_JOB_ENVIRONMENT = false
-        names = [n for n in names if n.lower() not in ("env", "environment")]
-    names.sort(key=_sort_key)
-    return "".join(f"{n} = {ad[n]}\n" for n in names)
+    return "".join([f"{n} = {ad[n]}\n" for n in _print_order(tuple(ad), include_env)])
 
 
 def _lookup(ad: dict[str, str], name: str) -> str | None:

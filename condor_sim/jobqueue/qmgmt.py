@@ -17,6 +17,7 @@ import errno as E
 import time
 from typing import Callable
 
+from ..cedar.classad_wire import encode_lines
 from ..cedar.stream import MessageReader, MessageWriter
 from . import classad_log as L
 from . import rules
@@ -87,13 +88,7 @@ class QmgmtSession:
         return w
 
     def _ad_lines(self, lines: list[str]) -> bytes:
-        w = MessageWriter(self.encrypted)
-        w.put_int(len(lines))
-        for line in lines:
-            w.put_string(line)
-        w.put_string("")
-        w.put_string("")
-        return w.getvalue()
+        return encode_lines(lines, self.encrypted)
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -118,7 +113,7 @@ class QmgmtSession:
         fn = _HANDLERS.get(num)
         if fn is None:
             raise CloseSession(f"unknown QMGMT request {num}")
-        if num in _WRITES and not self.write:
+        if num in WRITES and not self.write:
             return [self._reply(-1, E.EACCES).getvalue()]
         out = fn(self, r)
         if hasattr(out, "__await__"):
@@ -328,7 +323,7 @@ class QmgmtSession:
 
 
 _HANDLERS: dict[int, Callable] = {}
-_WRITES = {NewCluster, NewProc, SetAttribute, SetAttribute2, SetAttributeByConstraint,
+WRITES = {NewCluster, NewProc, SetAttribute, SetAttribute2, SetAttributeByConstraint,
            SetAttributeByConstraint2, DeleteAttribute, CommitTransaction, CommitTransactionNoFlags,
            BeginTransaction, DestroyCluster, DestroyProc}
 

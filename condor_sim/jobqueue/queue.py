@@ -260,13 +260,14 @@ class JobQueue:
         return L.transaction(txn.lines)
 
     def header_lines(self, now: int) -> str:
-        """A new log: the sequence record and the header ad (``0.0``)."""
+        """A new log: the sequence record, the header ad (``0.0``) and, in a transaction,
+        the UID domain, as a fresh real schedd writes them."""
         self.created = self.created or now
+        header = L.Ad("Job", "Machine")
+        self.ads[HEADER_KEY] = header
         txn = self.begin()
-        if HEADER_KEY not in self.ads:
-            txn.new_ad(HEADER_KEY, "Job", "Machine")
-            txn.set(HEADER_KEY, "UidDomain", quote(self.uid_domain))
-        return L.sequence(self.sequence, self.created) + self.commit(txn)
+        txn.set(HEADER_KEY, "UidDomain", quote(self.uid_domain))
+        return L.sequence(self.sequence, self.created) + L.new_ad(HEADER_KEY) + self.commit(txn)
 
     def compacted(self) -> str:
         """The whole queue as a fresh log (one sequence number later)."""

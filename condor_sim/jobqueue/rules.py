@@ -271,10 +271,15 @@ def release(txn: Transaction, c: int, p: int, reason: str, now: int) -> None:
     if reason:
         txn.set(key, "ReleaseReason", quote(reason))
     txn.set(key, "EnteredCurrentStatus", str(now))
+    _hold_aside(txn, c, p)
+
+
+def _hold_aside(txn: Transaction, c: int, p: int) -> None:
+    """fixReasonAttrs for a job that leaves hold: its hold reasons become the Last ones."""
     _move(txn, c, p, "HoldReason", "LastHoldReason")
     _move(txn, c, p, "HoldReasonCode", "LastHoldReasonCode")
     _move(txn, c, p, "HoldReasonSubCode", "LastHoldReasonSubCode")
-    txn.delete(key, "JobStatusOnRelease")
+    txn.delete(L.job_key(c, p), "JobStatusOnRelease")
 
 
 def remove(txn: Transaction, c: int, p: int, reason: str, now: int) -> None:
@@ -283,10 +288,7 @@ def remove(txn: Transaction, c: int, p: int, reason: str, now: int) -> None:
     if reason:
         txn.set(key, "RemoveReason", quote(reason))
     txn.set(key, "EnteredCurrentStatus", str(now))
-    _move(txn, c, p, "HoldReason", "LastHoldReason")
-    _move(txn, c, p, "HoldReasonCode", "LastHoldReasonCode")
-    _move(txn, c, p, "HoldReasonSubCode", "LastHoldReasonSubCode")
-    txn.delete(key, "JobStatusOnRelease")
+    _hold_aside(txn, c, p)
 
 
 def finish_submit(txn: Transaction, session, clusters: dict[int, int]) -> None:

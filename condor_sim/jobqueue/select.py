@@ -42,10 +42,10 @@ class Matcher:
             self.refs = names_in(text)
         self._cluster_cache: dict = {}
 
-    def _closure(self, cluster: dict, own: dict) -> list[str]:
+    def _closure(self, cluster: dict, own: dict, seen: set | None = None) -> list[str]:
         lower = {k.lower(): k for k in cluster}
         lower.update({k.lower(): k for k in own})
-        seen: set[str] = set()
+        seen = set() if seen is None else seen
         todo = list(self.refs)
         while todo:
             n = todo.pop()
@@ -64,8 +64,7 @@ class Matcher:
     def matches(self, cluster_id: int, cluster: dict, own: dict) -> bool:
         if self.always:
             return True
-        names = self._closure(cluster, own) if own.keys() - {"ProcId", "JobStatus", "GlobalJobId"} \
-            else self._cluster_names(cluster_id, cluster, own)
+        names = self._names(cluster_id, cluster, own)
         lines = []
         for k in names:
             v = own.get(k)
@@ -80,12 +79,26 @@ class Matcher:
         except Exception:
             return False
 
-    def _cluster_names(self, cluster_id: int, cluster: dict, own: dict) -> list[str]:
-        names = self._cluster_cache.get(cluster_id)
-        if names is None:
-            names = self._closure(cluster, {"ProcId": "0", "JobStatus": "1", "GlobalJobId": '""'})
-            self._cluster_cache[cluster_id] = names
-        return names
+    def _names(self, cluster_id: int, cluster: dict, own: dict) -> list[str]:
+        """The attributes the constraint can reach for this job.  What the cluster ad
+        reaches is worked out once per cluster; a proc's own attributes join it when
+        named, and only an own value that names something new needs the whole walk."""
+        cached = self._cluster_cache.get(cluster_id)
+        if cached is None:
+            reach: set[str] = set()
+            names = self._closure(cluster, {}, reach)
+            cached = (names, reach)
+            self._cluster_cache[cluster_id] = cached
+        names, reach = cached
+        extra = []
+        for k, v in own.items():
+            low = k.lower()
+            if low in reach or low in self.refs:
+                if names_in(v) - reach:
+                    return self._closure(cluster, own)
+                if k not in cluster:
+                    extra.append(k)
+        return names + extra if extra else names
 
 
 def select(queue, constraint: str | None, *, owner: str | None = None, limit: int = -1):

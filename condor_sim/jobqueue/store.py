@@ -35,7 +35,10 @@ class QueueStore:
                 data = f.read()
         except FileNotFoundError:
             data = b""
-        replay = L.replay(data)          # raises CorruptLog for a damaged committed transaction
+        try:
+            replay = L.replay(data)
+        except L.CorruptLog as e:        # damage inside a committed transaction
+            replay = self._salvage(data, e)
         for w in replay.warnings:
             if w.startswith("Encountered corrupt"):
                 self.log(f"WARNING: {w}")
@@ -49,6 +52,23 @@ class QueueStore:
             self.compact(queue)
         else:
             self._open_fd()
+        return replay
+
+    def _salvage(self, data: bytes, err: "L.CorruptLog") -> L.Replay:
+        """The real schedd refuses to start on a log damaged inside a committed
+        transaction.  A simulated pool must come up: the damaged file is kept aside and
+        the queue starts from the whole transactions before the damage."""
+        self.log(f"ERROR: {err}")
+        self.log(T.CORRUPT_QUEUE.format(path=self.path))
+        good = err.good_bytes
+        moved = self.path + ".corrupt"
+        os.replace(self.path, moved)
+        replay = L.replay(data[:good])
+        with open(self.path, "wb") as f:
+            f.write(data[:good])
+        self.log(T.CORRUPT_QUEUE_KEPT.format(moved=moved, records=replay.records))
+        replay.torn = True
+        replay.warnings.append("Detected corrupt log record inside a transaction")
         return replay
 
     def _open_fd(self) -> None:

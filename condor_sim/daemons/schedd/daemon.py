@@ -11,9 +11,8 @@ import os
 import time
 
 from ... import CONDOR_VERSION, texts as T
-from ...cedar.classad_wire import encode_lines, get_ad, put_ad
+from ...cedar.classad_wire import encode_lines, get_ad, put_ad, put_lines
 from ...cedar.commands import Cmd
-from ...cedar.stream import MessageWriter
 from ...command_table import command
 from ...connection import ConnectionClosed
 from ...jobqueue import actions as A
@@ -21,7 +20,7 @@ from ...jobqueue import classad_log as L
 from ...jobqueue import history as H
 from ...jobqueue import select as S
 from ...jobqueue import userlog as U
-from ...jobqueue.qmgmt import CloseSession, QmgmtSession, _WRITES
+from ...jobqueue.qmgmt import CloseSession, QmgmtSession, WRITES
 from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, JobQueue, int_value, quote, unquote
 from ...jobqueue.rules import QueuePolicy
 from ...jobqueue.store import QueueStore
@@ -29,15 +28,6 @@ from ...security.perms import Perm
 from ..base import Daemon
 
 QMGMT_TIMEOUT = 20.0
-
-
-def _lines_message(w: MessageWriter, lines: list[str]) -> MessageWriter:
-    w.put_int(len(lines))
-    for line in lines:
-        w.put_string(line)
-    w.put_string("")
-    w.put_string("")
-    return w
 
 
 class Schedd(Daemon):
@@ -304,7 +294,7 @@ class Schedd(Daemon):
         try:
             while True:
                 msg = await req.read(QMGMT_TIMEOUT)
-                if not holding and msg.remaining >= 8 and int.from_bytes(msg.data[msg.pos:msg.pos + 8], "big", signed=True) in _WRITES:
+                if not holding and msg.remaining >= 8 and int.from_bytes(msg.data[msg.pos:msg.pos + 8], "big", signed=True) in WRITES:
                     await self.writer.acquire()
                     holding = True
                 try:
@@ -329,7 +319,12 @@ class Schedd(Daemon):
             if holding:
                 self.writer.release()
 
-    @command(Cmd.QUERY_JOB_ADS, Cmd.QUERY_JOB_ADS_WITH_AUTH, perm=Perm.READ)
+    @command(Cmd.QUERY_JOB_ADS_WITH_AUTH, perm=Perm.READ, force_auth=True)
+    async def query_my_jobs(self, req) -> None:
+        """The same query, from a client that must say who it is (condor_q's fast path)."""
+        await self.query_jobs(req)
+
+    @command(Cmd.QUERY_JOB_ADS, perm=Perm.READ)
     async def query_jobs(self, req) -> None:
         """command_query_job_ads: each ad its own message, then the summary."""
         request = get_ad(await req.read())
@@ -340,7 +335,7 @@ class Schedd(Daemon):
             text = str(constraint) if constraint is not None else None
             m = S.Matcher(text)
         except ValueError as e:
-            await req.send(_lines_message(req.message(), ["Owner = 0", "ErrorCode = 1",
+            await req.send(put_lines(req.message(), ["Owner = 0", "ErrorCode = 1",
                                                           f"ErrorString = {quote(str(e))}"]))
             return
         projection = S.projection_list(request.get("Projection"))
@@ -370,7 +365,7 @@ class Schedd(Daemon):
         await req.chan.send_many(ads())
         mine = S.tally(self.queue, matched)
         everyone = S.tally(self.queue)
-        await req.send(_lines_message(req.message(), S.summary_lines(mine, everyone, now)))
+        await req.send(put_lines(req.message(), S.summary_lines(mine, everyone, now)))
 
     @command(Cmd.QUERY_SCHEDD_HISTORY, perm=Perm.READ)
     async def query_history(self, req) -> None:
@@ -388,7 +383,7 @@ class Schedd(Daemon):
                                    projection, match, str(since) if since is not None else None,
                                    as_lines=True)
         except ValueError as e:
-            _lines_message(msg, H.error_ad(1, str(e)))
+            put_lines(msg, H.error_ad(1, str(e)))
             await req.send(msg)
             return
         enc = req.chan.encrypted
@@ -402,7 +397,7 @@ class Schedd(Daemon):
             plan = A.plan(self.queue, self.policy, request, req.user, now)
             if plan is None:
                 return                       # refused: the real schedd just closes
-            await req.send(_lines_message(req.message(), plan.result_lines(len(self.queue.jobs))))
+            await req.send(put_lines(req.message(), plan.result_lines(len(self.queue.jobs))))
             if not plan.successes:
                 return
             reply = await req.read(10)
