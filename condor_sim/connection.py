@@ -13,7 +13,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from .cedar.framing import DEFAULT_MAX_MESSAGE, Framer
+from .cedar.framing import DEFAULT_MAX_MESSAGE, SEND_CHUNK, Framer
 from .cedar.stream import MessageReader, MessageWriter
 
 READ_TIMEOUT = 20.0          # DaemonCore's command socket timeout
@@ -195,6 +195,29 @@ class Channel:
                 pending.clear()
         if pending:
             await self.send_raw(bytes(pending))
+
+    async def send_stream(self, pieces) -> None:
+        """One message made of ``pieces``, sent packet by packet as they are made, so the
+        peer decodes the first ads of a long reply while the rest are still being built."""
+        chunk = SEND_CHUNK
+        buf = bytearray()
+        out = bytearray()
+        for piece in pieces:
+            buf += piece
+            if len(buf) > chunk:
+                cut = (len(buf) - 1) // chunk * chunk      # keep a tail for the last packet
+                view = memoryview(buf)
+                for start in range(0, cut, chunk):
+                    out += self.framer.seal_packet(view[start:start + chunk], last=False)
+                view.release()
+                del buf[:cut]
+            if len(out) >= SEND_BUFFER // 4:
+                await self.send_raw(bytes(out))
+                out.clear()
+        if buf:
+            out += self.framer.seal_packet(bytes(buf), last=True)
+        if out:
+            await self.send_raw(bytes(out))
 
     async def send_raw(self, data: bytes) -> None:
         """Bytes already framed by this channel's framer.  A send waits only when the peer

@@ -403,3 +403,30 @@ def test_a_fresh_log_starts_as_the_real_one():
     q = JobQueue("vm", "vm")
     assert q.header_lines(7) == ('107 1 CreationTimestamp 7\n101 0.0 Job Machine\n'
                                  '105 \n103 0.0 UidDomain "vm"\n106 \n')
+
+
+@pytest.mark.parametrize("sizes", [[1], [4091], [4092], [3000, 3000, 3000], [10, 50_000, 7]])
+def test_a_streamed_reply_is_the_same_message(sizes):
+    """A history reply goes out packet by packet as it is built: it must be exactly the
+    message that one send of the whole would have been, encrypted or not."""
+    import os
+    from condor_sim.cedar.framing import Framer
+    from condor_sim.connection import Channel
+    from support.memory import _Writer
+    for key in (None, os.urandom(32)):
+        pieces = [bytes([65 + i % 26]) * n for i, n in enumerate(sizes)]
+        w = _Writer()
+
+        async def send() -> None:
+            chan = Channel(asyncio.StreamReader(), w)
+            if key:
+                chan.enable_crypto(key)
+            await chan.send_stream(iter(pieces))
+
+        asyncio.run(send())
+        peer = Framer()
+        if key:
+            peer.enable_crypto(key)
+        peer.feed(bytes(w.data))
+        assert peer.next_message() == b"".join(pieces)
+        assert peer.next_message() is None

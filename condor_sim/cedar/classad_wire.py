@@ -9,6 +9,9 @@ holds a raw newline, which the C++ reader accepts but ``classad2`` silently drop
 """
 from __future__ import annotations
 
+import struct
+from itertools import chain as _chain, repeat as _repeat
+
 import classad2
 
 from . import ProtocolError
@@ -176,7 +179,7 @@ def put_lines(w: MessageWriter, lines: list[str]) -> MessageWriter:
     return w
 
 
-_INT8 = __import__("struct").Struct(">q")
+_INT8 = struct.Struct(">q")
 
 
 def wire_string(text: str, encrypted: bool) -> bytes:
@@ -187,9 +190,18 @@ def wire_string(text: str, encrypted: bool) -> bytes:
 
 def encode_lines(lines: list[str], encrypted: bool) -> bytes:
     """An ad already in wire lines (``Name = <old syntax>``), as ``put_ad`` would send it;
-    for replies of many ads, where building each through a MessageWriter costs too much."""
-    if encrypted:
-        body = b"".join(wire_string(x, True) for x in lines)
-        return _INT8.pack(len(lines)) + body + wire_string("", True) * 2
-    return _INT8.pack(len(lines)) + b"".join(
-        x.encode("utf-8", "surrogateescape") + b"\0" for x in lines) + b"\0\0"
+    for replies of many ads, where building each through a MessageWriter costs too much.
+    (A line never holds a NUL: the job queue refuses values that would.)"""
+    count = _INT8.pack(len(lines))
+    if not lines:
+        return count + (_EMPTY_PAIR_SIZED if encrypted else b"\0\0")
+    blob = "\0".join(lines).encode("utf-8", "surrogateescape")
+    if not encrypted:
+        return count + blob + b"\0\0\0"
+    pieces = blob.split(b"\0")
+    sizes = map(_INT8.pack, map((1).__add__, map(len, pieces)))
+    body = b"".join(_chain.from_iterable(zip(sizes, pieces, _repeat(b"\0"))))
+    return count + body + _EMPTY_PAIR_SIZED
+
+
+_EMPTY_PAIR_SIZED = (_INT8.pack(1) + b"\0") * 2

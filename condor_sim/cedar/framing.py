@@ -168,6 +168,11 @@ class Framer:
             out += self._seal(1 if start + chunk >= len(payload) else 0, part)
         return bytes(out)
 
+    def seal_packet(self, body: bytes, last: bool) -> bytes:
+        """One packet of a message being sent piece by piece (``last`` ends the message);
+        ``body`` at most SEND_CHUNK bytes, and not empty."""
+        return self._seal(1 if last else 0, bytes(body))
+
     def _seal(self, end: int, body: bytes) -> bytes:
         if self._aes is None:
             header = HEADER.pack(end, len(body))

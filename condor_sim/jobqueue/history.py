@@ -582,39 +582,57 @@ class Projection:
         return {name: value for _, (name, value) in sorted(chosen.items())}
 
 
-def query(records: Iterable[Record], requirements: str | None = None,
-          projection: Sequence[str] = (), match: int = -1, since=None,
-          scan_limit: int = -1, as_lines: bool = False) -> tuple[list, int]:
-    """The history helper's scan: (ads to send, records scanned).
+class Scan:
+    """The history helper's scan, one ad at a time (newest first): iterate it for the ads
+    to send; ``scanned`` then says how many records it read.
 
-    Records are taken in the order given (newest first).  A record for which ``since`` is
-    true ends the scan and is not returned, though it is counted; ``match`` > 0 ends it
-    after that many matches (0 or negative: no limit); ``scan_limit`` > 0 after that many
-    records.  Projected ads follow putClassAd's order; unprojected ones the file's.
+    Records are taken in the order given.  A record for which ``since`` is true ends the
+    scan and is not returned, though it is counted; ``match`` > 0 ends it after that many
+    matches (0 or negative: no limit); ``scan_limit`` > 0 after that many records.
+    Projected ads follow putClassAd's order; unprojected ones the file's.
 
     ``as_lines``: each ad as its ``Name = value`` lines instead of a dict (what
     :func:`reply_ads` sends; an unprojected record's lines are then taken as they are in
-    the file, which spares building and re-printing a dict per record)."""
-    constraint = requirements_condition(requirements)
-    stop = since_condition(since)
-    proj = Projection(projection)
-    out: list[dict[str, str]] = []
-    scanned = 0
-    for record in records:
-        scanned += 1
-        if stop is not None and stop(record):
-            break
-        if constraint is None or constraint(record):
-            if proj:
-                ad = proj.apply(record)
-                out.append([f"{k} = {v}" for k, v in ad.items()] if as_lines else ad)
-            else:
-                out.append(record.text.splitlines() if as_lines else record.ad())
-            if 0 < match <= len(out):
-                break
-        if 0 < scan_limit <= scanned:
-            break
-    return out, scanned
+    the file, which spares building and re-printing a dict per record).  A constraint
+    that does not parse raises ValueError here, before anything is read."""
+
+    def __init__(self, records: Iterable[Record], requirements: str | None = None,
+                 projection: Sequence[str] = (), match: int = -1, since=None,
+                 scan_limit: int = -1, as_lines: bool = False):
+        self.records = records
+        self.constraint = requirements_condition(requirements)
+        self.stop = since_condition(since)
+        self.proj = Projection(projection)
+        self.match, self.scan_limit, self.as_lines = match, scan_limit, as_lines
+        self.scanned = 0
+        self.sent = 0
+
+    def __iter__(self):
+        proj, as_lines = self.proj, self.as_lines
+        for record in self.records:
+            self.scanned += 1
+            if self.stop is not None and self.stop(record):
+                return
+            if self.constraint is None or self.constraint(record):
+                if proj:
+                    ad = proj.apply(record)
+                    yield [f"{k} = {v}" for k, v in ad.items()] if as_lines else ad
+                else:
+                    yield record.text.splitlines() if as_lines else record.ad()
+                self.sent += 1
+                if 0 < self.match <= self.sent:
+                    return
+            if 0 < self.scan_limit <= self.scanned:
+                return
+
+
+def query(records: Iterable[Record], requirements: str | None = None,
+          projection: Sequence[str] = (), match: int = -1, since=None,
+          scan_limit: int = -1, as_lines: bool = False) -> tuple[list, int]:
+    """The whole scan at once (see :class:`Scan`): (ads to send, records scanned)."""
+    scan = Scan(records, requirements, projection, match, since, scan_limit, as_lines)
+    out = list(scan)
+    return out, scan.scanned
 
 
 # --------------------------------------------------------------------------- replying
@@ -625,9 +643,15 @@ def reply_ads(ads: Iterable[dict[str, str] | list[str]], scanned: int,
     ``query(as_lines=True)`` gives them), then the closing ad ``Owner = 0, AdCount,
     MalformedAds, NumJobMatches`` (NumJobMatches = ads sent), all in one message."""
     out = [ad if isinstance(ad, list) else [f"{k} = {v}" for k, v in ad.items()] for ad in ads]
-    out.append(["Owner = 0", f"AdCount = {scanned}", f"MalformedAds = {malformed}",
-                f"NumJobMatches = {len(out)}"])
+    out.append(closing_ad(len(out), scanned, malformed))
     return out
+
+
+def closing_ad(sent: int, scanned: int, malformed: int = 0) -> list[str]:
+    """The ad that ends a history reply (the client checks NumJobMatches against the ads
+    it got)."""
+    return ["Owner = 0", f"AdCount = {scanned}", f"MalformedAds = {malformed}",
+            f"NumJobMatches = {sent}"]
 
 
 def error_ad(code: int, message: str) -> list[str]:

@@ -378,16 +378,21 @@ class Schedd(Daemon):
         since = request.lookup("Since") if "Since" in request else None
         msg = req.message()
         try:
-            ads, scanned = H.query(H.iter_newest_first(self.history.files()),
-                                   str(constraint) if constraint is not None else None,
-                                   projection, match, str(since) if since is not None else None,
-                                   as_lines=True)
+            scan = H.Scan(H.iter_newest_first(self.history.files()),
+                          str(constraint) if constraint is not None else None,
+                          projection, match, str(since) if since is not None else None,
+                          as_lines=True)
         except ValueError as e:
-            put_lines(msg, H.error_ad(1, str(e)))
-            await req.send(msg)
+            await req.send(put_lines(msg, H.error_ad(1, str(e))))
             return
         enc = req.chan.encrypted
-        await req.send(b"".join(encode_lines(lines, enc) for lines in H.reply_ads(ads, scanned)))
+
+        def pieces():
+            for lines in scan:
+                yield encode_lines(lines, enc)
+            yield encode_lines(H.closing_ad(scan.sent, scan.scanned), enc)
+
+        await req.chan.send_stream(pieces())
 
     @command(Cmd.ACT_ON_JOBS, perm=Perm.WRITE, force_auth=True)
     async def act_on_jobs(self, req) -> None:
