@@ -72,6 +72,31 @@ def test_a_schedd_answers_a_direct_query_of_its_own_ad():
     assert ad["MyType"] == "Scheduler" and ad["TotalJobAds"] == 0
 
 
+def test_a_schedd_without_a_process_holds_a_queue_and_answers_job_queries(tmp_path):
+    """The queue's replay, and QUERY_JOB_ADS fed as bytes: each ad its own message, then
+    the summary."""
+    log = tmp_path / "job_queue.log"
+    log.write_bytes(b"107 1 CreationTimestamp 5\n101 0.0 Job Machine\n"
+                    b"105 \n103 0.0 NextClusterNum 8\n101 07.-1 Job Machine\n"
+                    b'103 07.-1 ClusterId 7\n103 07.-1 Owner "alice"\n101 7.0 Job Machine\n'
+                    b"103 7.0 ProcId 0\n103 7.0 JobStatus 5\n106 \n")
+
+    async def go():
+        s = build(Schedd, JOB_QUEUE_LOG=str(log), SPOOL=str(tmp_path))
+        s.open_queue()
+        query = raw(Cmd.QUERY_JOB_ADS, {"Requirements": True, "Projection": "ClusterId ProcId Owner",
+                                        "SendServerTime": False})
+        out = replies(await converse(s.core, messages(query)))
+        s.store.close()
+        return s, out
+
+    s, out = asyncio.run(go())
+    job, summary = (get_ad(MessageReader(m)) for m in out)
+    assert dict(job) == {"ClusterId": 7, "ProcId": 0, "Owner": "alice"}
+    assert summary["Owner"] == 0 and summary["Held"] == 1 and summary["AllusersJobs"] == 1
+    assert s.queue.next_cluster == 8 and s.ad()["TotalHeldJobs"] == 1
+
+
 # ---------------------------------------------------------------------------- the tables
 EXPECTED_TABLES = __import__("pathlib").Path(__file__).parent / "expected" / "command_tables.txt"
 

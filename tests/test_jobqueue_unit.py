@@ -430,3 +430,17 @@ def test_a_streamed_reply_is_the_same_message(sizes):
         peer.feed(bytes(w.data))
         assert peer.next_message() == b"".join(pieces)
         assert peer.next_message() is None
+
+
+def test_job_limits_refuse_new_procs_as_the_real_schedd():
+    q = JobQueue("vm", "vm")
+    pol = rules.QueuePolicy(**{**POLICY.__dict__, "max_jobs_per_submission": 3, "max_jobs_per_owner": 5})
+    logged: list[str] = []
+    s = Q.QmgmtSession(q, pol, "alice@vm", True, write=True, commit=Committer(q), log=logged.append)
+    c = call(s, Q.NewCluster)[0].get_int()
+    assert [call(s, Q.NewProc, c)[0].get_int() for _ in range(4)] == [0, 1, 2, Q.NEWJOB_ERR_MAX_JOBS_PER_SUBMISSION]
+    assert "MAX_JOBS_PER_SUBMISSION exceeded" in logged[-1]
+    setattr2(s, c, -1, "undefined", "Owner")
+    assert call(s, Q.CommitTransactionNoFlags)[0].get_int() == 0
+    c = call(s, Q.NewCluster)[0].get_int()
+    assert [call(s, Q.NewProc, c)[0].get_int() for _ in range(3)] == [0, 1, Q.NEWJOB_ERR_MAX_JOBS_PER_OWNER]

@@ -50,7 +50,7 @@ SetAllowProtectedAttrChanges = 10035
 GetCapabilities = 10036
 
 NO_ACK = 0x02
-MAX_PROCS_PER_CLUSTER = 1_000_000
+NEWJOB_ERR_MAX_JOBS_SUBMITTED, NEWJOB_ERR_MAX_JOBS_PER_OWNER, NEWJOB_ERR_MAX_JOBS_PER_SUBMISSION = -2, -3, -4
 
 
 class CloseSession(Exception):
@@ -167,9 +167,22 @@ class QmgmtSession:
         c = r.get_int()
         txn = self._txn()
         if c != self.active_cluster or c <= 0:
-            return [self._reply(-1, E.EINVAL)]
-        if self.next_proc >= MAX_PROCS_PER_CLUSTER:
-            return [self._reply(-1, E.EINVAL)]
+            return [self._reply(-1, E.EACCES)]
+        added = sum(self.submitted.values())
+        pol = self.policy
+        if len(self.queue.jobs) + added >= pol.max_jobs_submitted:
+            self.log("NewProc(): MAX_JOBS_SUBMITTED exceeded, submit failed")
+            return [self._reply(NEWJOB_ERR_MAX_JOBS_SUBMITTED, E.EINVAL)]
+        owner = self.user.split("@", 1)[0]
+        mine = self.queue.owners().get(owner, {}) if pol.max_jobs_per_owner < len(self.queue.jobs) + added + 1 else {}
+        if sum(mine.values()) + added >= pol.max_jobs_per_owner:
+            self.log(f"NewProc(): MAX_JOBS_PER_OWNER exceeded for {owner}, submit failed.  "
+                     f"Current total is {sum(mine.values()) + added}.  Limit is {pol.max_jobs_per_owner}.")
+            return [self._reply(NEWJOB_ERR_MAX_JOBS_PER_OWNER, E.EINVAL)]
+        if added >= pol.max_jobs_per_submission:
+            self.log(f"NewProc(): MAX_JOBS_PER_SUBMISSION exceeded, submit failed.  "
+                     f"Current total is {added}.  Limit is {pol.max_jobs_per_submission}.")
+            return [self._reply(NEWJOB_ERR_MAX_JOBS_PER_SUBMISSION, E.EINVAL)]
         p = self.next_proc
         self.next_proc += 1
         key = L.job_key(c, p)

@@ -41,6 +41,9 @@ class QueuePolicy:
     allow_root_owner: bool = False
     all_users_trusted: bool = False
     global_id_with_time: bool = True
+    max_jobs_submitted: int = 2147483647
+    max_jobs_per_owner: int = 100000
+    max_jobs_per_submission: int = 20000
 
     @classmethod
     def from_config(cls, config, *, schedd_name: str, version: str, allow_root: bool) -> "QueuePolicy":
@@ -63,7 +66,10 @@ class QueuePolicy:
                    secure=names("SECURE_JOB_ATTRS", "SYSTEM_SECURE_JOB_ATTRS"),
                    rounding=rounding, allow_root_owner=allow_root,
                    all_users_trusted=config.get_bool("QUEUE_ALL_USERS_TRUSTED", False),
-                   global_id_with_time=config.get_bool("GLOBAL_JOB_ID_WITH_TIME", True))
+                   global_id_with_time=config.get_bool("GLOBAL_JOB_ID_WITH_TIME", True),
+                   max_jobs_submitted=config.get_int("MAX_JOBS_SUBMITTED", 2147483647),
+                   max_jobs_per_owner=config.get_int("MAX_JOBS_PER_OWNER", 100000),
+                   max_jobs_per_submission=config.get_int("MAX_JOBS_PER_SUBMISSION", 20000))
 
     def is_super(self, user: str) -> bool:
         """QUEUE_SUPER_USERS lists bare names or user@domain."""
