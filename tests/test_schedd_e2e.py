@@ -411,3 +411,40 @@ def test_a_torn_log_tail_is_dropped_at_start_up(tmp_path):
         assert d.alive()
     finally:
         d.stop()
+
+
+def test_history_rotates_and_is_read_across_its_files(tmp_path):
+    d = DaemonProcess(tmp_path / "rot", "schedd", overrides={"ALLOW_WRITE": "*", "MAX_HISTORY_LOG": "30000",
+                                                              "MAX_HISTORY_ROTATIONS": "2"})
+    d.start()
+    try:
+        c = submit(d, 20)
+        ids = run(d, f"""
+schedd.act(htcondor.JobAction.Remove, "ClusterId == {c}")
+import time
+deadline = time.time() + 10
+while schedd.query(projection=["ProcId"], limit=1) and time.time() < deadline:
+    time.sleep(0.05)
+return [a["ProcId"] for a in schedd.history(None, ["ProcId"], 100)]
+""")
+        assert ids == list(range(19, -1, -1))
+        files = sorted(p.name for p in (d.pool_dir / "spool").iterdir() if p.name.startswith("history"))
+        assert files[0] == "history" and len(files) == 2 and re.fullmatch(r"history\.\d{8}T\d{6}", files[1])
+    finally:
+        d.stop()
+
+
+def test_write_is_needed_to_change_the_queue_and_read_to_see_it(tmp_path):
+    # ADMINISTRATOR and DAEMON imply WRITE: the pool's owner has both by default
+    nobody = {k: "nobody@nowhere" for k in ("ALLOW_WRITE", "ALLOW_ADMINISTRATOR", "ALLOW_DAEMON")}
+    d = DaemonProcess(tmp_path / "ro", "schedd", overrides=nobody)
+    d.start()
+    try:
+        r = run_client(V2.format(addr=d.sinful) +
+                       'return schedd.submit(htcondor.Submit({"executable": "/bin/true"})).cluster()',
+                       d.config)
+        assert not r["ok"] and 'Received "DENIED" from server for user root@' in r["message"], r
+        assert run(d, "return len(schedd.query())") == 0
+        assert "PERMISSION DENIED" in d.log_text("SchedLog")
+    finally:
+        d.stop()

@@ -38,7 +38,8 @@ def test_kill_9_loses_no_committed_job_and_cluster_ids_keep_growing(tmp_path):
         c2 = client(pool, SUBMIT_V1.format(n=2), api="v1")
         assert client(pool, HOLD.format(c=c2)) == 2
         before = client(pool, QUEUE)
-        pid = daemon_pids(pool)["SCHEDD"]
+        pid = started_pid(pool, "SCHEDD")               # the pid the MasterLog gives
+        assert pid == daemon_pids(pool)["SCHEDD"]
         mark = len(log(pool))
         os.kill(pid, signal.SIGKILL)
         new = started_pid(pool, "SCHEDD", start=mark)
