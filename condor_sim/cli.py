@@ -31,7 +31,19 @@ def _parser() -> argparse.ArgumentParser:
                                 description="A simulated HTCondor personal pool the real client talks to.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    up = sub.add_parser("up", help="create the pool directory and start the pool")
+    up = sub.add_parser(
+        "up", help="create the pool directory and start the pool",
+        description="Create the pool directory (if needed) and start condor_master, which starts "
+                    "the collector and the schedd; wait until the real client sees them. Prints "
+                    "`export CONDOR_CONFIG=...` on stdout, progress on stderr. On a pool that "
+                    "already runs, prints its export line again. Each `up` rewrites "
+                    "DIR/config.d/00-condor-sim-overrides from its --config settings (none: "
+                    "earlier ones are dropped); other files in DIR/config.d stay.",
+        epilog="examples:\n"
+               "  eval \"$(condor-sim up)\"                      # ~/.condor-sim/pool\n"
+               "  condor-sim up --dir /tmp/pool --config SCHEDD_INTERVAL=2\n"
+               "  condor-sim up --security plaintext              # no authentication or encryption",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     _dir_arg(up)
     up.add_argument("--config", metavar="KEY=VALUE", action="append", default=[],
                     help="a config setting (repeatable; written to DIR/config.d)")
@@ -81,6 +93,20 @@ def _print_daemons(status: dict, out) -> None:
         out.write(f"  {d['name']:<11} pid {d['pid']:<8} {d['address'] or '-'}\n")
 
 
+def _usable_dir(path) -> str | None:
+    """Why ``path`` cannot be a pool directory (None if it can)."""
+    if path.exists() and not path.is_dir():
+        return f"{path} is not a directory"
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot create or write {path}: permission denied on {probe}"
+    return None
+
+
 def cmd_up(args) -> int:
     from .pool import PoolAlreadyRunning, PoolError
     try:
@@ -89,11 +115,22 @@ def cmd_up(args) -> int:
         _err(str(e))
         return EXIT_USAGE
     pool = _pool(args, config=overrides, security=args.security)
+    problem = _usable_dir(pool.directory)
+    if problem:
+        _err(problem)
+        return EXIT_USAGE
     try:
         seconds = pool.start(timeout=args.timeout)
     except PoolAlreadyRunning as e:
-        _err(f"{e}; `condor-sim down --dir {pool.directory}` stops it")
-        return EXIT_FAIL
+        if args.config:
+            _err(f"{e}; its settings stay as they are: `condor-sim down --dir {pool.directory}` "
+                 f"first to start it with --config")
+            return EXIT_FAIL
+        sys.stderr.write(f"condor-sim: {e}; using it\n")
+        _print_daemons(pool.status(), sys.stderr)
+        sys.stderr.flush()
+        print(pool.export_line(), flush=True)
+        return EXIT_OK
     except PoolError as e:
         _err(str(e))
         return EXIT_FAIL
@@ -153,7 +190,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command not in handlers:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except OSError as e:     # a path we cannot use: one line, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        _err(f"{where}{e.strerror or e}")
+        return EXIT_FAIL
 
 
 def condor_master_main(argv: list[str] | None = None) -> int:

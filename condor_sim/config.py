@@ -200,6 +200,21 @@ class DaemonConfig(TypedReads):
         out += [f for f in self.get_list("LOCAL_CONFIG_FILE") if os.path.exists(f)]
         return out
 
+    def where_defined(self, name: str) -> tuple[str, int] | None:
+        """The file and line that last set ``name`` (``condor_config_val -v`` says the
+        same), looked for in CONDOR_CONFIG and the local config sources, as plain text."""
+        rx = re.compile(rf"^\s*{re.escape(name)}\s*[=:]", re.I)
+        found = None
+        for path in [os.environ.get("CONDOR_CONFIG", "")] + self.local_sources():
+            try:
+                with open(path, errors="replace") as f:
+                    for n, line in enumerate(f, 1):
+                        if rx.match(line):
+                            found = (path, n)
+            except OSError:
+                continue
+        return found
+
     def names(self) -> list[str]:
         """The config table's names, as ``?names`` lists them.  The library's keys() leaves
         out knobs whose value is empty; the real table keeps them, so the ones set

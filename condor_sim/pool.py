@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -41,6 +42,54 @@ ADDRESS_FILES = {name: s.address_file for name, s in DAEMONS.items()}
 
 class PoolError(RuntimeError):
     pass
+
+
+_CONFIG_ERROR = re.compile(r"^(Configuration Error|Config source Error|ERROR: COLLECTOR_HOST).*$", re.M)
+
+
+def config_error(text: str) -> str:
+    """The configuration errors the client library (or the master) printed, each once."""
+    out: list[str] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if _CONFIG_ERROR.match(line):
+            block = line if not line.startswith("Configuration Error") or i + 1 >= len(lines) \
+                else f"{line}\n{lines[i + 1]}"
+            if block not in out:
+                out.append(block)
+    return "\n".join(out)
+
+
+class _StartupWatch:
+    """Reads the MasterLog as it grows, for a child that exits while the pool starts (the
+    master would restart it after a back-off; a starting pool has no reason to wait)."""
+
+    _DIED = re.compile(r"The (\w+) \(pid \d+\) (exited with status [1-9]\d*|died due to signal \d+[^\n]*)")
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.pos = 0
+        try:
+            self.pos = path.stat().st_size     # only what this start-up writes
+        except OSError:
+            pass
+        self.next_check = 0.0
+
+    def child_died(self) -> str | None:
+        now = time.monotonic()
+        if now < self.next_check:
+            return None
+        self.next_check = now + 0.1
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.pos)
+                data = f.read()
+        except OSError:
+            return None
+        cut = data.rfind(b"\n") + 1
+        self.pos += cut
+        m = self._DIED.search(data[:cut].decode(errors="replace"))
+        return f"the {m.group(1)} {m.group(2)}" if m else None
 
 
 class PoolAlreadyRunning(PoolError):
@@ -287,6 +336,7 @@ class Pool:
         deadline = t0 + timeout + 5
         sel = selectors.DefaultSelector()
         sel.register(probe.stdout, selectors.EVENT_READ)
+        watch = _StartupWatch(self.directory / "log" / "MasterLog")
         while True:
             # the probe prints its one line and exits: its stdout wakes us at once
             sel.select(0.05)
@@ -307,17 +357,46 @@ class Pool:
                 if rc == 0:
                     self.last_ready = result
                     return result
+                problem = config_error(err) or config_error(self._master_stderr())
+                if problem:
+                    raise PoolError(f"the pool's configuration has an error:\n{problem}")
                 raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s: "
                                 f"{result.get('error', err.strip()[-500:])}{self.diagnostics()}")
             if self._spawned and not ptools.alive(self._spawned):
                 # the master died (or, with our own child, exited) before the pool was ready
                 if not self.is_running():
                     _kill(probe)
+                    problem = config_error(self._master_stderr())
+                    if problem:
+                        raise PoolError(f"the pool's configuration has an error:\n{problem}")
                     raise PoolError(f"condor_master exited during startup{self.diagnostics()}")
+            died = watch.child_died()
+            if died:
+                _kill(probe)
+                raise PoolError(f"{died} during start-up{self.daemon_log_tail(died.split()[1])}"
+                                f"{self.diagnostics()}")
             if time.monotonic() > deadline:
                 _kill(probe)
                 raise PoolError(f"the pool in {self.directory} did not become ready within {timeout:g} s"
                                 f"{self.diagnostics()}")
+
+    def _master_stderr(self) -> str:
+        try:
+            return (self.directory / MASTER_STDERR).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def daemon_log_tail(self, subsys: str, lines: int = 15) -> str:
+        """The last lines of a daemon's log, for an error message ("" if none)."""
+        from .registry import DAEMONS
+        spec = DAEMONS.get(subsys.upper())
+        if spec is None:
+            return ""
+        try:
+            text = (self.directory / "log" / spec.log_name).read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return f"\n{spec.log_name} (tail):\n" + "\n".join(text[-lines:])
 
     def wait_ready(self, timeout: float = 30.0) -> dict:
         """Wait until the real client sees the master's and schedd's ads and locate() works."""

@@ -24,6 +24,10 @@ POLICY_INVALID = "DC_AUTHENTICATE: Our security policy is invalid! ({error})"
 UNRECONCILED = "DC_AUTHENTICATE: Unable to reconcile! (client {peer})"
 NOT_AUTHORIZED = "DC_AUTHENTICATE: Command not authorized, done!"
 UNREGISTERED = "DC_AUTHENTICATE: received unregistered command {num} from {peer}; closing"
+# ours: a command HTCondor has and this simulated daemon does not (yet), named for the reader
+UNIMPLEMENTED = ("DC_AUTHENTICATE: received unimplemented command {name} ({num}) from {peer}; "
+                 "closing")
+UNIMPLEMENTED_RAW = "Received unimplemented command {name} ({num}) from {peer}; closing"
 CALLING_HANDLER = "Calling HandleReq <{name}> (0) for command {num} ({name}) from {user} {ip}"
 
 # -- the client's security ad (classad_oldnew.cpp getPODClassAd, then daemon_command.cpp)

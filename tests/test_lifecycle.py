@@ -63,10 +63,15 @@ return out
             assert psutil.Process(pid).is_running()
         assert r["Schedd"] in st.stdout
         assert run_cli("env", "--dir", str(d)).stdout.strip() == f"export CONDOR_CONFIG={d}/condor_config"
-        # a second `up` refuses, and leaves the running pool alone
+        # a second `up` uses the running pool: its export line again, the pool left alone
         again = run_cli("up", "--dir", str(d))
-        assert again.returncode != 0
+        assert again.returncode == 0, again.stderr
+        assert again.stdout.strip() == f"export CONDOR_CONFIG={d}/condor_config"
         assert "already running" in again.stderr and str(pids["MASTER"]) in again.stderr
+        # ... but not with settings it cannot apply to a running pool
+        changed = run_cli("up", "--dir", str(d), "--config", "FOO=1")
+        assert changed.returncode == 1 and changed.stdout == ""
+        assert "first to start it with --config" in changed.stderr
         assert daemon_pids(pool) == pids
         down = run_cli("down", "--dir", str(d))
         assert down.returncode == 0, down.stderr

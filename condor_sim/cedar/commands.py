@@ -123,4 +123,5 @@ def command_name(num: int) -> str:
     try:
         return Cmd(num).name
     except ValueError:
-        return str(num)
+        from .command_names import NAMES
+        return NAMES.get(num, str(num))

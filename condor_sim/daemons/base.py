@@ -63,6 +63,19 @@ def wait_for_start_signal() -> None:
         time.tzset()
 
 
+def valid_daemon_name(name: str | None, fqdn: str, hostname: str = "") -> str:
+    """``build_valid_daemon_name``: no name is the host's full name; a name with an ``@``
+    is kept; the host's own name is the full host name; any other name gets ``@<fqdn>``
+    (``SCHEDD_NAME = mine`` names the schedd ``mine@host.example.org``)."""
+    if not name:
+        return fqdn
+    if "@" in name:
+        return name
+    if name.lower() in (fqdn.lower(), (hostname or fqdn.split(".")[0]).lower()):
+        return fqdn
+    return f"{name}@{fqdn}"
+
+
 def _local_name(argv: list[str]) -> str | None:
     """``-local-name L`` (the master passes it to daemons listed under their own name)."""
     for i, a in enumerate(argv[1:], 1):
@@ -119,7 +132,8 @@ class Daemon(CoreHooks):
 
     # ------------------------------------------------------------------ identity / ad
     def name(self) -> str:
-        return self.config.get(f"{self.SUBSYS}_NAME") or self.fqdn
+        """``<SUBSYS>_NAME`` made a daemon name as the real daemons make it."""
+        return valid_daemon_name(self.config.get(f"{self.SUBSYS}_NAME"), self.fqdn)
 
     def ad(self) -> dict:
         """The daemon ad as DaemonCore::publish + config_fill_ad build it."""

@@ -19,7 +19,7 @@ from ..cedar.classad_wire import get_ad, put_ad
 from ..command_table import command
 from ..connection import ConnectionClosed
 from ..security.perms import Perm
-from .base import Daemon
+from .base import Daemon, valid_daemon_name
 
 # One row per ad type: its table (None: the generic table, keyed by MyType), the commands
 # that update and invalidate it, and the permission both need (collector_engine.cpp).
@@ -106,10 +106,7 @@ class Collector(Daemon):
 
     # ------------------------------------------------------------------ own ad
     def name(self) -> str:
-        name = self.config.get("COLLECTOR_NAME")
-        if name:
-            return name if "@" in name else f"{name}@{self.fqdn}"
-        return self.fqdn
+        return valid_daemon_name(self.config.get("COLLECTOR_NAME"), self.fqdn)
 
     def ad(self) -> dict:
         ad = super().ad()

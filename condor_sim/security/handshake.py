@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from .. import CONDOR_VERSION
 from .. import texts as T
 from ..cedar import ProtocolError
-from ..cedar.commands import Cmd
+from ..cedar.commands import Cmd, command_name
 from ..cedar.classad_wire import MAX_HANDSHAKE_ATTRS, get_ad, put_ad
 from ..connection import Channel, Request
 from . import methods as M
@@ -169,11 +169,23 @@ class SecurityManager:
             self._deny_log(user, ip, cmd, reason)
         return ok
 
+    def _log_unregistered(self, num, chan: Channel) -> None:
+        """A command number we do not serve; one HTCondor has is named, so that a reader
+        knows it is a gap of the simulation, not a bad client."""
+        name = command_name(num) if isinstance(num, int) else str(num)
+        if name != str(num):
+            self.log.log(T.UNIMPLEMENTED.format(name=name, num=num, peer=chan.peer_description))
+        else:
+            self.log.log(T.UNREGISTERED.format(num=num, peer=chan.peer_description))
+
     # ------------------------------------------------------------------ raw commands
     async def _raw_command(self, chan: Channel, cmd_num: int, first) -> None:
         cmd = self.commands.get(cmd_num)
         if cmd is None:
-            self.log.log(T.UNKNOWN_RAW_COMMAND.format(num=cmd_num, peer=chan.peer_description))
+            name = command_name(cmd_num)
+            self.log.log(T.UNKNOWN_RAW_COMMAND.format(num=cmd_num, peer=chan.peer_description)
+                         if name == str(cmd_num) else
+                         T.UNIMPLEMENTED_RAW.format(name=name, num=cmd_num, peer=chan.peer_description))
             return
         self._log(T.UNAUTHENTICATED_COMMAND.format(num=cmd_num, name=cmd.name))
         user = M.UNAUTHENTICATED
@@ -258,7 +270,7 @@ class SecurityManager:
                                 session.policy)
             return
         if cmd is None or real == Cmd.DC_AUTHENTICATE:
-            self.log.log(T.UNREGISTERED.format(num=target, peer=chan.peer_description))
+            self._log_unregistered(target, chan)
             return
         proof = None
         if not cmd.no_effect:
@@ -302,7 +314,7 @@ class SecurityManager:
         if cmd is None:
             # The real daemon reads the ad, sends nothing and closes; the client reports
             # "Connection closed during command authorization. Probably due to an unknown command."
-            self.log.log(T.UNREGISTERED.format(num=target, peer=chan.peer_description))
+            self._log_unregistered(target, chan)
             return
         decision = self._decide(chan, info, cmd)
         if decision is None:

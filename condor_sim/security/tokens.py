@@ -219,14 +219,16 @@ def token_create_main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="condor-sim token create",
                                 description="Make an IDTOKEN signed with the pool's signing key.")
     p.add_argument("--dir", default=os.environ.get("CONDOR_SIM_DIR") or
-                   os.path.join(os.path.expanduser("~"), ".condor-sim", "pool"))
+                   os.path.join(os.path.expanduser("~"), ".condor-sim", "pool"),
+                   help="the pool directory whose signing key signs the token "
+                        "(default: $CONDOR_SIM_DIR or ~/.condor-sim/pool)")
     p.add_argument("--identity", required=True, help="USER@DOMAIN the token authenticates as")
     p.add_argument("--lifetime", type=int, default=None, help="seconds until it expires")
     p.add_argument("--authz", action="append", default=[], help="limit to a level (repeatable)")
     p.add_argument("--output", help="file to write (mode 0600); default: print it")
     p.add_argument("--key-file", help="signing key (default: DIR/passwords.d/POOL)")
-    p.add_argument("--key-id", default="POOL")
-    p.add_argument("--issuer", help="default: the pool's trust domain")
+    p.add_argument("--key-id", default="POOL", help="the signing key's name (default: POOL)")
+    p.add_argument("--issuer", help="the token's issuer (default: the pool's trust domain)")
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["create"]:       # `condor-sim token create ...`
         argv = argv[1:]

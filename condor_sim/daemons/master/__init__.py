@@ -44,6 +44,11 @@ def main(argv: list[str] | None = None) -> None:
     steps; only the process that becomes the master imports the daemon."""
     argv = list(sys.argv if argv is None else argv)
     opts = parse_args(argv)
+    if opts.rest or len(argv) > 4:
+        # main_init's usage(); the real one only logs it, which a user at a terminal (or
+        # with a running pool, whose lock this one would fail to get) never sees
+        sys.stderr.write(f"Usage: {os.path.basename(argv[0]) or 'condor_master'} [-f] [-t] [-n name]\n")
+        sys.exit(2)
     if not opts.foreground and BACKGROUND_FD_ENV not in os.environ:
         sys.exit(background(argv))
     early = Early(opts, argv)

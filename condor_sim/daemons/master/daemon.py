@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import struct
 import sys
@@ -15,7 +16,10 @@ import time
 from ... import texts as T
 from ...cedar.commands import Cmd
 from ...keepalive import family_session_text
-from ..base import Daemon
+from ..base import Daemon, valid_daemon_name
+
+# COLLECTOR_HOST entries: host[:port], [v6]:port, or a sinful string
+_HOST_PORT = re.compile(r"<[^<>\s]+>|\[[0-9A-Fa-f:.]+\](:\d+)?|[A-Za-z0-9_.-]+(:\d+)?")
 from .admin import MasterAdmin
 from .stopping import MasterStopping
 from .launch import Early, Options, predicted_sinful
@@ -66,14 +70,19 @@ class Master(MasterAdmin, MasterStopping, Daemon):
 
     # ------------------------------------------------------------ identity
     def name(self) -> str:
-        n = self.master_name or self.config.get("MASTER_NAME")
-        if not n:
-            return self.fqdn
-        if "@" in n:
-            return n
-        if n.lower() in (self.fqdn.lower(), self.core.hostname.lower()):
-            return self.fqdn
-        return f"{n}@{self.fqdn}"
+        return valid_daemon_name(self.master_name or self.config.get("MASTER_NAME"), self.fqdn,
+                                 self.core.hostname)
+
+    def config_problem(self) -> str | None:
+        """A setting the pool cannot start with, though the config language accepts it
+        (the library takes ``COLLECTOR_HOST = $(`` as the text "$(").  Ours: the real
+        master would start its daemons and let them fail to find the collector."""
+        value = (self.config.get("COLLECTOR_HOST") or "").strip()
+        if not value or all(_HOST_PORT.fullmatch(v) for v in re.split(r"[\s,]+", value) if v):
+            return None
+        where = self.config.where_defined("COLLECTOR_HOST")
+        at = f" (set in {where[0]}, line {where[1]})" if where else ""
+        return f"ERROR: COLLECTOR_HOST = {value} is not a host[:port] or an address{at}"
 
     def fulldebug(self) -> bool:
         cats = getattr(self.log, "cats", None)
@@ -254,6 +263,15 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self.loop.add_signal_handler(signal.SIGCHLD, self.reap)
         self.core.every(1.0, self._reap_poll, first=1.0)   # belt and braces for SIGCHLD
         self.init_params()
+        problem = self.config_problem()
+        if problem:      # found before any daemon starts: say where, and stop
+            sys.stderr.write(problem + "\n")
+            sys.stderr.flush()
+            self.log.log(problem)
+            self.cancel_held()
+            self.core.exit_status = 1
+            self.core.request_shutdown(fast=True)
+            return
         self.init_daemon_list()
         self.init_daemon_paths()
         self.init_master()
@@ -415,6 +433,15 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self.last_reconfig = int(time.time())
         old = list(self.ordered)
         self.init_params()
+        problem = self.config_problem()
+        if problem:      # found before any daemon starts: say where, and stop
+            sys.stderr.write(problem + "\n")
+            sys.stderr.flush()
+            self.log.log(problem)
+            self.cancel_held()
+            self.core.exit_status = 1
+            self.core.request_shutdown(fast=True)
+            return
         self.init_daemon_list()
         for name in old:
             if name not in self.ordered and name in self.daemons:
