@@ -9,6 +9,7 @@ environment and run from a directory outside the repository.  Set
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
 import re
 import shutil
@@ -153,6 +154,9 @@ def check_wheel(wheel: Path, version: str, package_files: set[str]) -> None:
                     reason="CONDOR_SIM_SKIP_RELEASE_CHECK is set")
 def test_built_wheel_installs_into_a_fresh_venv_and_runs(tmp_path):
     """One test, so that xdist does not build twice."""
+    if importlib.util.find_spec("build.__main__") is None:
+        pytest.fail("`python -m build` is not installed here: pip install -e '.[test]' "
+                    "(or set CONDOR_SIM_SKIP_RELEASE_CHECK)")
     version = source_version()
     tree = copy_as_a_clone(tmp_path / "clone")
     package_files = {p.relative_to(tree).as_posix() for p in (tree / "condor_sim").rglob("*")
