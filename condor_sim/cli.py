@@ -25,11 +25,31 @@ def _dir_arg(p: argparse.ArgumentParser) -> None:
                    help="pool directory (default: $CONDOR_SIM_DIR or ~/.condor-sim/pool)")
 
 
+def version_text() -> str:
+    """``condor-sim <version>``, then the two lines the real ``condor_version`` prints
+    for the HTCondor release the daemons announce."""
+    from . import CONDOR_PLATFORM, CONDOR_VERSION, __version__
+    return f"condor-sim {__version__}\n{CONDOR_VERSION}\n{CONDOR_PLATFORM}\n"
+
+
+class _Version(argparse.Action):
+    """``--version``: argparse's own version action reflows text into one paragraph."""
+
+    def __init__(self, option_strings, dest, help=None):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        sys.stdout.write(version_text())
+        parser.exit(EXIT_OK)
+
+
 def _parser() -> argparse.ArgumentParser:
     from .poolconfig import POSTURES
     p = argparse.ArgumentParser(prog="condor-sim",
                                 description="A simulated HTCondor personal pool the real client talks to.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    p.add_argument("--version", action=_Version,
+                   help="print condor-sim's version and the HTCondor version it simulates")
 
     up = sub.add_parser(
         "up", help="create the pool directory and start the pool",
