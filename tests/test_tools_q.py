@@ -123,3 +123,38 @@ def test_condor_q_ad_outputs_match_the_real_tool(case):
             ads = [classad2.ClassAd({k: a.lookup(k) for k in a.keys() if k in keep})
                    for a in selected(o, limit=False)]
     assert Q.render_ads(o, ads) == c["stdout"]
+
+
+def history_ads() -> list:
+    """The three history ads of the capture, oldest first (2.0, 1.0, 6.0 as the file holds them)."""
+    two = classad2.parseOne(capture(CLI / "condor_history" / "long-2.0.txt")["stdout"])
+    one = next(classad2.parseAds(capture(CLI / "condor_history" / "json-1.0.txt")["stdout"],
+                                 classad2.ParserType.JSON))
+    six = classad2.parseOne(capture(CLI / "condor_history" / "long-6.0-removed.txt")["stdout"])
+    return [two, one, six]
+
+
+H_CASES = ["noargs", "limit-2", "match-1", "cluster-1", "cluster-nonexistent-99", "job-2.0",
+           "owner-htcpool", "forwards", "backwards", "wide", "completedsince-epoch-after",
+           "completedsince-epoch-before", "af-h", "af-clusterid-procid-exitcode", "format",
+           "constraint-exitcode-3", "long-limit1", "long-2.0", "long-6.0-removed", "json-1.0",
+           "xml-1.0"]
+
+
+@pytest.mark.parametrize("case", H_CASES)
+def test_condor_history_outputs_match_the_real_tool(case):
+    c = capture(CLI / "condor_history" / f"{case}.txt")
+    o = H.parse_args(c["argv"])
+    assert H.render(o, H.select_ads(o, history_ads())) == c["stdout"]
+    assert c["rc"] == 0
+
+
+@pytest.mark.parametrize("tool,case", [("condor_q", "unknown-option"), ("condor_q", "constraint-missing-arg"),
+                                       ("condor_q", "name-missing-arg"), ("condor_history", "unknown-option"),
+                                       ("condor_history", "constraint-syntax-error")])
+def test_argument_errors_print_what_the_real_tool_prints(tool, case, capsys):
+    c = capture(CLI / tool / f"{case}.txt")
+    main = Q.main if tool == "condor_q" else H.main
+    assert main(c["argv"]) == c["rc"]
+    out, err = capsys.readouterr()
+    assert (out, err) == (c["stdout"], c["stderr"])

@@ -199,6 +199,7 @@ class AutoFormat:
     quoted: bool = False
     sep: str = " "
     end: str = "\n"
+    streaming: bool = False      # widths grow row by row (condor_history), not from all rows
 
     @classmethod
     def from_option(cls, option: str) -> "AutoFormat":
@@ -245,6 +246,13 @@ class AutoFormat:
                            for r in rows)
         if not self.headings:
             return "".join(self.sep.join(r) + self.end for r in rows)
+        if self.streaming:
+            widths = [len(n) for n in names]
+            out = [self.sep.join(names) + self.end]
+            for r in rows:
+                widths = [max(w, len(c)) for w, c in zip(widths, r)]
+                out.append(self.sep.join(c.ljust(w) for c, w in zip(r, widths)) + self.end)
+            return "".join(out)
         widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
         out = [self.sep.join(n.ljust(w) for n, w in zip(names, widths)).rstrip() + self.end]
         out += [self.sep.join(c.ljust(w) for c, w in zip(r, widths)) + self.end for r in rows]
@@ -349,6 +357,8 @@ def _xml_value(expr) -> str:
     literal = text in ("true", "false", "undefined", "error") or text[:1] in '"-0123456789'
     if not literal:
         return f"<e>{_xml_escape(_compact_expr(expr))}</e>"
+    if isinstance(v, classad2.Value):
+        return "<un/>" if v == classad2.Value.Undefined else "<er/>"
     if isinstance(v, bool):
         return f'<b v="{"t" if v else "f"}"/>'
     if isinstance(v, int):
@@ -374,15 +384,17 @@ def _compact_expr(expr) -> str:
     return str(expr)
 
 
-def render_xml(ads: Iterable) -> str:
-    """``-xml``: the ads as HTCondor's ClassAd XML."""
-    out = ['<?xml version="1.0"?>\n<!DOCTYPE classads SYSTEM "classads.dtd">\n<classads>\n']
+def render_xml(ads: Iterable, spaced: bool = False) -> str:
+    """``-xml``: the ads as HTCondor's ClassAd XML (``spaced``: a blank line after the
+    opening and closing tags, as condor_history writes it)."""
+    gap = "\n" if spaced else ""
+    out = ['<?xml version="1.0"?>\n<!DOCTYPE classads SYSTEM "classads.dtd">\n<classads>\n' + gap]
     for ad in ads:
         out.append("<c>\n")
         for k in sorted_attrs(ad):
             out.append(f'    <a n="{k}">{_xml_value(ad.lookup(k))}</a>\n')
         out.append("</c>\n")
-    out.append("</classads>\n")
+    out.append("</classads>\n" + gap)
     return "".join(out)
 
 
