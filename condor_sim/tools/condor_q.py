@@ -356,13 +356,17 @@ def query(o: Options):
         opts = htcondor2.QueryOpt.DefaultMyJobsOnly
     schedd = htcondor2.Schedd(location)
     try:
-        ads = [] if o.view == "totals" else \
-            schedd.query(constraint, o.attributes, limit=o.limit, opts=opts)
-        summary = schedd.query(constraint, [], opts=opts | htcondor2.QueryOpt.SummaryOnly)
+        projection = ["ClusterId", "ProcId", "JobStatus"] if o.view == "totals" else o.attributes
+        ads = schedd.query(constraint, projection, limit=o.limit, opts=opts)
+        summary = schedd.query(constraint, [], opts=htcondor2.QueryOpt.SummaryOnly)
     except Exception:
         raise C.ToolError(f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
                           f"{location.get('Name')}\n\n")
     summary = summary[0] if summary else {}
+    if opts != htcondor2.QueryOpt.Default or o.limit > 0:
+        summary = with_query_counts(summary, ads)
+    if o.view == "totals":
+        ads = []
     return location, ads, summary
 
 
@@ -374,8 +378,6 @@ def body(args: list[str]) -> int:
         sys.stdout.write(render_ads(o, ads))
         return 0
     partial = bool(o.restrictions or o.constraints)
-    if o.limit > 0:
-        summary = with_query_counts(summary, ads)
     sys.stdout.write(render_view(o.view, ads, summary, location, int(time.time()), partial))
     return 0
 
