@@ -1,0 +1,440 @@
+"""What every command-line tool shares: how it fails (one message, an exit code, never a
+traceback), how it finds the schedd through the client library, and how it prints a list of
+ClassAds for ``-af``/``-autoformat``, ``-format``, ``-long``, ``-json`` and ``-xml``.
+
+The printing functions are pure: they take ads (``classad2.ClassAd``) and return text, so they
+can be checked against what the real tools printed without a pool.  Time-dependent renderings
+take the time as an argument.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+import classad2
+
+# ------------------------------------------------------------------------------ errors
+SCHEDD_NOT_FOUND_EXTRA = (
+    "\n"
+    "Extra Info: You probably saw this error because the condor_schedd is not \n"
+    "running on the machine you are trying to query. If the condor_schedd is not \n"
+    "running, the Condor system will not be able to find an address and port to \n"
+    "connect to and satisfy this request. Please make sure the Condor daemons are \n"
+    "running and try again.\n"
+    " \n"
+    "Extra Info: If the condor_schedd is running on the machine you are trying to \n"
+    "query and you still see the error, the most likely cause is that you have \n"
+    "setup a personal Condor, you have not defined SCHEDD_NAME in your \n"
+    "condor_config file, and something is wrong with your SCHEDD_ADDRESS_FILE \n"
+    "setting. You must define either or both of those settings in your config \n"
+    "file, or you must use the -name option to {tool}. Please see the Condor \n"
+    "manual for details on SCHEDD_NAME and SCHEDD_ADDRESS_FILE. \n"
+)
+UNKNOWN_HOST_EXTRA = (
+    "Extra Info: The name given with the -name should be the name of a \n"
+    "condor_schedd process. Normally it is either a hostname, or \"name@hostname\". \n"
+    "In either case, the hostname should be the Internet host name, but it appears \n"
+    "that it wasn't. \n"
+)
+
+
+class ToolError(Exception):
+    """A failure the user sees as text: ``stderr`` (and optionally ``stdout``) then ``rc``."""
+
+    def __init__(self, stderr: str, rc: int = 1, stdout: str = ""):
+        super().__init__(stderr)
+        self.stderr = stderr
+        self.stdout = stdout
+        self.rc = rc
+
+
+def run_tool(body: Callable[[list[str]], int], argv: Sequence[str] | None) -> int:
+    """Run a tool's body: a :class:`ToolError` becomes its text and exit code, anything
+    else one ``Error:`` line and exit code 1; a closed stdout is not an error."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return body(args)
+    except ToolError as e:
+        sys.stdout.write(e.stdout)
+        sys.stdout.flush()
+        sys.stderr.write(e.stderr)
+        return e.rc
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    except Exception as e:              # never a traceback
+        sys.stdout.flush()
+        sys.stderr.write(f"Error: {e}\n")
+        return 1
+
+
+def needs_value(args: list[str], i: int, message: str) -> str:
+    """The argument after ``args[i]``, or a :class:`ToolError` with ``message``."""
+    if i + 1 >= len(args):
+        raise ToolError(message + "\n")
+    return args[i + 1]
+
+
+def is_option(arg: str, name: str, least: int = 2) -> bool:
+    """HTCondor's prefix match: ``arg`` is ``-`` plus at least ``least`` leading characters
+    of ``name`` (``-cons`` for ``-constraint``); one or two dashes."""
+    if not arg.startswith("-"):
+        return False
+    word = arg[2:] if arg.startswith("--") else arg[1:]
+    word = word.split(":", 1)[0]
+    return len(word) >= min(least, len(name)) and name.startswith(word)
+
+
+# ------------------------------------------------------------------------------ locating
+def local_host_name() -> str:
+    import htcondor2
+    return htcondor2.param.get("FULL_HOSTNAME") or htcondor2.param.get("HOSTNAME") or \
+        os.uname().nodename
+
+
+def locate_schedd(name: str | None = None, pool: str | None = None, tool: str = "condor_q"):
+    """The schedd's location ad from the collector (``Collector().locate``), as condor_q
+    does it; failures raise :class:`ToolError` with the texts the real tool prints."""
+    import htcondor2
+    if name is not None and "@" not in name and "." not in name:
+        raise ToolError(f"Error: unknown host {name}\n{UNKNOWN_HOST_EXTRA}", stdout="\n")
+    try:
+        coll = htcondor2.Collector(pool) if pool else htcondor2.Collector()
+        ad = coll.locate(htcondor2.DaemonType.Schedd, name) if name else \
+            coll.locate(htcondor2.DaemonType.Schedd)
+    except Exception:
+        ad = None
+    if ad is None:
+        if name is not None:
+            raise ToolError("Error: Collector has no record of schedd/submitter\n")
+        raise ToolError(f"Error: Can't find address for schedd {local_host_name()}\n"
+                        + SCHEDD_NOT_FOUND_EXTRA.format(tool=tool))
+    return ad
+
+
+def schedd_for(location):
+    import htcondor2
+    return htcondor2.Schedd(location)
+
+
+def constraint_ok(text: str) -> bool:
+    """Whether ``text`` parses as a ClassAd expression."""
+    try:
+        classad2.ExprTree(text)
+    except Exception:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------ values
+def evaluate(ad, attr_or_expr: str):
+    """The value of an attribute, or of an expression over the ad; ``classad2.Value.Undefined``
+    when it has none and ``Error`` when it cannot be evaluated."""
+    if attr_or_expr in ad:
+        try:
+            return ad.eval(attr_or_expr)
+        except Exception:
+            return classad2.Value.Error
+    try:
+        return ad.eval(attr_or_expr) if attr_or_expr.isidentifier() else \
+            classad2.ExprTree(attr_or_expr).eval(ad)
+    except Exception:
+        try:
+            return classad2.ExprTree(attr_or_expr).eval(ad)
+        except Exception:
+            return classad2.Value.Error
+
+
+def is_undefined(v) -> bool:
+    return v is classad2.Value.Undefined or (isinstance(v, classad2.Value) and
+                                             v == classad2.Value.Undefined)
+
+
+def unparse_value(v) -> str:
+    """A value as ClassAd text (strings quoted), as ``-af:V`` and ``-long`` show it."""
+    if isinstance(v, classad2.Value):
+        return "undefined" if v == classad2.Value.Undefined else "error"
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float, str)):
+        return str(classad2.ExprTree(classad2.quote(v) if isinstance(v, str) else repr_number(v)))
+    return str(v)
+
+
+def repr_number(v) -> str:
+    return str(v) if isinstance(v, int) else format_real(v)
+
+
+def format_real(v: float) -> str:
+    """A real as the ClassAd library prints it: ``%.15G`` with a ``.0`` when it looks whole."""
+    s = "%.15G" % v
+    if "." not in s and "E" not in s and "INF" not in s and "NAN" not in s:
+        s += ".0"
+    return s
+
+
+def plain_value(v) -> str:
+    """A value as ``-af`` shows it: strings bare, the rest as ClassAd text."""
+    if isinstance(v, str):
+        return v
+    if isinstance(v, classad2.ExprTree):
+        return str(v)
+    return unparse_value(v)
+
+
+# ------------------------------------------------------------------------------ -af
+@dataclass
+class AutoFormat:
+    """``-af[:opts] attr...``: ``h`` headings, ``j`` job id first, ``l`` ``name = value``,
+    ``r``/``o`` raw expressions, ``V`` ClassAd values, ``,`` / ``t`` / ``n`` separators."""
+    attrs: list[str] = field(default_factory=list)
+    headings: bool = False
+    jobid: bool = False
+    labels: bool = False
+    raw: bool = False
+    quoted: bool = False
+    sep: str = " "
+    end: str = "\n"
+    streaming: bool = False      # widths grow row by row (condor_history), not from all rows
+
+    @classmethod
+    def from_option(cls, option: str) -> "AutoFormat":
+        af = cls()
+        opts = option.split(":", 1)[1] if ":" in option else ""
+        for ch in opts:
+            if ch == "h":
+                af.headings = True
+            elif ch == "j":
+                af.jobid = True
+            elif ch == "l":
+                af.labels = True
+            elif ch in "ro":
+                af.raw = True
+            elif ch == "V":
+                af.quoted = True
+            elif ch == ",":
+                af.sep = ","
+            elif ch == "t":
+                af.sep = "\t"
+            elif ch == "n":
+                af.end = "\n"
+                af.sep = "\n"
+        return af
+
+    def cell(self, ad, attr: str) -> str:
+        if self.raw:
+            expr = ad.lookup(attr) if attr in ad else None
+            if expr is not None:
+                return str(expr)
+        v = evaluate(ad, attr)
+        return unparse_value(v) if self.quoted else plain_value(v)
+
+    def render(self, ads: Iterable) -> str:
+        rows = []
+        for ad in ads:
+            cells = [self.cell(ad, a) for a in self.attrs]
+            if self.jobid:
+                cells.insert(0, f"{ad.get('ClusterId')}.{ad.get('ProcId')}")
+            rows.append(cells)
+        names = (["ID"] if self.jobid else []) + list(self.attrs)
+        if self.labels:
+            return "".join(self.sep.join(f"{n} = {c}" for n, c in zip(names, r)) + self.end
+                           for r in rows)
+        if not self.headings:
+            return "".join(self.sep.join(r) + self.end for r in rows)
+        if self.streaming:
+            widths = [len(n) for n in names]
+            out = [self.sep.join(names) + self.end]
+            for r in rows:
+                widths = [max(w, len(c)) for w, c in zip(widths, r)]
+                out.append(self.sep.join(c.ljust(w) for c, w in zip(r, widths)) + self.end)
+            return "".join(out)
+        widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+        out = [self.sep.join(n.ljust(w) for n, w in zip(names, widths)).rstrip() + self.end]
+        out += [self.sep.join(c.ljust(w) for c, w in zip(r, widths)) + self.end for r in rows]
+        return "".join(out)
+
+
+def autoformat_args(args: list[str], i: int) -> tuple[AutoFormat, int]:
+    """Read ``-af[:opts]`` at ``args[i]`` and the attributes after it (up to the next
+    option); returns the format and the index of the next argument."""
+    af = AutoFormat.from_option(args[i])
+    j = i + 1
+    while j < len(args) and not args[j].startswith("-"):
+        af.attrs.append(args[j])
+        j += 1
+    return af, j
+
+
+# ------------------------------------------------------------------------------ -format
+def printf_one(fmt: str, v) -> str:
+    """One ``-format`` item: a printf conversion applied to a ClassAd value."""
+    import re
+    m = re.search(r"%[-+ #0]*\d*(?:\.\d+)?([a-zA-Z])", fmt)
+    if m is None:
+        return fmt.replace("%%", "%")
+    conv = m.group(1)
+    spec = m.group(0)
+    try:
+        if conv in "di":
+            arg = int(v) if not isinstance(v, (str, classad2.Value)) else None
+            if arg is None:
+                return ""
+            text = spec[:-1].replace("l", "") + "d"
+            return fmt[:m.start()] + (text % arg) + fmt[m.end():]
+        if conv in "feEgG":
+            if isinstance(v, (str, classad2.Value)):
+                return ""
+            return fmt[:m.start()] + (spec % float(v)) + fmt[m.end():]
+        if conv == "s":
+            text = plain_value(v) if not isinstance(v, classad2.Value) else unparse_value(v)
+            return fmt[:m.start()] + (spec % text) + fmt[m.end():]
+        if conv == "V":
+            return fmt[:m.start()] + unparse_value(v) + fmt[m.end():]
+    except (TypeError, ValueError):
+        return ""
+    return fmt
+
+
+def render_format(ads: Iterable, pairs: list[tuple[str, str]]) -> str:
+    """``-format FMT ATTR ...`` for each ad, concatenated (newlines only where the user
+    wrote them)."""
+    out = []
+    for ad in ads:
+        for fmt, attr in pairs:
+            out.append(printf_one(fmt, evaluate(ad, attr)))
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------ -long/-json/-xml
+def sorted_attrs(ad) -> list[str]:
+    return sorted(ad.keys(), key=lambda k: k.lower())
+
+
+def long_ad(ad) -> str:
+    """An ad's ``name = expr`` lines (the old ClassAd syntax), in name order."""
+    lines = ad.printOld().splitlines()
+    return "".join(line + "\n" for line in sorted(lines, key=lambda l: l.split(" = ", 1)[0].lower()))
+
+
+def render_long(ads: Iterable) -> str:
+    """``-long``: each ad's ``name = expr`` lines in name order, then a blank line."""
+    return "".join(long_ad(ad) + "\n" for ad in ads)
+
+
+def json_ad(ad) -> str:
+    lines = []
+    for k in sorted_attrs(ad):
+        one = classad2.ClassAd()
+        one[k] = ad.lookup(k)
+        text = one.printJson().strip()
+        lines.append(text[1:-1].strip("\n"))
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
+def render_json(ads: Iterable) -> str:
+    """``-json``: a JSON list of the ads (attributes in name order); nothing for no ads."""
+    ads = list(ads)
+    if not ads:
+        return ""
+    return "[\n" + "\n,\n".join(json_ad(a) for a in ads) + "\n]\n"
+
+
+def _xml_escape(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _xml_value(expr) -> str:
+    try:
+        v = expr.eval() if expr.__class__.__name__ == "ExprTree" else expr
+    except Exception:
+        v = None
+    text = str(expr)
+    literal = text in ("true", "false", "undefined", "error") or text[:1] in '"-0123456789'
+    if not literal:
+        return f"<e>{_xml_escape(_compact_expr(expr))}</e>"
+    if isinstance(v, classad2.Value):
+        return "<un/>" if v == classad2.Value.Undefined else "<er/>"
+    if isinstance(v, bool):
+        return f'<b v="{"t" if v else "f"}"/>'
+    if isinstance(v, int):
+        return f"<i>{v}</i>"
+    if isinstance(v, float):
+        return f"<r>{format_real(v)}</r>"
+    if isinstance(v, str):
+        return f"<s>{_xml_escape(v)}</s>"
+    if text == "undefined":
+        return "<un/>"
+    return f"<e>{_xml_escape(text)}</e>"
+
+
+def _compact_expr(expr) -> str:
+    """An expression on one line with reals spelled ``%.15E``, as the JSON and XML writers
+    of the ClassAd library print it."""
+    import json
+    one = classad2.ClassAd()
+    one["X"] = expr
+    value = json.loads(one.printJson())["X"]
+    if isinstance(value, str) and value.startswith("/Expr(") and value.endswith(")/"):
+        return value[6:-2]
+    return str(expr)
+
+
+def render_xml(ads: Iterable, spaced: bool = False) -> str:
+    """``-xml``: the ads as HTCondor's ClassAd XML (``spaced``: a blank line after the
+    opening and closing tags, as condor_history writes it)."""
+    gap = "\n" if spaced else ""
+    out = ['<?xml version="1.0"?>\n<!DOCTYPE classads SYSTEM "classads.dtd">\n<classads>\n' + gap]
+    for ad in ads:
+        out.append("<c>\n")
+        for k in sorted_attrs(ad):
+            out.append(f'    <a n="{k}">{_xml_value(ad.lookup(k))}</a>\n')
+        out.append("</c>\n")
+    out.append("</classads>\n" + gap)
+    return "".join(out)
+
+
+# ------------------------------------------------------------------------------ job renderings
+STATUS_CHAR = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S"}
+
+
+def qdate(t) -> str:
+    """``MM/DD HH:MM`` in local time, as the SUBMITTED/COMPLETED columns show it."""
+    if not isinstance(t, (int, float)) or isinstance(t, bool) or t <= 0:
+        return ""
+    return time.strftime("%m/%d %H:%M", time.localtime(int(t)))
+
+
+def duration(secs) -> str:
+    """``D+HH:MM:SS``."""
+    s = int(secs) if isinstance(secs, (int, float)) and not isinstance(secs, bool) else 0
+    s = max(s, 0)
+    return f"{s // 86400}+{s % 86400 // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def job_description(ad) -> str:
+    """CMD: the executable's base name and its arguments (or the batch/description)."""
+    desc = ad.get("MATCH_EXP_JobDescription") or ad.get("JobDescription")
+    if isinstance(desc, str):
+        return desc
+    cmd = ad.get("Cmd")
+    cmd = os.path.basename(cmd) if isinstance(cmd, str) else ""
+    args = ad.get("Args")
+    if not isinstance(args, str):
+        args = ad.get("Arguments")
+    if isinstance(args, str) and args:
+        return f"{cmd} {args}"
+    return cmd
+
+
+def now_from(ads: Sequence, default: float | None = None) -> int:
+    """The schedd's idea of now (``ServerTime`` of an ad), else the local clock."""
+    for ad in ads:
+        t = ad.get("ServerTime")
+        if isinstance(t, int):
+            return t
+    return int(default if default is not None else time.time())

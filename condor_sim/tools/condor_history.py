@@ -1,0 +1,222 @@
+"""``condor_history``: finished jobs, from the schedd (through ``htcondor2``) or from a
+history file (``-file``), in HTCondor's default table or as ``-af``/``-format``/``-long``/
+``-json``/``-xml``.  :func:`default_view` is a pure function of the ads."""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import classad2
+
+from condor_sim.tools import _usage
+from condor_sim.tools import common as C
+
+HEADER = " ID          OWNER            SUBMITTED   RUN_TIME   ST   COMPLETED CMD\n"
+
+
+@dataclass
+class Options:
+    view: str = "default"
+    restrictions: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    limit: int = -1
+    since: str | None = None
+    file: str | None = None
+    forwards: bool = False
+    name: str | None = None
+    pool: str | None = None
+    af: C.AutoFormat | None = None
+    formats: list[tuple[str, str]] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+
+
+def restriction(arg: str) -> str:
+    head, dot, tail = arg.partition(".")
+    if head.isdigit() and not dot:
+        return f"(ClusterId == {int(head)})"
+    if head.isdigit() and tail.isdigit():
+        return f"(ClusterId == {int(head)} && ProcId == {int(tail)})"
+    return f'(Owner == "{arg}")'
+
+
+def parse_args(args: list[str]) -> Options:
+    o = Options()
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("-"):
+            o.restrictions.append(restriction(a))
+        elif C.is_option(a, "constraint", 2):
+            o.constraints.append(C.needs_value(args, i, f"Error: Argument {a} requires another parameter"))
+            i += 1
+        elif C.is_option(a, "limit", 3) or C.is_option(a, "match", 2):
+            text = C.needs_value(args, i, f"Error: Argument {a} requires a number value  as a parameter.")
+            try:
+                o.limit = int(text)
+            except ValueError:
+                raise C.ToolError(f"Error: Argument {a} requires a number value  as a parameter.\n")
+            i += 1
+        elif C.is_option(a, "completedsince", 3):
+            t = C.needs_value(args, i, "Error: Argument -completedsince requires another parameter.")
+            if not C.constraint_ok(f"CompletionDate <= {t}"):
+                raise C.ToolError(f"Error: '{t}' not valid parameter for -completedsince ")
+            o.since = f"CompletionDate <= {t}"
+            i += 1
+        elif C.is_option(a, "file", 2):
+            o.file = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
+            i += 1
+        elif C.is_option(a, "name", 2):
+            o.name = C.needs_value(args, i, "Error: Argument -name requires name of a remote schedd")
+            i += 1
+        elif C.is_option(a, "pool", 2):
+            o.pool = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
+            i += 1
+        elif C.is_option(a, "forwards", 4):
+            o.forwards = True
+        elif C.is_option(a, "backwards", 4) or C.is_option(a, "wide", 2):
+            pass
+        elif C.is_option(a, "long", 1):
+            o.view = "long"
+        elif C.is_option(a, "json", 2):
+            o.view = "json"
+        elif C.is_option(a, "xml", 2):
+            o.view = "xml"
+        elif C.is_option(a, "attributes", 2):
+            names = C.needs_value(args, i, "Error: Argument -attributes must be followed by a list of attributes")
+            o.attributes += [n for n in names.replace(",", " ").split() if n]
+            i += 1
+        elif C.is_option(a, "format", 2):
+            if i + 2 >= len(args):
+                raise C.ToolError("Error: Argument -format requires a spec and classad attribute name as parameters\n")
+            o.formats.append((args[i + 1], args[i + 2]))
+            o.view = "format"
+            i += 2
+        elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
+            af, j = C.autoformat_args(args, i)
+            if not af.attrs:
+                raise C.ToolError(f"Error: Argument {a} requires at least one attribute parameter\n")
+            af.streaming = True
+            o.af, o.view = af, "af"
+            i = j
+            continue
+        else:
+            raise C.ToolError(f"Error: Unknown argument {a}\n", stdout=_usage.CONDOR_HISTORY)
+        i += 1
+    return o
+
+
+def constraint_of(o: Options) -> str | None:
+    parts = []
+    if o.restrictions:
+        parts.append("(" + " || ".join(o.restrictions) + ")" if len(o.restrictions) > 1
+                     else o.restrictions[0])
+    parts += [f"({c})" for c in o.constraints]
+    return " && ".join(parts) if parts else None
+
+
+def default_view(ads) -> str:
+    """The default table (header and one line per job)."""
+    out = [HEADER]
+    for ad in ads:
+        wall = ad.get("RemoteWallClockTime")
+        if not isinstance(wall, (int, float)):
+            wall = ad.get("RemoteUserCpu", 0)
+        st = C.STATUS_CHAR.get(ad.get("JobStatus"), "?")
+        owner = ad.get("Owner")
+        out.append(f"{str(ad.get('ClusterId')) + '.' + str(ad.get('ProcId')):<12} "
+                   f"{owner if isinstance(owner, str) else '??':<14} "
+                   f"{C.qdate(ad.get('QDate')) or '??':>11} {C.duration(wall):>12} {st:<2} "
+                   f"{C.qdate(ad.get('CompletionDate')):>11} {C.job_description(ad)}\n")
+    return "".join(out)
+
+
+def render(o: Options, ads) -> str:
+    if o.view == "af":
+        return o.af.render(ads)
+    if o.view == "format":
+        return C.render_format(ads, o.formats)
+    if o.view == "long":
+        return C.render_long(ads)
+    if o.view == "json":
+        return C.render_json(ads)
+    if o.view == "xml":
+        return C.render_xml(ads, spaced=True)
+    return default_view(ads)
+
+
+def read_history_file(text: str) -> list:
+    """The ads of a history file, oldest first (records end in a ``***`` banner line)."""
+    ads, lines = [], []
+    for line in text.splitlines():
+        if line.startswith("***"):
+            if lines:
+                ads.append(classad2.parseOne("\n".join(lines)))
+            lines = []
+        elif line.strip():
+            lines.append(line)
+    if lines:
+        ads.append(classad2.parseOne("\n".join(lines)))
+    return ads
+
+
+def from_file(o: Options, path: str, head: str) -> list:
+    try:
+        text = Path(path).read_text(errors="replace")
+    except OSError as e:
+        raise C.ToolError(f"Error opening history file {path}: {e.strerror}\n", stdout=head)
+    return select_ads(o, read_history_file(text))
+
+
+def select_ads(o: Options, ads: list) -> list:
+    """History ads (oldest first) as the options pick them: newest first unless
+    ``-forwards``, matching the restrictions, up to the ``-completedsince`` stop, ``-limit``."""
+    ads = list(ads)
+    if not o.forwards:
+        ads.reverse()
+    constraint = constraint_of(o)
+    expr = classad2.ExprTree(constraint) if constraint else None
+    since = classad2.ExprTree(o.since) if o.since else None
+    out = []
+    for ad in ads:
+        if since is not None and since.eval(ad) is True:
+            break
+        if expr is None or expr.eval(ad) is True:
+            out.append(ad)
+            if 0 < o.limit <= len(out):
+                break
+    return out
+
+
+def body(args: list[str]) -> int:
+    o = parse_args(args)
+    constraint = constraint_of(o)
+    if constraint and not C.constraint_ok(constraint):
+        raise C.ToolError(f"Error:  could not parse constraint ( {constraint} )\n")
+    head = HEADER if o.view == "default" else ""
+    if o.file:
+        ads = from_file(o, o.file, head)
+    else:
+        import htcondor2
+        try:
+            location = C.locate_schedd(o.name, o.pool, tool="condor_history")
+        except C.ToolError:
+            if o.name is None:
+                return body(args + ["-file", htcondor2.param.get("HISTORY", "")])
+            raise C.ToolError(f"Unable to locate remote schedd (name={o.name}, pool={o.pool or ''}).\n",
+                              stdout=head)
+        ads = htcondor2.Schedd(location).history(constraint, o.attributes, o.limit,
+                                                 since=classad2.ExprTree(o.since) if o.since else None)
+        if o.forwards:
+            ads = list(reversed(ads))
+    sys.stdout.write(render(o, ads))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """condor_history's command line; returns the exit code."""
+    return C.run_tool(body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""``condor_q``: the job queue of a schedd, in the views HTCondor's condor_q prints (the
+batch summary by default; ``-nobatch``, ``-hold``, ``-run``, ``-idle``, ``-totals``) or as
+``-af``/``-format``/``-long``/``-json``/``-xml``.
+
+The views are pure functions of the job ads, the schedd's summary ad and the time
+(:func:`render_view`), so they can be compared byte for byte with what the real tool printed;
+:func:`main` parses the command line and asks the schedd through ``htcondor2``.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass, field
+
+from condor_sim.tools import _usage
+from condor_sim.tools import common as C
+
+UNIVERSE = {1: "Standard", 5: "Vanilla", 7: "Scheduler", 8: "MPI", 9: "Grid", 10: "Java",
+            11: "Parallel", 12: "Local", 13: "VM"}
+SUMMARY_KEYS = ("Jobs", "Completed", "Removed", "Idle", "Running", "Held", "Suspended")
+
+
+# ------------------------------------------------------------------------------ options
+@dataclass
+class Options:
+    view: str = "batch"              # batch nobatch hold run idle totals af format long json xml
+    restrictions: list[str] = field(default_factory=list)
+    constraints: list[str] = field(default_factory=list)
+    allusers: bool = False
+    limit: int = -1
+    name: str | None = None
+    pool: str | None = None
+    af: C.AutoFormat | None = None
+    formats: list[tuple[str, str]] = field(default_factory=list)
+    attributes: list[str] = field(default_factory=list)
+    is_global: bool = False
+
+
+def restriction(arg: str) -> str:
+    """A cluster, cluster.proc or owner argument as a constraint."""
+    head, dot, tail = arg.partition(".")
+    if head.isdigit() and not dot:
+        return f"(ClusterId == {int(head)})"
+    if head.isdigit() and tail.isdigit():
+        return f"(ClusterId == {int(head)} && ProcId == {int(tail)})"
+    return f'(Owner == "{arg}")'
+
+
+def parse_args(args: list[str]) -> Options:
+    o = Options()
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if not a.startswith("-"):
+            o.restrictions.append(restriction(a))
+        elif C.is_option(a, "constraint", 2):
+            o.constraints.append(C.needs_value(args, i, "Error: -constraint requires another parameter"))
+            i += 1
+        elif C.is_option(a, "name", 2):
+            o.name = C.needs_value(args, i, "Error: -name requires the name of a schedd as an argument.")
+            i += 1
+        elif C.is_option(a, "pool", 2):
+            o.pool = C.needs_value(args, i, "Error: -pool requires a hostname as an argument.")
+            i += 1
+        elif C.is_option(a, "limit", 3):
+            text = C.needs_value(args, i, "Error: -limit requires the max number of results as an argument.")
+            try:
+                o.limit = int(text)
+            except ValueError:
+                raise C.ToolError(f"Error: Unable to convert ({text}) to a number for -limit.\n")
+            if o.limit <= 0:
+                raise C.ToolError(f"Error: {o.limit} is not a valid for -limit.\n")
+            i += 1
+        elif C.is_option(a, "allusers", 2):
+            o.allusers = True
+        elif C.is_option(a, "global", 2):
+            o.is_global = True
+        elif C.is_option(a, "nobatch", 3):
+            if o.view == "batch":
+                o.view = "nobatch"
+        elif C.is_option(a, "batch", 2):
+            o.view = "batch"
+        elif C.is_option(a, "totals", 3):
+            o.view = "totals"
+        elif C.is_option(a, "hold", 2) or C.is_option(a, "held", 4):
+            o.view = "hold"
+        elif C.is_option(a, "run", 2) or C.is_option(a, "running", 3):
+            o.view = "run"
+        elif C.is_option(a, "idle", 2):
+            o.view = "idle"
+        elif C.is_option(a, "long", 1):
+            o.view = "long"
+        elif C.is_option(a, "json", 2):
+            o.view = "json"
+        elif C.is_option(a, "xml", 2):
+            o.view = "xml"
+        elif C.is_option(a, "wide", 2):
+            pass
+        elif C.is_option(a, "attributes", 2):
+            names = C.needs_value(args, i, "Error: -attributes requires a list of attributes to show")
+            o.attributes += [n for n in names.replace(",", " ").split() if n]
+            i += 1
+        elif C.is_option(a, "format", 2):
+            if i + 2 >= len(args):
+                raise C.ToolError("Error: -format requires format and attribute parameters\n")
+            o.formats.append((args[i + 1], args[i + 2]))
+            o.view = "format"
+            i += 2
+        elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
+            af, j = C.autoformat_args(args, i)
+            if not af.attrs:
+                raise C.ToolError("Error: -autoformat requires at least one attribute parameter\n")
+            o.af, o.view = af, "af"
+            i = j
+            continue
+        else:
+            raise C.ToolError(f"Error: unrecognized argument {a}\n", stdout=_usage.CONDOR_Q)
+        i += 1
+    return o
+
+
+def constraint_of(o: Options) -> str:
+    parts = []
+    if o.restrictions:
+        parts.append(" || ".join(o.restrictions) if len(o.restrictions) == 1 else
+                     "(" + " || ".join(o.restrictions) + ")")
+    parts += [f"({c})" for c in o.constraints]
+    if o.view == "hold":
+        parts.append("(JobStatus == 5)")
+    elif o.view == "run":
+        parts.append("(JobStatus == 2)")
+    elif o.view == "idle":
+        parts.append("(JobStatus == 1)")
+    return " && ".join(parts) if parts else "true"
+
+
+# ------------------------------------------------------------------------------ renderings
+def header_line(schedd_ad, now: float) -> str:
+    addr = str(schedd_ad.get("MyAddress", ""))
+    short = addr.split("?", 1)[0] + "?..." if "?" in addr else addr
+    stamp = time.strftime("%m/%d/%y %H:%M:%S", time.localtime(now))
+    return f"\n\n-- Schedd: {schedd_ad.get('Name')} : {short} @ {stamp}\n"
+
+
+def summary_text(summary) -> str:
+    def line(label: str, prefix: str) -> str:
+        n = [summary.get(prefix + k, 0) for k in SUMMARY_KEYS]
+        return (f"Total for {label}: {n[0]} jobs; {n[1]} completed, {n[2]} removed, {n[3]} idle, "
+                f"{n[4]} running, {n[5]} held, {n[6]} suspended")
+    lines = [line("query", "")]
+    me = summary.get("MyName")
+    if isinstance(me, str):
+        lines.append(line(me, "My"))
+    lines.append(line("all users", "Allusers"))
+    return "\n" + " \n".join(lines) + "\n\n"
+
+
+def with_query_counts(summary, ads) -> dict:
+    """The summary with its query totals counted from the ads received (as condor_q does
+    when ``-limit`` cuts the list short); the all-users totals stay the schedd's."""
+    out = {k: summary.get(k) for k in summary.keys()} if summary else {}
+    st = [a.get("JobStatus") for a in ads]
+    for k, n in zip(SUMMARY_KEYS, [len(st), st.count(4), st.count(3), st.count(1),
+                                   st.count(2), st.count(5), st.count(7)]):
+        out[k] = n
+    return out
+
+
+def run_time(ad, now: int) -> int:
+    wall = ad.get("RemoteWallClockTime", 0)
+    wall = wall if isinstance(wall, (int, float)) else 0
+    bday = ad.get("ShadowBday")
+    if ad.get("JobStatus") == 2 and isinstance(bday, int):
+        wall += now - bday
+    return int(wall)
+
+
+def memory_mb(ad) -> float:
+    v = C.evaluate(ad, "MemoryUsage") if "MemoryUsage" in ad else None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return float(v)
+    size = ad.get("ImageSize", 0)
+    return (size if isinstance(size, (int, float)) else 0) / 1024.0
+
+
+def job_id_cells(ad) -> str:
+    return f"{ad.get('ClusterId', 0):4d}.{ad.get('ProcId', 0):<3d}"
+
+
+def owner_of(ad) -> str:
+    owner = ad.get("Owner")
+    return owner if isinstance(owner, str) else "??"
+
+
+def nobatch_view(ads, now: int) -> str:
+    pri = [str(ad.get("JobPrio", 0)) for ad in ads]
+    pw = max([3] + [len(p) for p in pri])
+    out = [" ID      " + "OWNER".ljust(14) + "   SUBMITTED     RUN_TIME ST " + "PRI".ljust(pw)
+           + " SIZE CMD\n"]
+    for ad, p in zip(ads, pri):
+        st = C.STATUS_CHAR.get(ad.get("JobStatus"), "?")
+        out.append(f"{job_id_cells(ad)} {owner_of(ad):<14} {C.qdate(ad.get('QDate')):>11} "
+                   f"{C.duration(run_time(ad, now)):>12} {st:<2} {p:<{pw}} "
+                   f"{memory_mb(ad):4.1f} {C.job_description(ad)}\n")
+    return "".join(out)
+
+
+def hold_view(ads) -> str:
+    out = [" ID      " + "OWNER".ljust(14) + " HELD_SINCE  CODE/SUB HOLD_REASON\n"]
+    for ad in ads:
+        code = ad.get("HoldReasonCode")
+        sub = ad.get("HoldReasonSubCode")
+        code_s = f"{code:4d}" if isinstance(code, int) else "?".rjust(4)
+        sub_s = f"/{sub:<3d}"[:4] if isinstance(sub, int) else "    "
+        reason = ad.get("HoldReason")
+        out.append(f"{job_id_cells(ad)} {owner_of(ad):<14} "
+                   f"{C.qdate(ad.get('EnteredCurrentStatus')) or '??':>11} {code_s}{sub_s} "
+                   f"{reason if isinstance(reason, str) else 'undefined'}\n")
+    return "".join(out)
+
+
+def run_view(ads, now: int) -> str:
+    out = [" ID      " + "OWNER".ljust(14) + "   SUBMITTED     RUN_TIME HOST(S)\n"]
+    for ad in ads:
+        host = ad.get("RemoteHost")
+        out.append(f"{job_id_cells(ad)} {owner_of(ad):<14} {C.qdate(ad.get('QDate')):>11} "
+                   f"{C.duration(run_time(ad, now)):>12} {host if isinstance(host, str) else '??'}\n")
+    return "".join(out)
+
+
+def idle_view(ads) -> str:
+    out = [" ID      " + "OWNER".ljust(14) + " UNIVERSE  CPUS MEMORY STARTS LAST_HOST\n"]
+    for ad in ads:
+        uni = UNIVERSE.get(ad.get("JobUniverse"), "Unknown")
+        cpus = ad.get("RequestCpus", 0)
+        mem = C.evaluate(ad, "RequestMemory")
+        starts = ad.get("NumShadowStarts", 0)
+        last = ad.get("LastRemoteHost")
+        out.append(f"{job_id_cells(ad)} {owner_of(ad):<14} {uni:<9} "
+                   f"{cpus if isinstance(cpus, int) else 0:4d} "
+                   f"{mem if isinstance(mem, int) else 0:6d} "
+                   f"{starts if isinstance(starts, int) else 0:6d} "
+                   f"{last if isinstance(last, str) else 'undefined'}\n")
+    return "".join(out)
+
+
+@dataclass
+class BatchRow:
+    owner: str
+    name: str
+    submitted: str
+    first: tuple[int, int]
+    last: tuple[int, int]
+    counts: dict = field(default_factory=lambda: {"run": 0, "idle": 0, "held": 0})
+    procs: dict = field(default_factory=dict)      # cluster -> number of procs seen
+    totals: dict = field(default_factory=dict)     # cluster -> TotalSubmitProcs
+
+
+def batch_rows(ads) -> list[BatchRow]:
+    rows: dict[tuple, BatchRow] = {}
+    for ad in sorted(ads, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0))):
+        c, p = ad.get("ClusterId", 0), ad.get("ProcId", 0)
+        batch = ad.get("JobBatchName")
+        name = batch if isinstance(batch, str) else f"ID: {c}"
+        key = (owner_of(ad), name)
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = BatchRow(owner_of(ad), name, C.qdate(ad.get("QDate")), (c, p), (c, p))
+        row.first, row.last = min(row.first, (c, p)), max(row.last, (c, p))
+        st = ad.get("JobStatus")
+        if st in (2, 6):
+            row.counts["run"] += 1
+        elif st in (1, 7):
+            row.counts["idle"] += 1
+        elif st == 5:
+            row.counts["held"] += 1
+        row.procs[c] = row.procs.get(c, 0) + 1
+        total = ad.get("TotalSubmitProcs")
+        if isinstance(total, int):
+            row.totals[c] = total
+    return list(rows.values())
+
+
+def batch_view(ads, partial: bool, show_held_always: bool = False) -> str:
+    rows = batch_rows(ads)
+    if not rows:
+        return "OWNER BATCH_NAME      SUBMITTED   DONE   RUN    IDLE   HOLD  TOTAL JOB_IDS\n"
+    ow = max(len(r.owner) for r in rows)
+    ow = max(8, ow) if ow < 5 else ow
+    bw = max(10, max(len(r.name) for r in rows))
+    any_held = show_held_always or any(r.counts["held"] for r in rows)
+    cells = []
+    for r in rows:
+        total = sum(r.totals.values()) if len(r.totals) == len(r.procs) else 0
+        done = 0 if partial else sum(r.totals.get(c, 0) - n for c, n in r.procs.items())
+        nums = [done, r.counts["run"], r.counts["idle"], r.counts["held"], total]
+        if r.first == r.last:
+            ids = f"{r.first[0]}.{r.first[1]}"
+        elif r.first[0] == r.last[0]:
+            ids = f"{r.first[0]}.{r.first[1]}-{r.last[1]}"
+        else:
+            ids = f"{r.first[0]}.{r.first[1]} ... {r.last[0]}.{r.last[1]}"
+        cells.append((r, nums, ids))
+    widths = [max(6, max(len(str(n[k])) for _, n, _ in cells)) for k in range(5)]
+    heads = ["DONE", "RUN ", "IDLE", "HOLD", "TOTAL"]
+    keep = [k for k in range(5) if k != 3 or any_held]
+    out = ["OWNER".ljust(ow) + " " + "BATCH_NAME".ljust(bw) + " " + "   SUBMITTED" + " "
+           + " ".join(heads[k].rjust(widths[k]) for k in keep) + " JOB_IDS\n"]
+    for r, nums, ids in cells:
+        counters = " ".join((str(nums[k]) if nums[k] > 0 else "_").rjust(widths[k]) for k in keep)
+        out.append(f"{r.owner:<{ow}} {r.name:<{bw}} {r.submitted:>12} {counters} {ids}\n")
+    return "".join(out)
+
+
+def render_view(view: str, ads: list, summary, schedd_ad, now: int,
+                partial: bool = False) -> str:
+    """The text of a standard view (header line, table, totals) for these ads."""
+    if view in ("af", "format", "long", "json", "xml"):
+        raise ValueError(view)
+    head = header_line(schedd_ad, now)
+    if view == "totals":
+        return head + summary_text(summary).lstrip("\n")
+    if view == "run":
+        return head + run_view(ads, now)
+    if view == "idle":
+        return head + idle_view(ads)
+    if view == "hold":
+        return head + hold_view(ads) + summary_text(summary)
+    if view == "nobatch":
+        return head + nobatch_view(ads, now) + summary_text(summary)
+    return head + batch_view(ads, partial) + summary_text(summary)
+
+
+def render_ads(o: Options, ads: list) -> str:
+    if o.view == "af":
+        return o.af.render(ads)
+    if o.view == "format":
+        return C.render_format(ads, o.formats)
+    if o.view == "long":
+        return C.render_long(ads)
+    if o.view == "json":
+        return C.render_json(ads)
+    return C.render_xml(ads)
+
+
+# ------------------------------------------------------------------------------ main
+def query(o: Options):
+    import htcondor2
+    location = C.locate_schedd(o.name, o.pool, tool="condor_q")
+    constraint = constraint_of(o)
+    if not C.constraint_ok(constraint):
+        raise C.ToolError(f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
+                          f"{location.get('Name')}\n\n")
+    opts = htcondor2.QueryOpt.Default
+    if not (o.allusers or o.restrictions or o.constraints or o.is_global):
+        opts = htcondor2.QueryOpt.DefaultMyJobsOnly
+    schedd = htcondor2.Schedd(location)
+    try:
+        projection = ["ClusterId", "ProcId", "JobStatus"] if o.view == "totals" else o.attributes
+        ads = schedd.query(constraint, projection, limit=o.limit, opts=opts)
+        summary = schedd.query(constraint, [], opts=htcondor2.QueryOpt.SummaryOnly)
+    except Exception:
+        raise C.ToolError(f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
+                          f"{location.get('Name')}\n\n")
+    summary = summary[0] if summary else {}
+    if opts != htcondor2.QueryOpt.Default or o.limit > 0:
+        summary = with_query_counts(summary, ads)
+    if o.view == "totals":
+        ads = []
+    return location, ads, summary
+
+
+def body(args: list[str]) -> int:
+    o = parse_args(args)
+    location, ads, summary = query(o)
+    ads = sorted(ads, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
+    if o.view in ("af", "format", "long", "json", "xml"):
+        sys.stdout.write(render_ads(o, ads))
+        return 0
+    partial = bool(o.restrictions or o.constraints)
+    sys.stdout.write(render_view(o.view, ads, summary, location, int(time.time()), partial))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """condor_q's command line; returns the exit code."""
+    return C.run_tool(body, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
