@@ -360,12 +360,17 @@ except Exception as e:
 mine = schedd.submit(htcondor.Submit({{"executable": "/bin/true"}}), count=1).cluster()
 out.append(mine)
 out.append([[a["Owner"], a["User"].split("@")[0]] for a in schedd.query(f"ClusterId == {{mine}}", ["Owner", "User"])])
+out.append(sorted({{a["Owner"] for a in schedd.query(projection=["Owner"], opts=htcondor.QueryOpt.DefaultMyJobsOnly)}}))
+out.append(len(schedd.query(projection=["Owner"])))
 return out
 """, user="nobody")
     except pytest.skip.Exception:
         raise
     assert r[0] == 1 and r[1] != "edited"
     assert r[3] == [["nobody", "nobody"]]
+    assert r[4] == ["nobody"] and r[5] == 2          # "only my jobs", and everyone's without it
+    # a queue super user's "only my jobs" is every job, as the real schedd decides
+    assert run(d, "return len(schedd.query(projection=['Owner'], opts=htcondor.QueryOpt.DefaultMyJobsOnly))") == 2
     # root is a queue super user: it may act on anybody's jobs
     assert run(d, f'return dict(schedd.act(htcondor.JobAction.Hold, ["{r[2]}.0"]))["TotalSuccess"]') == 1
 

@@ -18,8 +18,7 @@ from condor_sim.tools import common as C
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
 
-CLI = Path("/work/shared/real-captures/cli")
-pytestmark = pytest.mark.skipif(not CLI.is_dir(), reason="captures not present")
+CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"     # what the real tools printed
 
 
 def capture(path: Path) -> dict:

@@ -341,8 +341,9 @@ class Schedd(Daemon):
         projection = S.projection_list(request.get("Projection"))
         limit = request.get("LimitResults")
         limit = limit if isinstance(limit, int) and limit >= 0 else -1
-        mine_only = request.get("MyJobs") is True or isinstance(request.get("Me"), str)
-        owner = req.user.split("@", 1)[0]
+        my_name = self.my_jobs_owner(request, req)
+        mine_attr, mine_value = (("User", quote(my_name)) if my_name and "@" in my_name
+                                 else ("Owner", quote(my_name or "")))
         summary_only = request.get("SummaryOnly") is True
         matched = []
         clusters = self.queue.clusters
@@ -352,7 +353,7 @@ class Schedd(Daemon):
             sent = 0
             for (c, p), own in list(self.queue.jobs.items()):
                 cl = clusters.get(c, {})
-                if mine_only and cl.get("Owner") != f'"{owner}"':
+                if my_name and cl.get(mine_attr) != mine_value:
                     continue
                 if not m.matches(c, cl, own):
                     continue
@@ -363,9 +364,33 @@ class Schedd(Daemon):
                 yield encoder.payload(c, cl, own)
 
         await req.chan.send_many(ads())
-        mine = S.tally(self.queue, matched)
+        found = S.tally(self.queue, matched)
         everyone = S.tally(self.queue)
-        await req.send(put_lines(req.message(), S.summary_lines(mine, everyone, now)))
+        lines = S.summary_lines(found, everyone, now)
+        if my_name:
+            mine = S.tally(self.queue, [jp for jp in self.queue.jobs
+                                        if clusters.get(jp[0], {}).get(mine_attr) == mine_value])
+            lines += mine.lines("My") + [f"MyName = {quote(my_name)}"]
+        await req.send(put_lines(req.message(), lines))
+
+    def my_jobs_owner(self, request, req) -> str | None:
+        """Whose jobs an "only my jobs" query (``MyJobs``) shows, as command_query_job_ads
+        decides: the authenticated user, else the ``Me`` the client guessed; nobody's in
+        particular (all jobs) for a queue super user or when MyJobs is false."""
+        if "MyJobs" not in request or not self.config.get_bool("CONDOR_Q_ONLY_MY_JOBS", True):
+            return None
+        value = request.lookup("MyJobs")
+        mapped = req.user if req.authenticated and "@" in req.user and \
+            not req.user.startswith("unauthenticated@") else None
+        literal = request.get("MyJobs")
+        if isinstance(literal, (bool, int)) and str(value).strip().lower() in ("true", "false", "1", "0"):
+            owner = mapped if literal else None
+        else:
+            me = request.get("Me")
+            owner = mapped or (me if isinstance(me, str) else None)
+        if not owner or self.policy.is_super(req.user):
+            return None
+        return owner
 
     @command(Cmd.QUERY_SCHEDD_HISTORY, perm=Perm.READ)
     async def query_history(self, req) -> None:
