@@ -69,15 +69,9 @@ def locate_schedd(name: str | None = None, pool: str | None = None):
         collector = htcondor2.Collector(pool) if pool else htcondor2.Collector()
         if name:
             return collector.locate(htcondor2.DaemonType.Schedd, name)
-        if pool:
-            return collector.locate(htcondor2.DaemonType.Schedd)
-        return htcondor2.Collector().locate(htcondor2.DaemonType.Schedd)
+        return collector.locate(htcondor2.DaemonType.Schedd)
     except Exception:
         return None
-
-
-def schedd_for(ad) -> "htcondor2.Schedd":
-    return htcondor2.Schedd(ad)
 
 
 def schedd_short_name(name: str | None) -> str:

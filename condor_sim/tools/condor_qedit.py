@@ -17,7 +17,7 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from ._jobtools import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+from ._jobtools import (Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
                         locate_schedd, main_exit, param_list)
 
 NAME = "condor_qedit"

@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Sequence
 
+import classad2
 import htcondor2
 
 from ._jobtools import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
@@ -362,7 +363,7 @@ def verbose_block(cluster: int, proc: int, lines: list[str]) -> str:
 
 def proc_ad_lines(cluster_ad, proc: int, overrides: dict[str, str]) -> list[str]:
     """One job's ad as the tool prints it: the cluster ad, the proc id, what differs."""
-    ad = cluster_ad.__class__()
+    ad = classad2.ClassAd()
     for k in cluster_ad.keys():
         ad[k] = cluster_ad.lookup(k)
     ad["ProcId"] = proc
@@ -411,7 +412,6 @@ def read_description(o: Options, out: Output) -> tuple[str, str]:
 
 def find_schedd(o: Options, out: Output):
     if o.addr:
-        import classad2
         return htcondor2.Schedd(classad2.ClassAd({"MyAddress": o.addr}))
     location = locate_schedd(o.name, o.pool)
     if location is None:

@@ -19,7 +19,7 @@ import classad2
 import htcondor2
 
 from ._jobtools import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        is_queue_super_user, locate_schedd, main_exit, run_tool,
+                        is_queue_super_user, locate_schedd, main_exit,
                         schedd_short_name, user_name)
 
 HOLD, RELEASE, REMOVE, REMOVE_X, TRANSFER_AND_REMOVE = "hold", "release", "remove", "remove_x", \
@@ -460,7 +460,3 @@ def hold_main(argv: Sequence[str] | None = None) -> None:
 def release_main(argv: Sequence[str] | None = None) -> None:
     main_exit("condor_release", lambda a, o: run(RELEASE, a, o), argv)
 
-
-def run_action(mode: str, argv: Sequence[str]) -> int:
-    """For tests: run a tool in-process and return its exit code (output is written)."""
-    return run_tool(TOOL[mode], lambda a, o: run(mode, a, o), argv)
