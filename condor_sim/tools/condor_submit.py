@@ -1,0 +1,495 @@
+"""condor_submit: submit jobs described in the submit language through ``htcondor2``.
+
+The submit description is parsed by the real bindings (``htcondor2.Submit``), never here:
+command-line ``name=value`` words go before the file, ``-append`` lines and ``-batch-name``
+after it (so they win), ``-queue`` replaces the QUEUE arguments.  What is printed, and the
+exit code, follow the real tool: the "Submitting job(s)" line with one dot per job, the
+summary and the condor_watch_q hint, ``-terse`` job ranges, ``-verbose`` (and reading the
+file from ``-``) printing each job's ad, and the error texts.
+
+Where the bindings give less than the real tool, this says so instead of guessing:
+``-dry-run`` and ``-dump`` need job ads built without a schedd (``Submit.jobs`` is not
+implemented in the bindings), and the bindings report neither the line of a syntax error
+nor a missing executable, so those two are found here by re-parsing prefixes of the file
+with the bindings and by looking for the executable.
+"""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import classad2
+import htcondor2
+
+from ._jobtools import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+                        locate_schedd, main_exit, old_ad_lines)
+
+NAME = "condor_submit"
+SUBMIT_METHOD_CONDOR_SUBMIT = 0
+UNSUPPORTED = {
+    "dry-run": "-dry-run needs job ads built without a schedd, which the htcondor2 bindings "
+               "cannot do",
+    "dump": "-dump needs job ads built without a schedd, which the htcondor2 bindings cannot do",
+    "spool": "-spool and -remote are not supported by this condor_submit",
+    "interactive": "-interactive is not supported by this condor_submit",
+    "capabilities": "-capabilities is not supported by this condor_submit",
+    "factory": "late materialization (-factory) is not supported by this condor_submit",
+    "maxjobs": "-maxjobs is not supported by this condor_submit",
+    "digest": "-digest is not supported by this condor_submit",
+}
+QUEUE_STATEMENT = re.compile(r"^\s*(queue|iterate)(\s|$)", re.IGNORECASE)
+
+USAGE = (
+    'Usage: condor_submit [options] [<attrib>=<value>] [- | <submit-file>]\n'
+    '    [options] are\n'
+    '\t-file <submit-file>\tRead Submit commands from <submit-file>\n'
+    '\t-terse  \t\tDisplay terse output, jobid ranges only\n'
+    '\t-verbose\t\tDisplay verbose output, jobid and full job ClassAd\n'
+    '\t-capabilities\t\tDisplay configured capabilities of the schedd\n'
+    '\t-debug  \t\tDisplay debugging output\n'
+    '\t-append <line>\t\tadd line to submit file before processing\n'
+    '\t              \t\t(overrides submit file; multiple -a lines ok)\n'
+    '\t-queue <queue-opts>\tappend Queue statement to submit file before processing\n'
+    '\t                   \t(submit file must not already have a Queue or Iterate)\n'
+    '\t-batch-name <name>\tappend a line to submit file that sets the batch name\n'
+    '\t-disable\t\tdisable file permission checks\n'
+    '\t-dry-run <filename>\tprocess submit file and write ClassAd attributes to <filename>\n'
+    '\t        \t\tbut do not actually submit the job(s) to the SCHEDD\n'
+    '\t-maxjobs <maxjobs>\tDo not submit if number of jobs would exceed <maxjobs>.\n'
+    '\t-single-cluster\t\tDo not submit if more than one ClusterId is needed.\n'
+    '\t-unused\t\t\ttoggles unused or unexpanded macro warnings\n'
+    '\t       \t\t\t(overrides config file; multiple -u flags ok)\n'
+    '\t-allow-crlf-script\tAllow submitting #! executable script with DOS/CRLF line endings\n'
+    '\t-dump <filename>\tWrite job ClassAds to <filename> instead of\n'
+    '\t                \tsubmitting to a schedd.\n'
+    '\t-interactive\t\tsubmit an interactive session job\n'
+    '\t-factory\t\tSubmit a late materialization job factory\n'
+    '\t-name <name>\t\tsubmit to the specified schedd\n'
+    '\t-remote <name>\t\tsubmit to the specified remote schedd\n'
+    '\t              \t\t(implies -spool)\n'
+    '\t-addr <ip:port>\t\tsubmit to schedd at given "sinful string"\n'
+    '\t-spool\t\t\tspool all files to the schedd\n'
+    '\t-pool <host>\t\tUse host as the central manager to query\n'
+    '\t<attrib>=<value>\tSet <attrib>=<value> before reading the submit file.\n'
+    '\n'
+    '    If <submit-file> is omitted or is -, and a -queue is not provided, submit commands\n'
+    '     are read from stdin. Use of - implies verbose output unless -terse is specified\n'
+)
+
+
+@dataclass
+class Options:
+    verbose: bool = False
+    terse: bool = False
+    cmd_file: str | None = None
+    append: list[str] = field(default_factory=list)
+    queue_line: str = ""
+    batch_name: str = ""
+    batch_id: str = ""
+    name: str | None = None
+    pool: str | None = None
+    addr: str | None = None
+    cmdline_vars: list[tuple[str, str]] = field(default_factory=list)
+    unsupported: str | None = None
+
+    @property
+    def from_stdin(self) -> bool:
+        return self.cmd_file == "-"
+
+
+class NoQueue(Exception):
+    """The description has no QUEUE statement."""
+
+
+class ParseError(Exception):
+    """A submit description the bindings refused: where, and the message to show."""
+
+    def __init__(self, line: int, source: str, message: str):
+        super().__init__(message)
+        self.line, self.source, self.message = line, source, message
+
+
+def _needs(argv: list[str], i: int, opt: str, out: Output, cond=lambda v: True) -> str:
+    if i + 1 >= len(argv) or not argv[i + 1] or not cond(argv[i + 1]):
+        out.err(f"{NAME}: -{opt} requires another argument\n")
+        raise Exit(1)
+    return argv[i + 1]
+
+
+def parse_args(argv: Sequence[str], out: Output) -> Options:
+    """condor_submit's options, in the real tool's order of matching."""
+    o = Options()
+    args = list(argv)
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a.startswith("-") and a != "-":
+            if is_dash_arg_prefix(a, "verbose", 1):
+                o.verbose, o.terse = True, False
+            elif is_dash_arg_prefix(a, "terse", 3):
+                o.terse, o.verbose = True, False
+            elif is_dash_arg_prefix(a, "disable", 3):
+                pass
+            elif is_dash_arg_colon_prefix(a, "debug", 2)[0]:
+                pass
+            elif is_dash_arg_colon_prefix(a, "dry-run", 3)[0]:
+                _needs(args, i, "dry-run", out, lambda v: not v.startswith("-") or v == "-")
+                o.unsupported = o.unsupported or UNSUPPORTED["dry-run"]
+                i += 1
+            elif is_dash_arg_prefix(a, "spool", 1):
+                o.unsupported = o.unsupported or UNSUPPORTED["spool"]
+            elif is_dash_arg_prefix(a, "file", 2):
+                o.cmd_file = _needs(args, i, "file", out)
+                i += 1
+            elif is_dash_arg_prefix(a, "digest", 6):
+                o.unsupported = o.unsupported or UNSUPPORTED["digest"]
+                i += 1
+            elif is_dash_arg_prefix(a, "factory", 2) or is_dash_arg_prefix(a, "generator", 1):
+                o.unsupported = o.unsupported or UNSUPPORTED["factory"]
+            elif is_dash_arg_prefix(a, "address", 2):
+                v = _needs(args, i, "address", out)
+                if not re.match(r"^<[^<>]+>$", v):
+                    out.err(f'{NAME}: "{v}" is not a valid address\nShould be of the form '
+                            "<ip:port>\nFor example: <123.456.789.123:6789>\n")
+                    raise Exit(1)
+                o.addr = v
+                i += 1
+            elif is_dash_arg_prefix(a, "remote", 1):
+                _needs(args, i, "remote", out)
+                o.unsupported = o.unsupported or UNSUPPORTED["spool"]
+                i += 1
+            elif is_dash_arg_prefix(a, "name", 1):
+                o.name = _needs(args, i, "name", out)
+                i += 1
+            elif is_dash_arg_prefix(a, "append", 1):
+                line = _needs(args, i, "append", out)
+                if QUEUE_STATEMENT.match(line):
+                    if o.queue_line:
+                        out.err(f"{NAME}: only one -queue command allowed\n")
+                        raise Exit(1)
+                    o.queue_line = line
+                else:
+                    o.append.append(line)
+                i += 1
+            elif is_dash_arg_prefix(a, "batch-name", 1):
+                v = _needs(args, i, "batch-name", out)
+                o.batch_name = v if v.startswith('"') else f'"{v}"'
+                i += 1
+            elif is_dash_arg_prefix(a, "batch-id", 1):
+                v = _needs(args, i, "batch-id", out)
+                o.batch_id = v if v.startswith('"') else f'"{v}"'
+                i += 1
+            elif is_dash_arg_prefix(a, "queue", 1) or is_dash_arg_prefix(a, "iterate", 2) \
+                    or is_dash_arg_prefix(a, "table", 5):
+                if i + 1 >= len(args) or not args[i + 1] or args[i + 1].startswith("-"):
+                    out.err(f"{NAME}: {a} requires at least one argument\n")
+                    raise Exit(1)
+                if o.queue_line:
+                    out.err(f"{NAME}: only one {a} command allowed\n")
+                    raise Exit(1)
+                kind = a.lstrip("-")[:1].upper()
+                i += 1
+                if kind == "T":
+                    o.queue_line = "iter from table " + args[i]
+                else:
+                    words = [args[i]]
+                    while i + 1 < len(args):
+                        nxt = args[i + 1]
+                        if nxt == "-" or not nxt.startswith("-"):
+                            words.append(nxt)
+                            i += 1
+                            if nxt != "-":
+                                continue
+                        break
+                    o.queue_line = ("queue " if kind == "Q" else "iterate ") + " ".join(words)
+            elif is_dash_arg_prefix(a, "maxjobs", 3):
+                _needs(args, i, "maxjobs", out)
+                o.unsupported = o.unsupported or UNSUPPORTED["maxjobs"]
+                i += 1
+            elif is_dash_arg_prefix(a, "single-cluster", 3):
+                pass                                  # a submit here is always one cluster
+            elif is_dash_arg_prefix(a, "pool", 2):
+                o.pool = _needs(args, i, "pool", out)
+                i += 1
+            elif is_dash_arg_prefix(a, "unused", 1):
+                pass
+            elif is_dash_arg_prefix(a, "dump", 2):
+                _needs(args, i, "dump", out)
+                o.unsupported = o.unsupported or UNSUPPORTED["dump"]
+                i += 1
+            elif is_dash_arg_prefix(a, "force-mpi-universe", 7) or \
+                    is_dash_arg_prefix(a, "allow-crlf-script", 8):
+                pass
+            elif is_dash_arg_prefix(a, "help"):
+                out.out(USAGE)
+                raise Exit(0)
+            elif is_dash_arg_colon_prefix(a, "capabilities", 3)[0]:
+                o.unsupported = o.unsupported or UNSUPPORTED["capabilities"]
+            elif is_dash_arg_prefix(a, "interactive", 1):
+                o.unsupported = o.unsupported or UNSUPPORTED["interactive"]
+            else:
+                out.err(USAGE)
+                raise Exit(1)
+        elif a == "-":
+            o.cmd_file = a
+        elif "=" in a:
+            key, _, value = a.partition("=")
+            key, value = key.strip(), value.strip()
+            if key.startswith("+"):
+                key = "MY." + key[1:]
+            if not key or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", key):
+                out.err(f"{NAME}: invalid attribute name '{key}' for attrib=value assigment\n")
+                raise Exit(1)
+            o.cmdline_vars.append((key, value))
+        else:
+            o.cmd_file = a
+        i += 1
+    if o.batch_name:
+        o.append.append(f"MY.JobBatchName = {o.batch_name}")
+    if o.batch_id:
+        o.append.append(f"MY.JobBatchId = {o.batch_id}")
+    if o.from_stdin and not o.terse:
+        o.verbose = True
+    return o
+
+
+# ---------------------------------------------------------------- the description
+def _try_parse(text: str):
+    try:
+        return htcondor2.Submit(text), None
+    except Exception as e:                       # the bindings raise ValueError
+        return None, e
+
+
+def first_bad_line(prefix: str, lines: list[str]) -> int:
+    """The 1-based line of ``lines`` at which the bindings first refuse the description."""
+    for n in range(1, len(lines) + 1):
+        sub, err = _try_parse(prefix + "".join(lines[:n]))
+        if err is not None:
+            return n
+    return len(lines)
+
+
+def queue_line_number(lines: list[str]) -> int:
+    """The 1-based line of the first QUEUE (or ITERATE) statement, 0 when there is none.
+
+    The bindings answer ``''`` for both a bare ``queue`` and no queue statement at all, so
+    the statement is found by its leading keyword (the only thing looked at here)."""
+    for n, line in enumerate(lines, start=1):
+        if QUEUE_STATEMENT.match(line):
+            return n
+    return 0
+
+
+def build_submit(o: Options, text: str, source: str) -> "htcondor2.Submit":
+    """The description as the real tool assembles it, parsed by the bindings."""
+    prefix = "".join(f"{k} = {v}\n" for k, v in o.cmdline_vars)
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    sub, err = _try_parse(prefix + "".join(lines))
+    if err is not None:
+        line = first_bad_line(prefix, lines)
+        raise ParseError(line, source, "")
+    for n, extra in enumerate(o.append, start=1):
+        more, err = _try_parse(extra + "\n")
+        if err is not None:
+            raise ParseError(n, "<append>", "")
+        for k, v in more.items():
+            sub[k] = v
+    if o.queue_line:
+        try:
+            sub.setQArgs(re.sub(r"^\s*queue\b\s*", "", o.queue_line, flags=re.IGNORECASE))
+        except Exception as e:
+            raise ParseError(0, source, _binding_message(e))
+        qline = 0
+    else:
+        qline = None
+    if qline is None and not queue_line_number(lines):
+        raise NoQueue()
+    try:
+        sub.itemdata()                               # checks the QUEUE arguments
+    except Exception as e:
+        n = qline if qline is not None else queue_line_number(lines)
+        raise ParseError(n, source, _binding_message(e))
+    return sub
+
+
+def _binding_message(e: Exception) -> str:
+    text = str(e).strip()
+    return text.split("errmsg=", 1)[1] if "errmsg=" in text else text
+
+
+def missing_executable(sub: "htcondor2.Submit", cwd: str) -> str | None:
+    """The real tool's complaint when the executable to transfer does not exist."""
+    keys = {k.lower(): k for k in sub.keys()}
+    if "executable" not in keys:
+        return None
+    try:
+        exe = sub.expand(keys["executable"]).strip()
+        transfer = sub.expand(keys["transfer_executable"]).strip().lower() \
+            if "transfer_executable" in keys else "true"
+        universe = sub.expand(keys["universe"]).strip().lower() if "universe" in keys else "vanilla"
+        iwd = sub.expand(keys["initialdir"]).strip() if "initialdir" in keys else ""
+    except Exception:
+        return None
+    if not exe or "$$" in exe or transfer in ("false", "f", "no", "0") or \
+            universe in ("grid", "docker", "container") and not os.path.isabs(exe):
+        return None
+    base = os.path.join(cwd, iwd) if iwd else cwd
+    path = exe if os.path.isabs(exe) else os.path.join(base, exe)
+    if os.path.exists(path):
+        return None
+    return f"\nERROR: Can't access executable file {path}: No such file or directory\n"
+
+
+# ---------------------------------------------------------------- what is printed
+def summary_lines(cluster: int, first: int, count: int) -> tuple[str, str]:
+    """The normal (stdout, stderr) after the dots."""
+    return (f"{count} job(s) submitted to cluster {cluster}.\n",
+            f"To monitor your job(s), run: condor_watch_q -clusters {cluster}\n")
+
+
+def terse_line(cluster: int, first: int, count: int) -> str:
+    return f"{cluster}.{first} - {cluster}.{first + count - 1}\n"
+
+
+def verbose_block(cluster: int, proc: int, lines: list[str]) -> str:
+    return f"\n** Proc {cluster}.{proc}:\n" + "".join(ln + "\n" for ln in lines)
+
+
+def proc_ad_lines(cluster_ad, proc: int, overrides: dict[str, str]) -> list[str]:
+    """One job's ad as the tool prints it: the cluster ad, the proc id, what differs."""
+    ad = classad2.ClassAd()
+    for k in cluster_ad.keys():
+        ad[k] = cluster_ad.lookup(k)
+    ad["ProcId"] = proc
+    lines = {ln.split(" = ", 1)[0]: ln for ln in old_ad_lines(ad)}
+    for k, line in overrides.items():
+        lines[k] = line
+    return [lines[k] for k in sorted(lines)]
+
+
+def proc_overrides(schedd, cluster_ad, cluster: int, count: int) -> dict[int, dict[str, str]]:
+    """Per job, the submitted attributes whose value differs from the cluster ad's."""
+    if count <= 1:
+        return {}
+    keys = [k for k in cluster_ad.keys() if k not in ("Owner", "ClusterId", "ProcId")]
+    base = {ln.split(" = ", 1)[0]: ln for ln in old_ad_lines(cluster_ad)}
+    out: dict[int, dict[str, str]] = {}
+    try:
+        ads = schedd.query(f"ClusterId == {cluster}", keys + ["ProcId"])
+    except Exception:
+        return {}
+    for ad in ads:
+        proc = ad.get("ProcId")
+        diff = {}
+        for ln in old_ad_lines(ad):
+            k = ln.split(" = ", 1)[0]
+            if k in base and base[k] != ln:
+                diff[k] = ln
+        out[proc] = diff
+    return out
+
+
+# ---------------------------------------------------------------- the tool
+def read_description(o: Options, out: Output) -> tuple[str, str]:
+    """The description's text and the name errors give it."""
+    if o.from_stdin or (o.cmd_file is None and not (o.cmdline_vars and o.queue_line)):
+        return sys.stdin.read(), "<stdin>"
+    if o.cmd_file is None:
+        return "", "null"
+    try:
+        with open(o.cmd_file, encoding="utf-8", errors="surrogateescape") as f:
+            return f.read(), o.cmd_file
+    except OSError as e:
+        out.err(f"\nERROR: Failed to open command file ({o.cmd_file}) ({e.strerror})\n")
+        raise Exit(1)
+
+
+def find_schedd(o: Options, out: Output):
+    if o.addr:
+        return htcondor2.Schedd(classad2.ClassAd({"MyAddress": o.addr}))
+    location = locate_schedd(o.name, o.pool)
+    if location is None:
+        if o.name:
+            out.err(f"\nERROR: Can't find address of schedd {o.name}\n")
+        else:
+            out.err("\nERROR: Can't find address of local schedd\n")
+        raise Exit(1)
+    return htcondor2.Schedd(location)
+
+
+def run(argv: Sequence[str], out: Output) -> int:
+    o = parse_args(argv, out)
+    if o.unsupported:
+        out.err(f"\nERROR: {o.unsupported}\n")
+        return 1
+    schedd = find_schedd(o, out)
+    text, source = read_description(o, out)
+    show_progress = not o.from_stdin and not o.terse
+    if show_progress:
+        out.out("Submitting job(s)")
+    try:
+        sub = build_submit(o, text, source)
+    except ParseError as e:
+        out.err(f"\nERROR: on Line {e.line} of {e.source}: {e.message}\n")
+        if e.source == "<append>":
+            out.err(f"\nERROR: Failed to parse -a argument line (#{e.line}).\n")
+        else:
+            out.err(f"\nERROR: Failed to parse command file (line {e.line}).\n")
+        return 1
+    except NoQueue:
+        name = "(stdin)" if source == "<stdin>" else o.cmd_file
+        out.err(f'\nERROR: "{name}" doesn\'t contain any "queue" commands -- no jobs queued\n')
+        return 1
+    complaint = missing_executable(sub, os.getcwd())
+    if complaint:
+        out.err(complaint)
+        return 1
+    sub.setSubmitMethod(SUBMIT_METHOD_CONDOR_SUBMIT, allow_reserved_values=True)
+    if source not in ("<stdin>", "null"):
+        sub["MY.JobSubmitFile"] = '"' + source.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    try:
+        result = schedd.submit(sub)
+    except htcondor2.HTCondorException as e:
+        out.err(f"\nERROR: Failed to queue job.\nERROR: {str(e).strip()}\n")
+        return 1
+    except ValueError as e:
+        out.err(f"\nERROR: {_binding_message(e)}\n")
+        return 1
+    cluster, first, count = result.cluster(), result.first_proc(), result.num_procs()
+    if o.verbose:
+        cluster_ad = result.clusterad()
+        overrides = proc_overrides(schedd, cluster_ad, cluster, count)
+        for proc in range(first, first + count):
+            out.out(verbose_block(cluster, proc,
+                                  proc_ad_lines(cluster_ad, proc, overrides.get(proc, {}))))
+    elif show_progress:
+        out.out("." * count)
+    if show_progress:
+        out.out("\n")
+    if o.verbose:
+        out.out("\n")
+    elif o.terse:
+        out.out(terse_line(cluster, first, count))
+    else:
+        stdout, stderr = summary_lines(cluster, first, count)
+        out.out(stdout)
+        out.err(stderr)
+    try:
+        schedd.reschedule()
+    except Exception:
+        pass
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    main_exit(NAME, run, argv)
+
+
+if __name__ == "__main__":
+    main()
