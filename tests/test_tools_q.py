@@ -14,7 +14,6 @@ from pathlib import Path
 import classad2
 import pytest
 
-from condor_sim.tools import common as C
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
 

@@ -18,9 +18,8 @@ import pytest
 from condor_sim.tools import _jobtools, condor_qedit, condor_submit, job_actions as JA
 from support.pools import client, running_pool
 
-CAPTURES = Path("/work/shared/real-captures/cli")
+CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cli"     # what the real tools printed
 SUBMIT_FILES = CAPTURES / "submit-files"
-pytestmark = pytest.mark.skipif(not CAPTURES.exists(), reason="real captures not present")
 
 
 # ---------------------------------------------------------------------------- captures

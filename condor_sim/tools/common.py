@@ -438,3 +438,14 @@ def now_from(ads: Sequence, default: float | None = None) -> int:
         if isinstance(t, int):
             return t
     return int(default if default is not None else time.time())
+
+
+def restriction(arg: str) -> str:
+    """A cluster, cluster.proc or owner argument of condor_q or condor_history, as a
+    constraint."""
+    head, dot, tail = arg.partition(".")
+    if head.isdigit() and not dot:
+        return f"(ClusterId == {int(head)})"
+    if head.isdigit() and tail.isdigit():
+        return f"(ClusterId == {int(head)} && ProcId == {int(tail)})"
+    return f'(Owner == "{arg}")'

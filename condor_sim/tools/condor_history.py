@@ -31,13 +31,6 @@ class Options:
     attributes: list[str] = field(default_factory=list)
 
 
-def restriction(arg: str) -> str:
-    head, dot, tail = arg.partition(".")
-    if head.isdigit() and not dot:
-        return f"(ClusterId == {int(head)})"
-    if head.isdigit() and tail.isdigit():
-        return f"(ClusterId == {int(head)} && ProcId == {int(tail)})"
-    return f'(Owner == "{arg}")'
 
 
 def parse_args(args: list[str]) -> Options:
@@ -46,7 +39,7 @@ def parse_args(args: list[str]) -> Options:
     while i < len(args):
         a = args[i]
         if not a.startswith("-"):
-            o.restrictions.append(restriction(a))
+            o.restrictions.append(C.restriction(a))
         elif C.is_option(a, "constraint", 2):
             o.constraints.append(C.needs_value(args, i, f"Error: Argument {a} requires another parameter"))
             i += 1

@@ -36,14 +36,6 @@ class Options:
     is_global: bool = False
 
 
-def restriction(arg: str) -> str:
-    """A cluster, cluster.proc or owner argument as a constraint."""
-    head, dot, tail = arg.partition(".")
-    if head.isdigit() and not dot:
-        return f"(ClusterId == {int(head)})"
-    if head.isdigit() and tail.isdigit():
-        return f"(ClusterId == {int(head)} && ProcId == {int(tail)})"
-    return f'(Owner == "{arg}")'
 
 
 def parse_args(args: list[str]) -> Options:
@@ -52,7 +44,7 @@ def parse_args(args: list[str]) -> Options:
     while i < len(args):
         a = args[i]
         if not a.startswith("-"):
-            o.restrictions.append(restriction(a))
+            o.restrictions.append(C.restriction(a))
         elif C.is_option(a, "constraint", 2):
             o.constraints.append(C.needs_value(args, i, "Error: -constraint requires another parameter"))
             i += 1
