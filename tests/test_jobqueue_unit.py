@@ -444,3 +444,29 @@ def test_job_limits_refuse_new_procs_as_the_real_schedd():
     assert call(s, Q.CommitTransactionNoFlags)[0].get_int() == 0
     c = call(s, Q.NewCluster)[0].get_int()
     assert [call(s, Q.NewProc, c)[0].get_int() for _ in range(3)] == [0, 1, Q.NEWJOB_ERR_MAX_JOBS_PER_OWNER]
+
+
+def test_set_by_constraint_only_my_jobs_query_only_and_refusals():
+    q = JobQueue("vm", "vm")
+    submit(session(q), 2)                                       # alice's cluster 1
+    submit(session(q, user="bob@vm"), 1)                        # bob's cluster 2
+    bob = session(q, user="bob@vm")
+    # OnlyMyJobs: bob's one job matches, alice's are left out (no refusal)
+    r = call(bob, Q.SetAttributeByConstraint2, "true", "5", "Prio", flag=Q.NO_ACK | Q.ONLY_MY_JOBS)[0]
+    assert r.get_int() == 1
+    assert call(bob, Q.CommitTransactionNoFlags)[0].get_int() == 0
+    assert q.job(2, 0)["Prio"] == "5" and "Prio" not in q.job(1, 0)
+    # without it, a job bob may not change makes the whole request fail
+    r = call(bob, Q.SetAttributeByConstraint2, "true", "6", "Prio", flag=Q.NO_ACK)[0]
+    assert (r.get_int(), r.get_int()) == (-1, errno.EACCES)
+    bob.abort()
+    # QueryOnly: the count, and nothing changed
+    alice = session(q)
+    r = call(alice, Q.SetAttributeByConstraint2, "ClusterId == 1", "7", "Prio", flag=Q.NO_ACK | Q.QUERY_ONLY)[0]
+    assert r.get_int() == 2
+    assert call(alice, Q.CommitTransactionNoFlags)[0].get_int() == 0
+    assert "Prio" not in q.job(1, 0) and "Prio" not in q.job(1, 1)
+    # unauthenticated: refused outright
+    anon = session(q, user="unauthenticated@unmapped", authenticated=False)
+    r = call(anon, Q.SetAttributeByConstraint2, "true", "1", "Prio", flag=Q.NO_ACK)[0]
+    assert (r.get_int(), r.get_int()) == (-1, errno.EACCES)

@@ -50,6 +50,8 @@ SetAllowProtectedAttrChanges = 10035
 GetCapabilities = 10036
 
 NO_ACK = 0x02
+ONLY_MY_JOBS = 0x10
+QUERY_ONLY = 0x20
 NEWJOB_ERR_MAX_JOBS_SUBMITTED, NEWJOB_ERR_MAX_JOBS_PER_OWNER, NEWJOB_ERR_MAX_JOBS_PER_SUBMISSION = -2, -3, -4
 
 
@@ -218,25 +220,34 @@ class QmgmtSession:
         return [] if no_ack else [self._reply(0)]
 
     def set_by_constraint(self, r):
+        """SetAttributeByConstraint: the attribute on every job that matches; the reply is
+        the number of jobs matched, or -1 if none did or any change was refused (then
+        the client does not commit).  OnlyMyJobs narrows to the caller's jobs unless it
+        is a queue super user; QueryOnly checks without changing."""
         num2 = self._last_num == SetAttributeByConstraint2
         constraint = r.get_str()
         value = r.get_str()
         name = r.get_str()
         flags = r.get_bytes(1)[0] if num2 and r.remaining else 0
-        only_my_jobs = bool(flags & 0x10)
+        if not self.authenticated:
+            return [self._reply(-1, E.EACCES)]
+        mine = bool(flags & ONLY_MY_JOBS) and not self.policy.is_super(self.user)
         try:
             ids = self.select(constraint) if self.select else []
         except ValueError:
             return [self._reply(-1, E.EINVAL)]
-        txn = self._txn()
-        changed = 0
+        txn = self.queue.begin() if flags & QUERY_ONLY else self._txn()
+        matched, error = 0, 0
         for c, p in ids:
-            if only_my_jobs and not rules.may_touch(txn, c, self.user, self.policy, p):
+            if mine and not rules.may_touch(txn, c, self.user, self.policy, p):
                 continue
-            if rules.set_attribute(txn, self, c, p, name, value) is None:
-                changed += 1
-        # the real schedd answers with the number of jobs changed (-1: none)
-        return [self._reply(changed if changed else -1, E.EACCES if not changed else 0)]
+            matched += 1
+            refused = rules.set_attribute(txn, self, c, p, name, value)
+            if refused is not None:
+                error = refused[0]
+        if error:
+            return [self._reply(-1, error)]
+        return [self._reply(matched) if matched else self._reply(-1, E.ENOENT)]
 
     def delete_attribute(self, r):
         c, p = r.get_int(), r.get_int()
