@@ -15,7 +15,7 @@ from pathlib import Path
 import classad2
 import pytest
 
-from condor_sim.tools import _jobtools, condor_qedit, condor_submit, job_actions as JA
+from condor_sim.tools import common, condor_qedit, condor_submit, job_actions as JA
 from support.pools import client, running_pool
 
 CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cli"     # what the real tools printed
@@ -44,11 +44,11 @@ def capture(tool: str, case: str) -> tuple[dict, str, str]:
 
 
 def run_inprocess(body, argv) -> tuple[str, str, int]:
-    out = _jobtools.Output()
+    out = common.Output()
     try:
         rc = body(argv, out)
         out.rc = out.rc if rc is None else rc
-    except _jobtools.Exit as e:
+    except common.Exit as e:
         out.rc = e.rc
     return "".join(out.stdout), "".join(out.stderr), out.rc
 
@@ -188,11 +188,11 @@ def test_result_strings_for_every_outcome():
 
 
 def test_dash_arg_prefix_rules():
-    assert _jobtools.is_dash_arg_prefix("-con", "constraint", 1)
-    assert _jobtools.is_dash_arg_prefix("--constraint", "constraint", 1)
-    assert not _jobtools.is_dash_arg_prefix("--con", "constraint", 1)
-    assert not _jobtools.is_dash_arg_prefix("-to", "totals", 3)
-    assert not _jobtools.is_dash_arg_prefix("-constraints", "constraint", 1)
+    assert common.is_dash_arg_prefix("-con", "constraint", 1)
+    assert common.is_dash_arg_prefix("--constraint", "constraint", 1)
+    assert not common.is_dash_arg_prefix("--con", "constraint", 1)
+    assert not common.is_dash_arg_prefix("-to", "totals", 3)
+    assert not common.is_dash_arg_prefix("-constraints", "constraint", 1)
 
 
 # ---------------------------------------------------------------------------- condor_qedit
@@ -407,7 +407,7 @@ def test_e2e_submit_errors_match_capture(pool, e2e_dir, case, args):
 
 def test_e2e_hold_release_remove(pool, e2e_dir):
     c = submit(pool, e2e_dir, "q3.sub")
-    me = _jobtools.user_name()
+    me = common.user_name()
     m = cluster_mask(c, 9)
     assert_matches("condor_hold", "job", tool(pool, e2e_dir, "condor_hold", f"{c}.1"), m)
     assert_matches("condor_hold", "reason",
@@ -458,7 +458,7 @@ def test_e2e_cluster_constraint_totals_long(pool, e2e_dir):
     c2 = submit(pool, e2e_dir, "q1.sub")
     out, err, rc = tool(pool, e2e_dir, "condor_rm", "-long", f"{c2}.0")
     total = len(query(pool, "true", ["ProcId"])) + 1
-    super_user = "true" if _jobtools.is_queue_super_user(_jobtools.user_name()) else "false"
+    super_user = "true" if common.is_queue_super_user(common.user_name()) else "false"
     _, want, _ = capture("condor_rm", "long")
     want = want.replace("job_13_0", f"job_{c2}_0").replace("13.0", f"{c2}.0") \
         .replace("TotalJobAds = 22", f"TotalJobAds = {total}") \
@@ -489,7 +489,7 @@ def test_e2e_qedit(pool, e2e_dir):
                    tool(pool, e2e_dir, "condor_qedit", "-constraint", "ClusterId == 999", "Foo", '"c"'))
     assert_matches("condor_qedit", "nonexistent-job", tool(pool, e2e_dir, "condor_qedit", "999.0", "Foo", "1"))
     assert_matches("condor_qedit", "clusterid-refused", tool(pool, e2e_dir, "condor_qedit", f"{c}.0", "ClusterId", "99"))
-    me = _jobtools.user_name()
+    me = common.user_name()
     total = len(query(pool, f'Owner == "{me}"', ["ProcId"]))
     out, err, rc = tool(pool, e2e_dir, "condor_qedit", me, "Foo3", "3")
     assert (out, err, rc) == (f'Set attribute "Foo3" for {total} matching jobs.\n', "", 0)

@@ -17,8 +17,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from ._jobtools import (Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        locate_schedd, main_exit, param_list)
+from .common import (Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+                        schedd_location, main_exit, param_list)
 
 NAME = "condor_qedit"
 ONLY_MY_JOBS, POST_SUBMIT_CLUSTER_CHANGE = 1 << 4, 1 << 7
@@ -273,7 +273,7 @@ def run(argv: Sequence[str], out: Output) -> int:
         out.err("Transaction failed.  No attributes were set.\n")
         return 1
 
-    location = locate_schedd(schedd_name, pool_name)
+    location = schedd_location(schedd_name, pool_name)
     if location is None:
         if not schedd_name:
             out.err(f"{NAME}: ERROR: Can't find address of local schedd\n")

@@ -24,8 +24,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from ._jobtools import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        locate_schedd, main_exit, old_ad_lines)
+from .common import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+                        schedd_location, main_exit, old_ad_lines)
 
 NAME = "condor_submit"
 SUBMIT_METHOD_CONDOR_SUBMIT = 0
@@ -413,7 +413,7 @@ def read_description(o: Options, out: Output) -> tuple[str, str]:
 def find_schedd(o: Options, out: Output):
     if o.addr:
         return htcondor2.Schedd(classad2.ClassAd({"MyAddress": o.addr}))
-    location = locate_schedd(o.name, o.pool)
+    location = schedd_location(o.name, o.pool)
     if location is None:
         if o.name:
             out.err(f"\nERROR: Can't find address of schedd {o.name}\n")

@@ -18,8 +18,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from ._jobtools import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        is_queue_super_user, locate_schedd, main_exit,
+from .common import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+                        is_queue_super_user, schedd_location, main_exit,
                         schedd_short_name, user_name)
 
 HOLD, RELEASE, REMOVE, REMOVE_X, TRANSFER_AND_REMOVE = "hold", "release", "remove", "remove_x", \
@@ -416,7 +416,7 @@ def find_schedd(req: Request, out: Output):
     tool = TOOL[req.mode]
     if req.addr:
         return htcondor2.Schedd(classad2.ClassAd({"MyAddress": req.addr}))
-    ad = locate_schedd(req.name, req.pool)
+    ad = schedd_location(req.name, req.pool)
     if ad is None:
         if req.name:
             out.err(f"Error: cannot get address of schedd {req.name.split('@')[-1]}\n")
