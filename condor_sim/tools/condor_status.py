@@ -781,7 +781,46 @@ def render_ads(o: Options, ads: list) -> str:
         return C.render_long(ads)
     if o.output == "json":
         return C.render_json(ads)
-    return C.render_xml(ads)
+    return render_xml(ads)
+
+
+def xml_real(v: float) -> str:
+    """A real as the ClassAd XML writer spells it: ``0.0``, else ``%.15E``."""
+    return "0.0" if v == 0 else "%.15E" % v
+
+
+NUMBER = re.compile(r"-?\d+(\.\d*)?([eE][-+]?\d+)?")
+
+
+def _xml_value(ad, attr: str) -> str:
+    """One attribute as ClassAd XML: literals typed (``<i>``, ``<r>``, ``<s>``, ``<b>``),
+    anything else an ``<e>`` expression."""
+    expr = ad.lookup(attr)
+    text = str(expr)
+    literal = NUMBER.fullmatch(text) or text in ("true", "false", "undefined", "error")
+    if not literal and text.startswith('"'):
+        v = ad.eval(attr)
+        literal = isinstance(v, str) and str(classad2.ExprTree(classad2.quote(v))) == text
+    if not literal:
+        return C._xml_value(expr) if C._xml_value(expr).startswith("<e>") else \
+            f"<e>{C._xml_escape(C._compact_expr(expr))}</e>"
+    v = ad.eval(attr)
+    if isinstance(v, float):
+        return f"<r>{xml_real(v)}</r>"
+    return C._xml_value(expr)
+
+
+def render_xml(ads) -> str:
+    """``-xml``: as :func:`common.render_xml`, with reals spelled as the XML writer does."""
+    out = ['<?xml version="1.0"?>\n<!DOCTYPE classads SYSTEM "classads.dtd">\n<classads>\n']
+    for ad in ads:
+        out.append("<c>\n")
+        for k in C.sorted_attrs(ad):
+            text = _xml_value(ad, k)
+            out.append(f'    <a n="{k}">{text}</a>\n')
+        out.append("</c>\n\n")
+    out.append("</classads>\n")
+    return "".join(out)
 
 
 def _only(ad, attrs: list[str]):
