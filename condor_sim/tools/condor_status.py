@@ -453,7 +453,6 @@ def compact_view(ads) -> str:
         child_states = [(_str(k, "State"), _str(k, "Activity")) for k in kids]
         codes = {activity_code(s, a) for s, a in child_states}
         code = codes.pop() if len(codes) == 1 else activity_code(_str(top, "State"), _str(top, "Activity"))
-        busy = bool(kids)
         total_cpus = _num(top, "TotalCpus") or 0
         load = _num(top, "TotalLoadAvg")
         child_mem = [m for m in (_num(k, "Memory") for k in kids) if m is not None]
@@ -467,7 +466,6 @@ def compact_view(ads) -> str:
             code,
             "%8.2f" % (_num(top, "RecentJobStarts") / 20.0) if _num(top, "RecentJobStarts") is not None else "_",
             "%9.2f" % (max(child_mem) / 1024.0) if child_mem else "*"])
-        del busy
         totals_ads.extend(kids if kids else tops)
     if not rows:
         return ""
@@ -479,11 +477,6 @@ def compact_view(ads) -> str:
         cells = [r[0].ljust(widths[0]), r[1].ljust(widths[1])]
         cells += [r[2].ljust(widths[2])] + [c.rjust(w) for c, w in zip(r[3:], widths[3:])]
         lines.append(" ".join(cells) + "\n")
-    by_platform = {}
-    for mach, group in machines.items():
-        for a in group:
-            if _get(a, "DynamicSlot") is True:
-                by_platform.setdefault(platform(a) or "", []).append(a)
     return "".join(lines) + "\n" + slot_totals(totals_ads, key=lambda a: platform(a)).rstrip("\n") + "\n"
 
 
@@ -620,7 +613,7 @@ def parse_args(args: list[str]) -> Options:
             af = autoformat(a)
             af.attrs = C.autoformat_args(args, i)[0].attrs
             if not af.attrs:
-                raise usage_error(f"Error: Argument {a} requires at last one attribute parameter\n")
+                raise usage_error(f"Error: Argument {a} requires at least one attribute parameter\n")
             o.af, o.output = af, "af"
             i = j
             continue
@@ -706,6 +699,8 @@ def parse_args(args: list[str]) -> Options:
 
 def constraint_of(o: Options) -> str:
     parts = []
+    if o.direct is not None:
+        parts.append(f'(Name=="{o.direct}" || Machine=="{o.direct}")')
     if o.names:
         key = "RemoteUser" if o.view == "claimed" else None
         ors = [f'{key} == "{n}"' if key else f'Name=="{n}" || Machine=="{n}"' for n in o.names]
@@ -758,7 +753,7 @@ def query(o: Options) -> list:
     constraint = constraint_of(o)
     if constraint and not C.constraint_ok(constraint):
         raise C.ToolError("Error: invalid constraint\n\n")
-    if o.direct is not None:
+    if o.direct is not None and "." not in o.direct and "@" not in o.direct:
         raise C.ToolError(f"Error: Failed to locate {AD_TYPES.get(o.view, 'daemon').lower()} "
                           f"{o.direct}\nunknown host {o.direct}\n")
     projection = list(o.attributes) if o.output in ("long", "json", "xml") else []
@@ -832,19 +827,22 @@ def _only(ad, attrs: list[str]):
     return out
 
 
-def body(args: list[str]) -> int:
-    o = parse_args(args)
-    ads = query(o)
+def output(o: Options, ads: list) -> str:
+    """What the tool prints for the ads the collector returned (in the collector's order)."""
     specs = [] if o.nosort else (o.sort or ["Machine", "Name"])
     if o.view == "compact":
         specs = ["Machine", "SlotTypeId"] + specs
-    ads = sort_ads(ads, specs)
-    if o.limit > 0:
+    if o.limit > 0:                  # the collector's first ones, as the real query's limit
         ads = ads[:o.limit]
+    ads = sort_ads(ads, specs)
     if o.output != "view":
-        sys.stdout.write(render_ads(o, ads))
-        return 0
-    sys.stdout.write(render_view(o.view, ads, o.wide, o.totals))
+        return render_ads(o, ads)
+    return render_view(o.view, ads, o.wide, o.totals)
+
+
+def body(args: list[str]) -> int:
+    o = parse_args(args)
+    sys.stdout.write(output(o, query(o)))
     return 0
 
 
