@@ -609,9 +609,9 @@ def parse_args(args: list[str]) -> Options:
             o.output = "format"
             i += 2
         elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
-            af, j = C.autoformat_args(args, i)
+            attrs, j = C.autoformat_args(args, i)
             af = autoformat(a)
-            af.attrs = C.autoformat_args(args, i)[0].attrs
+            af.attrs = attrs.attrs
             if not af.attrs:
                 raise usage_error(f"Error: Argument {a} requires at least one attribute parameter\n")
             o.af, o.output = af, "af"
