@@ -205,8 +205,12 @@ class AutoFormat:
 
     @classmethod
     def from_option(cls, option: str) -> "AutoFormat":
+        """HTCondor's separators: a space before each column but the first (a tab for
+        ``t``, nothing for ``g``), and ``,`` or a newline after each column but the last
+        (``,`` / ``n``); so ``-af:,`` prints ``a, b`` and ``-af:n`` ``a\\n b``."""
         af = cls()
         opts = option.split(":", 1)[1] if ":" in option else ""
+        pre, suffix = " ", ""
         for ch in opts:
             if ch == "h":
                 af.headings = True
@@ -219,12 +223,14 @@ class AutoFormat:
             elif ch == "V":
                 af.quoted = True
             elif ch == ",":
-                af.sep = ","
-            elif ch == "t":
-                af.sep = "\t"
+                suffix = ","
             elif ch == "n":
-                af.end = "\n"
-                af.sep = "\n"
+                suffix = "\n"
+            elif ch == "t":
+                pre = "\t"
+            elif ch == "g":
+                pre = ""
+        af.sep, af.end = suffix + pre, "\n"
         return af
 
     def cell(self, ad, attr: str) -> str:

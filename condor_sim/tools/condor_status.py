@@ -555,25 +555,6 @@ def usage_error(message: str) -> C.ToolError:
     return C.ToolError(message + USAGE_TAIL)
 
 
-def autoformat(option: str) -> C.AutoFormat:
-    """``-af[:opts]`` with HTCondor's separators: a space before each column but the first
-    (a tab for ``t``), and ``,`` or a newline after each column but the last (``,``/``n``)."""
-    af = C.AutoFormat.from_option(option)
-    opts = option.split(":", 1)[1] if ":" in option else ""
-    pre, suffix = " ", ""
-    for ch in opts:
-        if ch == ",":
-            suffix = ","
-        elif ch == "n":
-            suffix = "\n"
-        elif ch == "t":
-            pre = "\t"
-        elif ch == "g":
-            pre = ""
-    af.sep, af.end = suffix + pre, "\n"
-    return af
-
-
 def _value(args: list[str], i: int, what: str) -> str:
     if i + 1 >= len(args):
         raise usage_error(f"condor_status: -{what} requires another argument\n")
@@ -610,7 +591,7 @@ def parse_args(args: list[str]) -> Options:
             i += 2
         elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
             attrs, j = C.autoformat_args(args, i)
-            af = autoformat(a)
+            af = C.AutoFormat.from_option(a)
             af.attrs = attrs.attrs
             if not af.attrs:
                 raise usage_error(f"Error: Argument {a} requires at least one attribute parameter\n")
