@@ -1,21 +1,28 @@
 """The master's commands: the admin commands of ``send_command`` and ``condor_on/off/
 restart`` (v1 and v2 numbers), DaemonCore's off commands (which the master answers its
-own way), and what its children send it (DC_SET_READY, DC_CHILDALIVE).
+own way), what its children send it (DC_SET_READY, DC_CHILDALIVE), and the readiness
+query of ``condor_who -quick``/``-wait`` (DC_QUERY_READY).
 
 A mixin of :class:`~.daemon.Master`: each handler is marked with the numbers it answers.
 """
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 
 from ... import texts as T
 from ...cedar import ProtocolError
-from ...cedar.classad_wire import get_ad
+from ...cedar.classad_wire import get_ad, put_ad
 from ...cedar.commands import Cmd, command_name
 from ...command_table import command
 from ...connection import ConnectionClosed
 from ...security.perms import Perm
-from .constants import MASTER_EXIT, MASTER_RESET, MASTER_RESTART
+from .constants import FAST, GRACEFUL, KILL, MASTER_EXIT, MASTER_RESET, MASTER_RESTART, PEACEFUL
+
+# the state a stopping daemon shows in the ready ad (daemon::Stopping)
+_STOPPING = {PEACEFUL: "Shutdown,Peaceful", GRACEFUL: "Shutdown,Graceful", FAST: "Shutdown,Fast",
+             KILL: "Shutdown,Hard"}
 
 
 class MasterAdmin:
@@ -239,6 +246,103 @@ class MasterAdmin:
                 return
         self.log.log(T.READY_UNKNOWN.format(name=name, state=state))
 
+    # -- DC_QUERY_READY (Daemons::QueryReady): the daemons' states, now or once a condition holds
+    @command(Cmd.DC_QUERY_READY, perm=Perm.READ)
+    async def query_ready(self, req) -> None:
+        try:
+            msg = await req.read(timeout=15)
+            query = get_ad(msg)
+        except (ConnectionClosed, ProtocolError):
+            self.log.log(T.READY_UNREADABLE.format(num=req.cmd))
+            return
+        wait = query.get("WaitTimeout", 0)
+        wait = wait if isinstance(wait, int) and not isinstance(wait, bool) else 0
+        want_addrs = query.get("WantAddrs") is True
+        requirements = query.lookup("ReadyRequirements") if "ReadyRequirements" in query else None
+        ready_ad, is_ready = self.ready_reply(want_addrs, requirements, with_shutdown=True)
+        if wait > 0 and not is_ready:
+            expire = time.time() + wait - 1
+            while not is_ready and time.time() < expire:
+                await asyncio.sleep(1)
+                # the deferred reply, as DeferredQueryReadyReply builds it: no addresses
+                ready_ad, is_ready = self.ready_reply(False, requirements)
+        reply = req.message()
+        put_ad(reply, ready_ad)
+        await req.send(reply)
+
+    def ready_reply(self, want_addrs: bool, requirements, with_shutdown: bool = False):
+        """The ready ad (InitDaemonReadyAd) and whether the query is answered: the
+        ``requirements`` when given (an invalid one answers at once with an ``Error``),
+        else every daemon not on hold alive."""
+        import classad2
+        ad = classad2.ClassAd()
+        if with_shutdown and self.shutting_down:
+            ad["InShutdownMode"] = {MASTER_EXIT: "Exit", MASTER_RESTART: "Restart"}.get(
+                self.all_gone_action, "Reset")
+        all_alive = self._fill_ready_ad(ad, want_addrs)
+        if requirements is None:
+            return ad, all_alive
+        try:
+            value = requirements.eval(ad)
+        except Exception:
+            ad["Error"] = "invalid ReadyRequirements expression"
+            return ad, True
+        if isinstance(value, bool):
+            return ad, value
+        if isinstance(value, (int, float)):
+            return ad, bool(value)
+        ad["Error"] = "ReadyRequirements does not evaluate to a bool or equivalent"
+        return ad, True
+
+    def _fill_ready_ad(self, ad, want_addrs: bool) -> bool:
+        counts = dict.fromkeys(("Alive", "Startup", "Hung", "Hold", "Dead"), 0)
+        all_alive = True
+        for name in sorted(self.daemons):
+            d = self.daemons[name]
+            master = not d.runs_here
+            pid = os.getpid() if master else d.pid
+            ad[f"{name}_PID"] = pid
+            if want_addrs:
+                addr = self.core.sinful if master else (self._child_address(name) if pid else None)
+                if addr:
+                    ad[f"{name}_Addr"] = addr if master else _bare_sinful(addr)
+            if d.ready_state:
+                ad[f"{name}_State"] = d.ready_state
+            if pid:
+                alive = 1 if master else d.alive_messages + (1 if d.ready_state else 0)
+                if not alive:
+                    all_alive = False
+                if d.was_not_responding:
+                    state, key = "Hung", "Hung"
+                elif alive:
+                    state, key = "Alive", "Alive"
+                else:
+                    state, key = "Startup", "Startup"
+                counts[key] += 1
+                state = _STOPPING.get(d.stop_state, state)
+            elif d.on_hold:
+                state = "Hold"
+                counts["Hold"] += 1
+            else:
+                all_alive = False
+                if d.waiting_for_startup:
+                    state = "WaitForStartupFile" if d.wait_file else "WaitForStartup"
+                    counts["Startup"] += 1
+                elif not d.start_time:
+                    state = "Startup"
+                    counts["Startup"] += 1
+                else:
+                    state = "Dead"
+                    counts["Dead"] += 1
+            ad[name] = state
+        ad["NumDaemons"] = len(self.daemons)
+        for key in ("Alive", "Startup", "Hung"):
+            ad[f"Num{key}"] = counts[key]
+        ad["NumHold"] = counts["Hold"]
+        ad["NumDead"] = counts["Dead"]
+        ad["IsReady"] = all_alive and not (counts["Hung"] or counts["Dead"])
+        return all_alive
+
     @command(Cmd.DC_CHILDALIVE, perm=Perm.DAEMON)
     async def child_alive(self, req) -> None:
         """HandleChildAliveCommand: [int pid][int timeout][double lock delay]."""
@@ -256,6 +360,11 @@ class MasterAdmin:
         child.alive(secs)
         self.log.log(T.CHILDALIVE_RECEIVED.format(pid=pid, secs=secs, delay=delay),
                      "D_DAEMONCORE")
+
+
+def _bare_sinful(addr: str) -> str:
+    """``<ip:port>`` of a sinful string, as DaemonCore records a child's command port."""
+    return addr.split("?", 1)[0] + ">" if "?" in addr else addr
 
 
 def _send_set_peaceful(addr: str) -> None:
