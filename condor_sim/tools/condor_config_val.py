@@ -379,8 +379,13 @@ def herefile(value: str, indent: str) -> str:
     """A multi-line value as ``@=end`` ... ``@end`` (RemotePrintValue)."""
     if "\n" not in value:
         return "= " + value
-    body = "\n".join(indent + line for line in value.split("\n"))
-    return f"@=end\n{body}\n@end"
+    return f"@=end{indented(value, indent)}\n@end"
+
+
+def indented(value: str, indent: str) -> str:
+    """indent_herefile(): each non-blank line of ``value``, trimmed, on a new line after
+    ``indent``."""
+    return "".join(f"\n{indent}{line.strip()}" for line in value.split("\n") if line.strip())
 
 
 def query_local(o: Options, local: LocalConfig, out: list[str], err: list[str]) -> int:
@@ -522,7 +527,9 @@ def write_config_text(flags: WriteFlags, local: LocalConfig) -> str:
     if flags.hide_if_match:
         for key in ("DISCARDIF", "DISCARDIFX"):
             obsolete_if |= {x for x in (eng.meta_value("UPGRADE", key) or "").split("\n") if x}
-    show_file = not flags.show_only
+    # with "only", file values still show unless another kind was asked for
+    show_file = not flags.show_only or not (flags.show_def or flags.show_def_match or
+                                            flags.show_detected or flags.show_env or flags.show_dup)
     rows: list[tuple[tuple, str]] = []
     last = None
     for n, e in enumerate(eng.entries(8)):
@@ -563,7 +570,7 @@ def write_config_text(flags: WriteFlags, local: LocalConfig) -> str:
         text = f"{comment}{e.name} = {raw}"
         if m.multi_line:
             pad = "#   " if comment.startswith("#") else "   "
-            text = f"{comment}{e.name} @=end\n" + "\n".join(pad + x for x in raw.split("\n")) + "\n@end"
+            text = f"{comment}{e.name} @=end{indented(raw, pad)}\n@end"
         if last is not None and last.lower() == e.name.lower() and not flags.show_dup:
             continue
         if flags.comment_source:
