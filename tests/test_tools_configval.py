@@ -311,3 +311,16 @@ def test_set_and_unset_end_to_end(tmp_path):
         r = ccv(p, "-set", "FOO = on the master")
         assert r.returncode == 0 and " on master " in r.stdout
         assert (persist / ".config.MASTER.foo").read_text() == "FOO = on the master"
+
+
+def test_remote_dump_has_the_real_tools_layout(pool):
+    """Laid out as schedd-dump-used.txt; which names -used keeps is not known here."""
+    c = capture(CLI / "condor_config_val" / "schedd-dump-used.txt")
+    r = ccv(pool, "-schedd", "-dump", "INTERVAL")
+    assert r.returncode == 0 and r.stderr == ""
+    ours, theirs = r.stdout.splitlines(), c["stdout"].splitlines()
+    assert unaddressed(ours[0]) == unaddressed(theirs[0])
+    assert ours[1:3] == theirs[1:3]
+    assert "SCHEDD_INTERVAL = 5" in ours and "ALIVE_INTERVAL = 300" in ours
+    files = ours[ours.index("# Contributing configuration file(s):") + 1:]
+    assert f"#\t{pool.config_file}" in files and files[-1] == "#\t<Default>" and files == sorted(files)

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from condor_sim import CONDOR_PLATFORM, CONDOR_VERSION
-from condor_sim.tools.common import ToolError, is_option, run_tool
+from condor_sim.tools.common import ToolError, run_tool
 
 PROG = "condor_config_val"
 USAGE = (
@@ -701,6 +701,40 @@ def query_remote(o: Options, t: Target, local: LocalConfig, out: list[str], err:
     return 0
 
 
+def dump_remote(o: Options, t: Target, local: LocalConfig) -> str:
+    """-dump of a daemon: the names it lists (``?names``) that match each pattern, with
+    the values it gives for them.  Approximate: the bindings get expanded values only (the
+    real tool prints the raw text unless -expanded), the sources come from the tool's own
+    config, and -used/-unused select nothing since the use counts are not sent."""
+    from htcondor2._remote_param import _remote_param_keys
+    try:
+        names = [n for n in _remote_param_keys(t.ad._handle).split(",") if n]
+    except Exception:
+        raise ToolError(f"Can't connect to {t.daemon} on {t.name} {t.addr}\n")
+    out = [f"# Configuration from {t.daemon} on {t.name} {t.addr}\n"]
+    sources: set[str] = set()
+    for pattern in o.params or [""]:
+        if pattern:
+            out.append(f"\n# Parameters with names that match {pattern}:\n")
+        try:
+            rx = re.compile(pattern, re.I)
+        except re.error:
+            raise ToolError(f"Error: invalid regular expression {pattern}\n")
+        for name in sorted((n for n in names if rx.search(n)), key=str.lower):
+            value = remote_get(t, name)
+            if value == "Not defined":
+                continue
+            info = local.info(name)
+            text = (info.default or "") if (o.default and info) else value
+            out.append(f"{name} {herefile(text, '   ')}\n")
+            if info is not None and info.location:
+                sources.add(re.sub(r", line \d+$", "", info.location))
+    if not o.verbose and sources:
+        out.append("# Contributing configuration file(s):\n")
+        out += [f"#\t{s}\n" for s in sorted(sources)]
+    return "".join(out)
+
+
 # ------------------------------------------------------------------------------ set/unset
 SET_COMMANDS = {"set": 60002, "unset": 60002, "rset": 60003, "runset": 60003}   # DC_CONFIG_PERSIST / RUNTIME
 
@@ -801,7 +835,8 @@ def body(args: list[str]) -> int:
             sys.stdout.write(set_remote(o, target))
             return 0
         if o.dump:
-            raise ToolError("-dump of a daemon's configuration is not supported\n")
+            sys.stdout.write(dump_remote(o, target, local))
+            return 0
         missing = query_remote(o, target, local, out, err)
     else:
         missing = query_local(o, local, out, err)
