@@ -130,9 +130,15 @@ def projection_list(value) -> list[str]:
         return []
 
 
-def job_lines(cluster: dict, own: dict, projection: list[str] | None) -> list[str]:
-    """The job's attributes as wire lines (private ones never); ``projection`` is in output order."""
+def job_lines(cluster: dict, own: dict, projection: list[str] | None,
+              cluster_names: dict | None = None) -> list[str]:
+    """The job's attributes as wire lines (private ones never); ``projection`` is in output
+    order.  Names match case-insensitively, as in ClassAds; ``cluster_names`` (lower-cased
+    name -> name of the cluster ad) spares building that index for every proc."""
     if projection:
+        if cluster_names is None:
+            cluster_names = {k.lower(): k for k in cluster}
+        own_names = None
         out = []
         for name in projection:
             v = own.get(name)
@@ -140,13 +146,15 @@ def job_lines(cluster: dict, own: dict, projection: list[str] | None) -> list[st
                 v = cluster.get(name)
             if v is None:
                 low = name.lower()
-                for src in (own, cluster):
-                    for k, val in src.items():
-                        if k.lower() == low:
-                            v, name = val, k
-                            break
-                    if v is not None:
-                        break
+                if own_names is None:
+                    own_names = {k.lower(): k for k in own}
+                real = own_names.get(low)
+                if real is not None:
+                    v, name = own[real], real
+                else:
+                    real = cluster_names.get(low)
+                    if real is not None:
+                        v, name = cluster[real], real
             if v is not None and not is_private(name):
                 out.append(f"{name} = {v}")
         return out
@@ -211,6 +219,7 @@ class AdEncoder:
         self.encrypted = encrypted
         self.projection = sorted(set(projection), key=str.lower) if projection else None
         self._clusters: dict[int, list] = {}
+        self._names: dict[int, dict] = {}
         extra = [f"ServerTime = {server_time}"] if server_time is not None else []
         self._extra_count = len(extra)
         self._tail = b"".join(self.string(x) for x in extra + ["", ""])
@@ -220,7 +229,10 @@ class AdEncoder:
 
     def payload(self, cluster_id: int, cluster: dict, own: dict) -> bytes:
         if self.projection is not None:
-            lines = [self.string(x) for x in job_lines(cluster, own, self.projection)]
+            names = self._names.get(cluster_id)
+            if names is None:
+                names = self._names[cluster_id] = {k.lower(): k for k in cluster}
+            lines = [self.string(x) for x in job_lines(cluster, own, self.projection, names)]
         else:
             parts = self._clusters.get(cluster_id)
             if parts is None:

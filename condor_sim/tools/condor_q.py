@@ -336,6 +336,32 @@ def render_ads(o: Options, ads: list) -> str:
 
 
 # ------------------------------------------------------------------------------ main
+AD_VIEWS = ("af", "format", "long", "json", "xml")
+VIEW_ATTRIBUTES = ("ClusterId", "ProcId", "Owner", "User", "QDate", "JobStatus", "LastJobStatus",
+                   "JobPrio", "ImageSize", "MemoryUsage", "RequestMemory", "RequestCpus", "Cmd",
+                   "Args", "Arguments", "JobDescription", "JobBatchName", "JobUniverse",
+                   "HoldReason", "HoldReasonCode", "HoldReasonSubCode", "RemoteHost",
+                   "LastRemoteHost", "RemoteWallClockTime", "RemoteUserCpu", "ShadowBday",
+                   "JobCurrentStartDate", "JobStartDate", "EnteredCurrentStatus",
+                   "NumShadowStarts", "TotalSubmitProcs", "DAGManJobId", "DAGNodeName",
+                   "ServerTime")
+
+
+def projection_of(o: Options) -> list[str]:
+    """The attributes to ask the schedd for: what -af/-format evaluate (every name their
+    expressions mention, and the job id), -attributes, or the totals' three; [] (all)
+    for the views that print whole ads or many columns."""
+    from condor_sim.jobqueue.select import names_in
+    if o.view == "totals":
+        return ["ClusterId", "ProcId", "JobStatus"]
+    if o.view in ("af", "format") and not o.attributes:
+        exprs = o.af.attrs if o.view == "af" else [a for _, a in o.formats]
+        return sorted({n for e in exprs for n in names_in(e)} | {"clusterid", "procid"})
+    if o.view not in AD_VIEWS and not o.attributes:
+        return list(VIEW_ATTRIBUTES)          # the columns of the batch and one-line views
+    return list(o.attributes)
+
+
 def query(o: Options):
     import htcondor2
     location = C.locate_schedd(o.name, o.pool, tool="condor_q")
@@ -348,9 +374,9 @@ def query(o: Options):
         opts = htcondor2.QueryOpt.DefaultMyJobsOnly
     schedd = htcondor2.Schedd(location)
     try:
-        projection = ["ClusterId", "ProcId", "JobStatus"] if o.view == "totals" else o.attributes
-        ads = schedd.query(constraint, projection, limit=o.limit, opts=opts)
-        summary = schedd.query(constraint, [], opts=htcondor2.QueryOpt.SummaryOnly)
+        ads = schedd.query(constraint, projection_of(o), limit=o.limit, opts=opts)
+        summary = [] if o.view in AD_VIEWS else \
+            schedd.query(constraint, [], opts=htcondor2.QueryOpt.SummaryOnly)
     except Exception:
         raise C.ToolError(f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
                           f"{location.get('Name')}\n\n")
