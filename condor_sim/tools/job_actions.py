@@ -37,6 +37,13 @@ DEFAULT_REASON = {HOLD: "via condor_hold", RELEASE: "via condor_release", REMOVE
                   REMOVE_X: "via condor_rm -forcex", TRANSFER_AND_REMOVE: "via condor_rm -transfer"}
 WORD = {HOLD: "Hold", RELEASE: "Release", REMOVE: "Remove"}
 REASON_ATTR = {HOLD: "HoldReason", RELEASE: "ReleaseReason", REMOVE: "RemoveReason"}
+# Hooks for the other names of this program (condor_suspend, condor_continue and
+# condor_vacate_job, registered by :mod:`.job_state`): extra usage lines per mode, result
+# texts per (action, result) as ``str.format`` templates over ``job``, and the action that
+# ``-fast`` turns a mode into.
+EXTRA_USAGE: dict[str, list[str]] = {}
+RESULT_TEXT: dict[tuple[str, int], str] = {}
+FAST_ACTION: dict[str, str] = {}
 
 # action results (the schedd's action_result_t)
 AR_ERROR, AR_SUCCESS, AR_NOT_FOUND, AR_BAD_STATUS, AR_ALREADY_DONE, AR_PERMISSION_DENIED = range(6)
@@ -70,6 +77,7 @@ def usage(mode: str) -> str:
     elif mode == HOLD:
         lines += ["  -reason reason      Use the given HoldReason",
                   "  -subcode number     Set HoldReasonSubCode"]
+    lines += EXTRA_USAGE.get(mode, [])
     lines += [" and where [constraints] is one of:",
               f"  cluster.proc        {word} the given job",
               f"  cluster             {word} the given cluster of jobs",
@@ -82,6 +90,8 @@ def usage(mode: str) -> str:
 
 def result_string(action: str, job: str, result: int) -> str:
     """The line the real tool prints for one job id and its action result."""
+    if (action, result) in RESULT_TEXT:
+        return RESULT_TEXT[(action, result)].format(job=job)
     if result == AR_SUCCESS:
         return f"Job {job} {PAST[action]}"
     if result == AR_NOT_FOUND:
@@ -260,6 +270,11 @@ def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
                     out.err("-transfer is only valid with condor_rm\n")
                     fail_usage()
                 req.action = TRANSFER_AND_REMOVE
+            elif is_dash_arg_prefix(arg, "fast", 1 if mode in FAST_ACTION else 2):
+                if mode not in FAST_ACTION:
+                    out.err("-fast is only valid with condor_vacate_job\n")
+                    fail_usage()
+                req.action = FAST_ACTION[mode]
             elif is_dash_arg_prefix(arg, "name", 1):
                 if nxt is None:
                     out.err(f"{tool}: -name requires another argument\n")
