@@ -331,3 +331,21 @@ def test_token_fetch_limits_and_refusals(pool):
     assert r.stderr == "Failed to request a session token: DAEMON:3:Server will not sign with requested key.\n"
     r = run("condor_token_fetch", ["-name", "nosuch@nowhere"], pool.config_file)
     assert (r.returncode, r.stderr) == (1, "ERROR: couldn't locate daemon nosuch@nowhere!\n")
+
+
+def test_condor_sim_token_create_takes_both_spellings(srv, tmp_path):
+    """``condor-sim token create`` keeps its own options and also takes the real tool's."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")}
+    e.update(CONDOR_CONFIG=str(srv / "condor_config"), PYTHONPATH=str(REPO))
+    real = subprocess.run([sys.executable, "-m", "condor_sim.cli", "token", "create", "-identity",
+                           "alice@localdomain", "-authz", "READ"], capture_output=True, text=True,
+                          env=e, timeout=60)
+    own = subprocess.run([sys.executable, "-m", "condor_sim.cli", "token", "create", "--dir", str(srv),
+                          "--identity", "alice@localdomain", "--authz", "READ"],
+                         capture_output=True, text=True, env=e, timeout=60)
+    assert real.returncode == own.returncode == 0, real.stderr + own.stderr
+    raw = tokens.load_signing_key(srv / "passwords.d" / "POOL")
+    for r in (real, own):
+        claims = tokens.validate(r.stdout.strip(), lambda kid: raw if kid == "POOL" else None)
+        assert (claims["sub"], claims["scope"], claims["iss"]) == \
+            ("alice@localdomain", "condor:/READ", "localdomain")
