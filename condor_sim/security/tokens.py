@@ -101,20 +101,39 @@ def _unb64u(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+def jwt_json(obj: dict) -> str:
+    """JSON as HTCondor's JWT library writes it: keys sorted, no spaces, ``/`` escaped."""
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False).replace("/", "\\/")
+
+
 def mint(raw_key: bytes, identity: str, issuer: str, kid: str = "POOL", lifetime: int | None = None,
          scopes: list[str] | None = None, now: float | None = None) -> str:
-    """A token with the claims condor_token_create puts in it."""
+    """A token with the claims (and the exact header and JSON) condor_token_create puts in it;
+    ``scopes`` are authorization levels, written as given (``condor:/READ``)."""
     now = int(time.time() if now is None else now)
-    header = {"alg": "HS256", "kid": kid, "typ": "JWT"}
+    header = {"alg": "HS256", "kid": kid}
     claims = {"iat": now, "iss": issuer, "jti": os.urandom(16).hex(), "sub": identity}
     if lifetime is not None and lifetime >= 0:
         claims["exp"] = now + int(lifetime)
     if scopes:
-        claims["scope"] = " ".join(f"condor:/{s.upper()}" for s in scopes)
-    text = _b64u(json.dumps(header, separators=(",", ":"), sort_keys=True).encode()) + "." + \
-        _b64u(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+        claims["scope"] = " ".join(f"condor:/{s}" for s in scopes)
+    text = _b64u(jwt_json(header).encode()) + "." + _b64u(jwt_json(claims).encode())
     sig = hmac.new(jwt_key(raw_key, kid), text.encode(), hashlib.sha256).digest()
     return text + "." + _b64u(sig)
+
+
+def decode_raw(token: str) -> tuple[str, str]:
+    """The header and payload JSON texts of a JWT, as written (condor_token_list prints them);
+    ValueError when it is not one (fewer than two dots, bad base64url or bad JSON)."""
+    parts = token.split(".")
+    if len(parts) < 3:
+        raise ValueError("not a JWT")
+    try:
+        head, pay = _unb64u(parts[0]).decode(), _unb64u(parts[1]).decode()
+        json.loads(head), json.loads(pay)
+    except Exception:
+        raise ValueError("not a JWT") from None
+    return head, pay
 
 
 _ALGS = {"HS256": hashlib.sha256, "HS384": hashlib.sha384, "HS512": hashlib.sha512}
@@ -232,6 +251,10 @@ def token_create_main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["create"]:       # `condor-sim token create ...`
         argv = argv[1:]
+    if any(a.startswith("-") and not a.startswith("--") and a not in ("-h",) for a in argv):
+        # condor_token_create's own options (-identity, -lifetime ...): run that tool
+        from condor_sim.tools.condor_token_create import main as condor_token_create
+        return condor_token_create(argv)
     args = p.parse_args(argv)
     key_file = args.key_file or os.path.join(args.dir, "passwords.d", args.key_id)
     try:
