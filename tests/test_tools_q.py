@@ -14,6 +14,7 @@ from pathlib import Path
 import classad2
 import pytest
 
+from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
 
@@ -42,17 +43,6 @@ def captured_time(c: dict) -> int:
     return calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%S+0000"))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 QUEUE = list(classad2.parseAds(capture(CLI / "queue-state-at-condor_q.txt")["stdout"]))

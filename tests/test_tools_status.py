@@ -12,6 +12,7 @@ import time
 import classad2
 import pytest
 
+from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_status as S
 from test_tools_q import CLI, capture
 
@@ -22,17 +23,6 @@ def _ad(case: str) -> classad2.ClassAd:
     return classad2.parseOne(capture(D / f"{case}.txt")["stdout"])
 
 
-@pytest.fixture(scope="module", autouse=True)
-def utc():
-    old = os.environ.get("TZ")
-    os.environ["TZ"] = "UTC"
-    time.tzset()
-    yield
-    if old is None:
-        del os.environ["TZ"]
-    else:
-        os.environ["TZ"] = old
-    time.tzset()
 
 
 # The slots: slot1@vm (the partitionable slot) and slot1_2@vm are the ads the real tool printed

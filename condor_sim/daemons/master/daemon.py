@@ -434,14 +434,8 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         old = list(self.ordered)
         self.init_params()
         problem = self.config_problem()
-        if problem:      # found before any daemon starts: say where, and stop
-            sys.stderr.write(problem + "\n")
-            sys.stderr.flush()
+        if problem:      # a running pool keeps running; the daemons will say what fails
             self.log.log(problem)
-            self.cancel_held()
-            self.core.exit_status = 1
-            self.core.request_shutdown(fast=True)
-            return
         self.init_daemon_list()
         for name in old:
             if name not in self.ordered and name in self.daemons:
