@@ -156,7 +156,8 @@ def test_private_startd_ads_go_only_to_private_queries():
 def test_private_queries_need_negotiator_level():
     c = build(Collector, ALLOW_NEGOTIATOR="nobody@nowhere")
     assert ask(c, Cmd.QUERY_STARTD_PVT_ADS, {"Requirements": True}) is None
-    assert "NEGOTIATOR" in c.log.text()
+    assert "PERMISSION DENIED" in c.log.text()
+    assert "for command 10 (QUERY_STARTD_PVT_ADS), access level NEGOTIATOR" in c.log.text()
 
 
 def test_collector_requirements_refuse_updates():
@@ -232,5 +233,28 @@ def test_an_offline_ad_survives_a_collector_restart_through_the_real_client(tmp_
         r = run_client(QUERY_ANY.format(addr=d.sinful), d.config)
         assert r["ok"], r
         assert r["result"] == [{"Name": "slot1@offline", "Offline": True}]
+    finally:
+        d.stop()
+
+
+REFUSED = """
+import classad2, htcondor2
+coll = htcondor2.Collector({addr!r})
+for name in ("bad", "good"):
+    coll.advertise([classad2.ClassAd({{"MyType": "Machine", "Name": name, "Machine": "m",
+                                       "MyAddress": "<127.0.0.1:9618>"}})], "UPDATE_STARTD_AD")
+return [a["Name"] for a in coll.query(htcondor2.AdType.Startd, projection=["Name"])]
+"""
+
+
+def test_collector_requirements_refuse_a_real_clients_update(tmp_path):
+    d = DaemonProcess(tmp_path, "collector", overrides={
+        "COLLECTOR_REQUIREMENTS": 'Name != "bad"', "COLLECTOR_DEBUG": "D_MACHINE"}).start()
+    try:
+        r = run_client(REFUSED.format(addr=d.sinful), d.config)
+        assert r["ok"], r
+        assert r["result"] == ["good"]
+        d.wait_for_log("COLLECTOR_REQUIREMENTS VIOLATION: requirements do not match ad from <127.0.0.1:",
+                       name="CollectorLog")
     finally:
         d.stop()
