@@ -8,16 +8,15 @@ import time
 
 import classad2
 
+from condor_sim.cedar.classad_wire import put_ad
 from condor_sim.cedar.commands import Cmd
+from condor_sim.cedar.stream import MessageWriter
+from condor_sim.daemons.collector import Collector
 from condor_sim.jobqueue import classad_log as L
 from support.clients import run_client
 from support.daemons import DaemonProcess
-from support.memory import messages
-from support.memory import converse
+from support.memory import converse, messages
 from test_inprocess import build, query_replies, raw
-from condor_sim.daemons.collector import Collector
-from condor_sim.cedar.classad_wire import put_ad
-from condor_sim.cedar.stream import MessageWriter
 
 
 def slot(name: str, **extra) -> dict:
@@ -150,6 +149,10 @@ def test_private_startd_ads_go_only_to_private_queries():
     assert "Query of STARTD_PVT_ADS not authorized." in c.log.text()
     send(c, raw(Cmd.INVALIDATE_STARTD_ADS, {"MyType": "Query", "Name": "slot1@host1",
                                             "MyAddress": "<127.0.0.1:9618>"}))
+    assert ask(c, Cmd.QUERY_STARTD_PVT_ADS, {"Requirements": True}) == []
+    # and a private ad goes when its public ad expires
+    send(c, startd_update(slot("slot2@host1"), {"Capability": "secret#2"}))
+    expire(c, next(iter(c.tables["Machine"])))
     assert ask(c, Cmd.QUERY_STARTD_PVT_ADS, {"Requirements": True}) == []
 
 

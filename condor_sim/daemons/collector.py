@@ -348,6 +348,8 @@ class Collector(Daemon):
                     if self.expire_to_absent(table, ad):
                         continue
                     del ads[key]
+                    if table == "Machine":
+                        self.tables.get(PRIVATE, {}).pop(key, None)
 
     # ------------------------------------------------------------------ updates
     @_per_table(1)
