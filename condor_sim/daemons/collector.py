@@ -5,6 +5,13 @@ the real hash keys are; UPDATE_* stores or replaces an ad wholesale and keeps re
 ``[cmd][ad]`` messages from the same socket until DC_NOP or EOF; INVALIDATE_* removes by
 key or by Requirements; QUERY_* evaluates Requirements with the stored ad as MY and
 answers ``[1][ad]... [0]`` in one message; the collector inserts its own ad.
+
+Also as the real one (``offline_plugin.cpp``, ``collector_engine.cpp``): startd ads
+advertised with ``Offline = true`` are kept in ``COLLECTOR_PERSISTENT_AD_LOG`` (the
+ClassAd-log format of :mod:`condor_sim.jobqueue.classad_log`) and read back at start-up;
+with ``ABSENT_REQUIREMENTS`` an expiring startd ad that matches is kept as ``Absent``;
+startd private ads are kept apart and sent only to NEGOTIATOR-level queries;
+``COLLECTOR_REQUIREMENTS`` refuses updates.
 """
 from __future__ import annotations
 
@@ -18,6 +25,8 @@ from ..cedar.commands import Cmd, command_name
 from ..cedar.classad_wire import get_ad, put_ad
 from ..command_table import command
 from ..connection import ConnectionClosed
+from ..jobqueue import classad_log as L
+from ..jobqueue.store import QueueStore
 from ..security.perms import Perm
 from .base import Daemon, valid_daemon_name
 
@@ -63,6 +72,17 @@ def _per_table(column: int):
 MAX_AD_ATTRIBUTES = 4000
 MAX_AD_BYTES = 1 << 20
 
+# The table of startd private ads (STARTD_PVT_ADTYPE); never scanned by public queries.
+PRIVATE = "MachinePrivate"
+# Absent ads live a month unless ABSENT_EXPIRE_ADS_AFTER says otherwise (0: forever).
+ABSENT_LIFETIME = 60 * 60 * 24 * 30
+INT_MAX = 2**31 - 1
+
+# The attribute that must repeat MyAddress when COLLECTOR_REQUIREMENTS is set.
+IP_ATTRS = {Cmd.UPDATE_STARTD_AD: "StartdIpAddr", Cmd.UPDATE_SCHEDD_AD: "ScheddIpAddr",
+            Cmd.UPDATE_SUBMITTOR_AD: "ScheddIpAddr", Cmd.UPDATE_MASTER_AD: "MasterIpAddr",
+            Cmd.UPDATE_NEGOTIATOR_AD: "NegotiatorIpAddr", Cmd.UPDATE_COLLECTOR_AD: "CollectorIpAddr"}
+
 LABELS = {"Machine": "StartdAd", "Scheduler": "ScheddAd", "DaemonMaster": "MasterAd",
           "Submitter": "SubmittorAd", "Collector": "CollectorAd", "Negotiator": "NegotiatorAd"}
 
@@ -75,7 +95,9 @@ def _s(ad, name: str) -> str | None:
 def hash_key(table: str, ad) -> str | None:
     """The real collector's key for an ad (hashkey.cpp); None when the ad is malformed."""
     name = _s(ad, "Name")
-    if table in ("Machine", "StartD", "Scheduler", "Submitter"):
+    if table in ("Machine", "StartD", PRIVATE) and not name:
+        name = startd_name(ad)
+    if table in ("Machine", "StartD", "Scheduler", "Submitter", PRIVATE):
         if table in ("Scheduler", "Submitter"):
             name = name or _s(ad, "Machine")
             if name and _s(ad, "ScheddName"):
@@ -94,6 +116,77 @@ def hash_key(table: str, ad) -> str | None:
     return name
 
 
+def startd_name(ad) -> str | None:
+    """The name part of a startd key: Name, else Machine and ``:SlotID`` (hashkey.cpp)."""
+    name = _s(ad, "Name")
+    if name:
+        return name
+    name = _s(ad, "Machine")
+    if not name:
+        return None
+    slot = ad.get("SlotID")
+    if isinstance(slot, int) and not isinstance(slot, bool):
+        name += f":{slot}"
+    return name
+
+
+def offline_key(ad) -> str | None:
+    """The persistent store's key: the printed startd hash key without whitespace."""
+    name = startd_name(ad)
+    return None if name is None else "".join(f"<{name}>".split())
+
+
+class OfflineAds:
+    """The offline plug-in's ClassAd collection, sans-IO: the table of ads and the log
+    records each change writes.  Shaped as :class:`~condor_sim.jobqueue.store.QueueStore`
+    expects of a table (``load``, ``header_lines``, ``compacted``, ``sequence``)."""
+
+    def __init__(self) -> None:
+        self.ads: dict[str, L.Ad] = {}
+        self.sequence = 1
+        self.created = 0
+
+    def load(self, replay: L.Replay) -> None:
+        self.ads = replay.ads
+        self.sequence = replay.sequence
+        self.created = replay.created or 0
+
+    def header_lines(self, now: int) -> str:
+        self.created = self.created or now
+        return L.sequence(self.sequence, self.created)
+
+    def compacted(self) -> str:
+        return L.snapshot(self.sequence + 1, self.created, self.ads)
+
+    def store(self, key: str, ad) -> str:
+        """Replace ``key`` by ``ad`` in one transaction (``persistentStoreAd``)."""
+        lines = [L.destroy_ad(key)] if key in self.ads else []
+        stored = L.Ad(_s(ad, "MyType") or "", _s(ad, "TargetType") or "",
+                      {name: str(ad.lookup(name)) for name in ad})
+        self.ads[key] = stored
+        lines.append(L.new_ad(key, stored.mytype, stored.targettype))
+        lines.extend(L.set_attr(key, k, v) for k, v in stored.attrs.items())
+        return L.transaction(lines)
+
+    def remove(self, key: str) -> str:
+        """The DestroyClassAd record, or nothing if ``key`` is not stored."""
+        if self.ads.pop(key, None) is None:
+            return ""
+        return L.destroy_ad(key)
+
+    def classads(self) -> list:
+        out = []
+        for stored in self.ads.values():
+            ad = classad2.ClassAd()
+            for name, text in stored.attrs.items():
+                try:
+                    ad[name] = classad2.ExprTree(text)
+                except Exception:
+                    continue
+            out.append(ad)
+        return out
+
+
 class Collector(Daemon):
     SUBSYS = "COLLECTOR"
     MY_TYPE = "Collector"
@@ -102,6 +195,8 @@ class Collector(Daemon):
     def __init__(self, config, log, **kw):
         super().__init__(config, log, **kw)
         self.tables: dict[str, dict[str, classad2.ClassAd]] = {}
+        self.offline = OfflineAds()
+        self.offline_store: QueueStore | None = None
         self.log.log(T.COLLECTOR_INIT)
 
     # ------------------------------------------------------------------ own ad
@@ -143,15 +238,92 @@ class Collector(Daemon):
             (self.config.get("SEC_PASSWORD_DIRECTORY") or "") + "/POOL")
         if key and key != "/POOL":
             tokens.ensure_pool_signing_key(key)
+        self.open_offline_store()
         await self.advertise()
         await super().setup()
         self.core.every(lambda: max(1, self.config.get_int("CLASSAD_LIFETIME", 900) // 4 or 1),
                         self.housekeep, first=5)
 
+    # ------------------------------------------------------------------ offline ads
+    def open_offline_store(self) -> None:
+        """Open COLLECTOR_PERSISTENT_AD_LOG (or OFFLINE_LOG) and put its ads back in the
+        startd table, as the real collector does at start-up."""
+        absent = self.config.get("ABSENT_REQUIREMENTS")
+        self.log.log(f"ABSENT_REQUIREMENTS = {absent or 'None'}")
+        path = self.config.get("COLLECTOR_PERSISTENT_AD_LOG") or self.config.get("OFFLINE_LOG")
+        if not path:
+            self.log.log("OfflineCollectorPlugin::configure: no persistent store was defined for off-line ads.")
+            return
+        self.log.log(f"OfflineCollectorPlugin::configure: off-line ad persistent store: '{path}'.")
+        self.offline_store = QueueStore(path, self.log.log, historical=2)
+        self.offline_store.open(self.offline)
+        for ad in self.offline.classads():
+            ad["LastHeardFrom"] = int(time.time())
+            if not self._store("Machine", ad, Cmd.UPDATE_STARTD_AD):
+                self.log.log("Received malformed ad. Ignoring.")
+
+    def _persist(self, text: str) -> None:
+        if text and self.offline_store is not None:
+            self.offline_store.append(text)
+
+    def offline_update(self, cmd: int, ad) -> None:
+        """The offline plug-in's view of a stored startd update: keep it if Offline,
+        drop it from the store otherwise."""
+        if self.offline_store is None or cmd != Cmd.UPDATE_STARTD_AD:
+            return
+        key = offline_key(ad)
+        if key is None:
+            return
+        if ad.get("Offline") is True:
+            self._persist(self.offline.store(key, ad))
+            self.log.log(f"Added ad to persistent store key={key}")
+        elif key in self.offline.ads:
+            self._persist(self.offline.remove(key))
+            self.log.log(f"Removed ad from persistent store key={key}")
+
+    def offline_invalidate(self, ad) -> None:
+        key = offline_key(ad) if self.offline_store is not None else None
+        if key is not None and key in self.offline.ads:
+            self._persist(self.offline.remove(key))
+            self.log.log(f"Removed ad from persistent store key={key}")
+
+    def expire_to_absent(self, table: str, ad) -> bool:
+        """Whether an expiring ad stays, marked Absent (``OfflineCollectorPlugin::expire``)."""
+        text = self.config.get("ABSENT_REQUIREMENTS")
+        if self.offline_store is None or not text or table != "Machine":
+            return False
+        if ("ClaimId" in ad or "Capability" in ad) and "State" not in ad:
+            return False
+        key = offline_key(ad)
+        if ad.get("Absent") is True:
+            if key is not None and key in self.offline.ads:
+                self._persist(self.offline.remove(key))
+                self.log.log(f"Removed ad from persistent store key={key}")
+            return False
+        try:
+            absent = classad2.ExprTree(text).eval(ad) is True
+        except Exception:
+            absent = False
+        if not absent:
+            return False
+        life = self.config.get_int("ABSENT_EXPIRE_ADS_AFTER", ABSENT_LIFETIME)
+        now = int(time.time())
+        ad["Absent"] = True
+        ad["ClassAdLifetime"] = life if life else INT_MAX
+        ad["LastHeardFrom"] = now
+        ad["MyCurrentTime"] = now
+        if key is not None:
+            self._persist(self.offline.store(key, ad))
+            self.log.log(f"Added ad to persistent store key={key}")
+        return True
+
     # ------------------------------------------------------------------ tables
     def _store(self, table: str, ad, cmd: int) -> bool:
         key = hash_key(table, ad)
         if key is None:
+            if table in ("Machine", "StartD"):
+                self.log.log("StartAd Error: Neither 'Name' nor 'Machine' found in ad")
+            self.log.log("Could not make hashkey --- ignoring ad")
             self.log.log(T.MALFORMED_AD.format(cmd=cmd))
             return False
         t = self.tables.setdefault(table, {})
@@ -173,7 +345,11 @@ class Collector(Daemon):
                 if isinstance(heard, int) and now - heard > life and not (
                         table == "Collector" and key == self.name()):
                     self.log.log(T.STALE_AD.format(key=key))
+                    if self.expire_to_absent(table, ad):
+                        continue
                     del ads[key]
+                    if table == "Machine":
+                        self.tables.get(PRIVATE, {}).pop(key, None)
 
     # ------------------------------------------------------------------ updates
     @_per_table(1)
@@ -197,16 +373,10 @@ class Collector(Daemon):
                     reason=f"the ad is {before - r.remaining} bytes (COLLECTOR_MAX_AD_BYTES = {max_bytes})"))
                 return
             table, _ = UPDATES[cmd]
-            if table is None:
-                table = _s(ad, "MyType") or "Generic"
+            private = None
             if table == "Machine" and not r.at_end():
-                get_ad(r)     # the private ad of a startd update (kept out of public queries)
-            ad["LastHeardFrom"] = int(time.time())
-            if req.authenticated:
-                ad["AuthenticatedIdentity"] = req.user
-                if req.policy.get("AuthMethods"):
-                    ad["AuthenticationMethod"] = req.policy["AuthMethods"]
-            self._store(table, ad, cmd)
+                private = get_ad(r)   # the startd's private ad, kept for NEGOTIATOR queries
+            self._collect(req, cmd, table, ad, private)
             # The real collector keeps the socket and serves further [cmd][ad] messages.
             try:
                 r = await req.chan.read_message(timeout=self.config.get_int("COLLECTOR_TCP_IDLE", 300))
@@ -216,6 +386,60 @@ class Collector(Daemon):
             if cmd == Cmd.DC_NOP or cmd not in UPDATES:
                 return
 
+    def _collect(self, req, cmd: int, table: str | None, ad, private) -> None:
+        """One received update: validated, stored, then shown to the offline plug-in."""
+        if not self.validate(cmd, ad, req.chan.peer_description):
+            return
+        if table is None:
+            table = _s(ad, "MyType")
+            if not table:
+                self.log.log("collect: UPDATE_AD_GENERIC: ad has no type")
+                self.log.log(T.MALFORMED_AD.format(cmd=cmd))
+                return
+        ad["LastHeardFrom"] = int(time.time())
+        if req.authenticated:
+            ad["AuthenticatedIdentity"] = req.user
+            if req.policy.get("AuthMethods"):
+                ad["AuthenticationMethod"] = req.policy["AuthMethods"]
+        if not self._store(table, ad, cmd):
+            return
+        if private is not None:
+            for name in ("MyType", "MyAddress", "Name"):
+                if name in ad:
+                    private[name] = ad.lookup(name)
+            key = hash_key(table, ad)
+            self.tables.setdefault(PRIVATE, {})[key] = private
+            self.log.log(T.STORING_AD.format(label="MachinePvtAd ", verb="Updating ... ", key=key),
+                         "D_FULLDEBUG")
+        self.offline_update(cmd, ad)
+
+    def validate(self, cmd: int, ad, peer: str) -> bool:
+        """COLLECTOR_REQUIREMENTS (``CollectorEngine::ValidateClassAd``): with it set, an
+        ad whose ``<Subsys>IpAddr`` differs from MyAddress, or that the expression does not
+        accept, is refused.  The expression sees the ad's attributes unqualified or as
+        ``TARGET.``."""
+        text = self.config.get("COLLECTOR_REQUIREMENTS")
+        if not text:
+            return True
+        ipattr = IP_ATTRS.get(cmd)
+        if ipattr and isinstance(ad.get(ipattr), str):
+            mine = _s(ad, "MyAddress") or ""
+            if mine != ad[ipattr]:
+                self.log.log(f"COLLECTOR_REQUIREMENTS VIOLATION: ClassAd from {peer} advertises "
+                             f"inconsistent IP addresses: {ipattr}={ad[ipattr]}, MyAddress={mine}")
+                return False
+        try:
+            ok = classad2.ExprTree(text).eval(ad, ad)
+        except Exception:
+            ok = None
+        if not isinstance(ok, bool):
+            self.log.log("WARNING: COLLECTOR_REQUIREMENTS did not evaluate to a boolean result.")
+            ok = False
+        if not ok:
+            self.log.log(f"COLLECTOR_REQUIREMENTS VIOLATION: requirements do not match ad from {peer}.",
+                         "D_MACHINE")
+        return ok
+
     @_per_table(2)
     async def receive_invalidation(self, req) -> None:
         ad = get_ad(await req.read())
@@ -223,10 +447,12 @@ class Collector(Daemon):
         if table is None:
             table = _s(ad, "TargetType") or "Generic"
         ads = self.tables.get(table, {})
+        private = self.tables.get(PRIVATE, {}) if table == "Machine" else {}
         key = hash_key(table, ad) if _s(ad, "Name") else None
         removed = 0
         if key is not None and key in ads:
             del ads[key]
+            private.pop(key, None)
             removed = 1
         else:
             req_expr = ad.lookup("Requirements") if "Requirements" in ad else None
@@ -234,7 +460,12 @@ class Collector(Daemon):
                 if req_expr is not None and _matches(req_expr, ads[k]):
                     del ads[k]
                     removed += 1
+            for k in list(private):
+                if req_expr is not None and _matches(req_expr, private[k]):
+                    del private[k]
         self.log.log(T.INVALIDATED.format(count=removed, table=table), "D_FULLDEBUG")
+        if req.cmd == Cmd.INVALIDATE_STARTD_ADS:
+            self.offline_invalidate(ad)
 
     # ------------------------------------------------------------------ queries
     @command(*QUERIES, perm=Perm.READ)
@@ -242,45 +473,104 @@ class Collector(Daemon):
     async def receive_query(self, req) -> None:
         q = get_ad(await req.read())
         self.log.log(f"Got {command_name(req.cmd)}", "D_FULLDEBUG")
-        table = QUERIES.get(req.cmd, "Machine")
-        target = _s(q, "TargetType") or ""
-        if req.cmd == Cmd.QUERY_GENERIC_ADS:
-            tables = [target] if target else []
-        elif req.cmd in (Cmd.QUERY_ANY_ADS,) or (req.cmd == Cmd.QUERY_MULTIPLE_ADS and target in ("", "Any")):
-            tables = list(self.tables)
-        elif req.cmd in (Cmd.QUERY_MULTIPLE_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS):
-            tables = [t.strip() for t in target.split(",") if t.strip()]
-        elif req.cmd in (Cmd.QUERY_STARTD_ADS, Cmd.QUERY_STARTD_PVT_ADS):
-            tables = ["StartD"] if target.lower() == "startd" else ["Machine"]
-            if "LocationQuery" in q and target.lower() != "startd":
-                tables = ["StartD", "Machine"]
-        else:
-            tables = [table]
-        requirements = q.lookup("Requirements") if "Requirements" in q else None
-        projection = None
-        proj = _s(q, "Projection")
-        if proj and proj.strip():
-            projection = proj.replace(",", " ").split()
-        limit = q.get("LimitResults")
-        limit = limit if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0 else None
+        scans = self.query_scans(req.cmd, q)
+        if scans is None:
+            return            # refused: the real collector closes without a reply
         msg = req.message()
-        count = 0
-        if "Collector" in tables:
+        if any(t == "Collector" for t, *_ in scans):
             await self.advertise()    # fresh statistics for our own ad
-        for t in tables:
-            for ad in list(self.tables.get(_table_name(self.tables, t), {}).values()):
+        send_private = req.cmd in (Cmd.QUERY_STARTD_PVT_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS)
+        multi = req.cmd in (Cmd.QUERY_MULTIPLE_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS)
+        count = 0             # one limit over all tables, except QUERY_MULTIPLE's per type
+        for table, requirements, projection, limit, skip_absent in scans:
+            if multi:
+                count = 0
+            elif limit and count >= limit:
+                break
+            for ad in list(self.tables.get(_table_name(self.tables, table), {}).values()):
+                if skip_absent and ad.get("Absent") is True:
+                    continue
                 if requirements is not None and not _matches(requirements, ad):
                     continue
                 msg.put_int(1)
                 put_ad(msg, ad if projection is None else project(ad, projection),
-                       include_private=False)
+                       include_private=send_private and table == PRIVATE)
                 count += 1
                 if limit and count >= limit:
                     break
-            if limit and count >= limit:
-                break
         msg.put_int(0)
         await req.send(msg)
+
+    def query_scans(self, cmd: int, q) -> list | None:
+        """What a query reads (``make_query_entry``): one (table, Requirements,
+        projection, limit, skip-absent) per table, or None when the query is refused.
+        QUERY_MULTIPLE takes ``<Type>Requirements``, ``<Type>Projection`` and
+        ``<Type>LimitResults`` for each listed type."""
+        target = _s(q, "TargetType") or ""
+        private_ok = cmd in (Cmd.QUERY_STARTD_PVT_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS)
+        multi = False
+        if cmd == Cmd.QUERY_GENERIC_ADS:
+            if not target:
+                self.log.log("Failed to find TargetType attribute in query ad of QUERY_GENERIC_ADS.")
+                return None
+            tables = [target]
+        elif cmd == Cmd.QUERY_ANY_ADS or (cmd in (Cmd.QUERY_MULTIPLE_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS)
+                                          and target in ("", "Any")):
+            tables = [t for t in self.tables if t != PRIVATE]
+        elif cmd in (Cmd.QUERY_MULTIPLE_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS):
+            tables = [t.strip() for t in target.split(",") if t.strip()]
+            multi = True
+            if any(t.lower() == PRIVATE.lower() for t in tables) and not private_ok:
+                self.log.log("Query of STARTD_PVT_ADS not authorized.")
+                return None
+        elif cmd == Cmd.QUERY_STARTD_PVT_ADS:
+            tables = [PRIVATE]
+        elif cmd == Cmd.QUERY_STARTD_ADS:
+            tables = ["StartD"] if target.lower() == "startd" else ["Machine"]
+            if "LocationQuery" in q and target.lower() != "startd":
+                tables = ["StartD", "Machine"]
+        else:
+            tables = [QUERIES.get(cmd, "Machine")]
+        absent_filter = bool(self.config.get("ABSENT_REQUIREMENTS"))
+        requirements, skip = _filter(q, "Requirements", absent_filter)
+        projection = _projection(_s(q, "Projection"))
+        limit = _limit(q.get("LimitResults"))
+        scans = []
+        for t in tables:
+            req_t, skip_t, proj_t, limit_t = requirements, skip, projection, limit
+            if multi:
+                if f"{t}Requirements" in q:
+                    req_t, skip_t = _filter(q, f"{t}Requirements", absent_filter)
+                if isinstance(q.get(f"{t}Projection"), str):
+                    proj_t = _projection(q.get(f"{t}Projection"))
+                limit_t = _limit(q.get(f"{t}LimitResults")) or limit
+            scans.append((t, req_t, proj_t, limit_t, skip_t))
+        return scans
+
+
+def _filter(q, attr: str, absent_filter: bool):
+    """A query's constraint and whether Absent ads are left out: they are when
+    ABSENT_REQUIREMENTS is set and the constraint does not mention Absent."""
+    expr = q.lookup(attr) if attr in q else None
+    if not absent_filter:
+        return expr, False
+    refs = ()
+    if expr is not None:
+        try:
+            refs = q.externalRefs(expr)
+        except Exception:
+            refs = ()
+    return expr, not any(r.lower() == "absent" for r in refs)
+
+
+def _projection(text) -> list | None:
+    if isinstance(text, str) and text.strip():
+        return text.replace(",", " ").split()
+    return None
+
+
+def _limit(v) -> int | None:
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
 
 
 def project(ad, names) -> classad2.ClassAd:
