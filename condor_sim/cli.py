@@ -196,6 +196,11 @@ def cmd_env(args) -> int:
 
 
 def cmd_token(argv: list[str]) -> int:
+    rest = argv[1:] if argv[:1] == ["create"] else argv
+    if any(a.startswith("-") and not a.startswith("--") and a != "-h" for a in rest):
+        # condor_token_create's own options (-identity, -lifetime ...): run that tool
+        from .tools.condor_token_create import main as condor_token_create
+        return condor_token_create(rest)
     from .security.tokens import token_create_main
     return int(token_create_main(argv) or 0)
 

@@ -251,10 +251,6 @@ def token_create_main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["create"]:       # `condor-sim token create ...`
         argv = argv[1:]
-    if any(a.startswith("-") and not a.startswith("--") and a not in ("-h",) for a in argv):
-        # condor_token_create's own options (-identity, -lifetime ...): run that tool
-        from condor_sim.tools.condor_token_create import main as condor_token_create
-        return condor_token_create(argv)
     args = p.parse_args(argv)
     key_file = args.key_file or os.path.join(args.dir, "passwords.d", args.key_id)
     try:
