@@ -94,10 +94,10 @@ def valid_value(name: str, value: str) -> bool:
     line = f"{name} = {value}"
     try:
         check_expression_line(line)
-        ad = classad2.parseOne(line, parser=classad2.ParserType.Old)
+        ad = classad2.parseNext(line, parser=classad2.ParserType.Old)
     except Exception:
         return False
-    return len(ad) == 1
+    return ad is not None and len(ad) == 1
 
 
 def round_value(value: str, rule: str) -> str | None:

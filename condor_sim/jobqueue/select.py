@@ -73,7 +73,7 @@ class Matcher:
             if v is not None:
                 lines.append(f"{k} = {v}")
         try:
-            ad = classad2.parseOne("\n".join(lines), parser=classad2.ParserType.Old) if lines \
+            ad = classad2.parseNext("\n".join(lines), parser=classad2.ParserType.Old) if lines \
                 else classad2.ClassAd()
             return self.expr.eval(ad) is True
         except Exception:
