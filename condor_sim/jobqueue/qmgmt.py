@@ -112,11 +112,12 @@ class QmgmtSession:
     async def handle(self, r: MessageReader) -> list[bytes]:
         """One request in, its replies out; raises CloseSession to end the session."""
         num = r.get_int()
-        fn = _HANDLERS.get(num)
+        fn = REQUESTS.get(num)
         if fn is None:
             raise CloseSession(f"unknown QMGMT request {num}")
         if num in WRITES and not self.write:
             return [self._reply(-1, E.EACCES).getvalue()]
+        self._last_num = num          # a handler serving two numbers tells them apart by it
         out = fn(self, r)
         if hasattr(out, "__await__"):
             out = await out
@@ -346,33 +347,33 @@ class QmgmtSession:
         return [self._reply(0)]
 
 
-_HANDLERS: dict[int, Callable] = {}
+# The request number -> the method that serves it ("the code for request N" in one hop).
+REQUESTS: dict[int, Callable] = {
+    InitializeConnection: QmgmtSession.noop,
+    InitializeReadOnlyConnection: QmgmtSession.noop,
+    CloseSocket: QmgmtSession.close,
+    GetCapabilities: QmgmtSession.capabilities,
+    BeginTransaction: QmgmtSession.begin,
+    AbortTransaction: QmgmtSession.abort_request,
+    NewCluster: QmgmtSession.new_cluster,
+    NewProc: QmgmtSession.new_proc,
+    SetAttribute: QmgmtSession.set_attribute,
+    SetAttribute2: QmgmtSession.set_attribute,
+    SetAttributeByConstraint: QmgmtSession.set_by_constraint,
+    SetAttributeByConstraint2: QmgmtSession.set_by_constraint,
+    DeleteAttribute: QmgmtSession.delete_attribute,
+    GetAttributeFloat: QmgmtSession.get_attribute,
+    GetAttributeInt: QmgmtSession.get_attribute,
+    GetAttributeString: QmgmtSession.get_attribute,
+    GetAttributeExpr: QmgmtSession.get_attribute,
+    GetJobAd: QmgmtSession.get_job_ad,
+    CommitTransaction: QmgmtSession.commit,
+    CommitTransactionNoFlags: QmgmtSession.commit,
+    SetEffectiveOwner: QmgmtSession.set_effective_owner,
+    SetAllowProtectedAttrChanges: QmgmtSession.set_allow_protected,
+}
+# The requests that change the queue: refused on QMGMT_READ_CMD, and the ones that make a
+# session wait for its turn to change the queue.
 WRITES = {NewCluster, NewProc, SetAttribute, SetAttribute2, SetAttributeByConstraint,
-           SetAttributeByConstraint2, DeleteAttribute, CommitTransaction, CommitTransactionNoFlags,
-           BeginTransaction, DestroyCluster, DestroyProc}
-
-
-def _register(nums, method):
-    for n in nums:
-        def call(session, r, _n=n, _m=method):
-            session._last_num = _n
-            return _m(session, r)
-        _HANDLERS[n] = call
-
-
-_register([InitializeConnection, InitializeReadOnlyConnection], QmgmtSession.noop)
-_register([CloseSocket], QmgmtSession.close)
-_register([GetCapabilities], QmgmtSession.capabilities)
-_register([BeginTransaction], QmgmtSession.begin)
-_register([AbortTransaction], QmgmtSession.abort_request)
-_register([NewCluster], QmgmtSession.new_cluster)
-_register([NewProc], QmgmtSession.new_proc)
-_register([SetAttribute, SetAttribute2], QmgmtSession.set_attribute)
-_register([SetAttributeByConstraint, SetAttributeByConstraint2], QmgmtSession.set_by_constraint)
-_register([DeleteAttribute], QmgmtSession.delete_attribute)
-_register([GetAttributeFloat, GetAttributeInt, GetAttributeString, GetAttributeExpr],
-          QmgmtSession.get_attribute)
-_register([GetJobAd], QmgmtSession.get_job_ad)
-_register([CommitTransaction, CommitTransactionNoFlags], QmgmtSession.commit)
-_register([SetEffectiveOwner], QmgmtSession.set_effective_owner)
-_register([SetAllowProtectedAttrChanges], QmgmtSession.set_allow_protected)
+          SetAttributeByConstraint2, DeleteAttribute, CommitTransaction, CommitTransactionNoFlags,
+          BeginTransaction, DestroyCluster, DestroyProc}
