@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,26 +16,14 @@ from condor_sim import CONDOR_PLATFORM, CONDOR_VERSION
 from condor_sim.tools import _param_info
 from condor_sim.tools import condor_config_val as CV
 from condor_sim.tools import condor_version as V
+from support.captures import CLI, capture
 from support.pools import running_pool
 
-CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"
 REPO = Path(__file__).resolve().parent.parent
 REAL_VERSION = "$CondorVersion: 25.14.0 2026-11-28 PRE-RELEASE-UWCS $"
 REAL_PLATFORM = "$CondorPlatform: X86_64-Debian_12 $"
 
 
-def capture(path: Path) -> dict:
-    """A capture file: its header fields, argv, stdout and stderr (exact bytes), rc."""
-    text = path.read_bytes()
-    head, rest = text.split(b"--- stdout ---\n", 1)
-    fields = dict(line.split(": ", 1) for line in head.decode().splitlines() if ": " in line)
-    n = int(fields["stdout_bytes"])
-    out, rest = rest[:n], rest[n:]
-    if n and not out.endswith(b"\n"):
-        rest = rest[1:]
-    err = rest.split(b"--- stderr ---\n", 1)[1][:int(fields["stderr_bytes"])]
-    return {"fields": fields, "argv": shlex.split(fields["command"])[1:], "stdout": out.decode(),
-            "stderr": err.decode(), "rc": int(fields["rc"])}
 
 
 def run(module: str, argv: list[str], config: Path | str, cwd: Path | None = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
@@ -15,27 +14,16 @@ from types import SimpleNamespace
 import classad2
 import pytest
 
+from support.captures import CLI, capture
+
 from condor_sim.daemons.master import admin as A
 from condor_sim.tools import condor_ping as P
 from condor_sim.tools import condor_who as W
 from condor_sim.tools import daemon_control as D
 
-CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"
 CONTROL = ("condor_off", "condor_on", "condor_restart", "condor_reconfig", "condor_reschedule")
 
 
-def capture(path: Path) -> dict:
-    """A capture file: its argv, exit code, stdout and stderr (exact bytes)."""
-    text = path.read_bytes()
-    head, rest = text.split(b"--- stdout ---\n", 1)
-    fields = dict(line.split(": ", 1) for line in head.decode().splitlines() if ": " in line)
-    n = int(fields["stdout_bytes"])
-    out, rest = rest[:n], rest[n:]
-    if n and not out.endswith(b"\n"):
-        rest = rest[1:]
-    err = rest.split(b"--- stderr ---\n", 1)[1][:int(fields["stderr_bytes"])]
-    return {"argv": shlex.split(fields["command"])[1:], "rc": int(fields["rc"]),
-            "stdout": out.decode(), "stderr": err.decode()}
 
 
 def cases(tool: str) -> list[str]:

@@ -15,22 +15,18 @@ import classad2
 import pytest
 
 from condor_sim.tools import condor_wait, htcondor_main, job_actions as JA, job_state
+from support import captures
+from support.captures import capture as read_capture
 from support.pools import client, running_pool
 
-CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cli"
+CAPTURES = captures.CLI
 USER_LOGS = CAPTURES / "user-logs"
 
 
 def capture(tool: str, case: str) -> tuple[dict, str, str]:
-    """(header, stdout, stderr) of one captured run, cut at the recorded byte counts."""
-    raw = (CAPTURES / tool / f"{case}.txt").read_bytes()
-    head, _, rest = raw.partition(b"--- stdout ---\n")
-    header = dict(line.split(": ", 1) for line in head.decode().splitlines() if ": " in line)
-    n_out, n_err = int(header["stdout_bytes"]), int(header["stderr_bytes"])
-    stdout, rest = rest[:n_out], rest[n_out:]
-    rest = rest.split(b"--- stderr ---\n", 1)[1]
-    header["rc"] = int(header["rc"])
-    return header, stdout.decode(), rest[:n_err].decode()
+    """(header, stdout, stderr) of one captured run; the header's rc as an int."""
+    c = read_capture(CAPTURES / tool / f"{case}.txt")
+    return {**c["fields"], "rc": c["rc"]}, c["stdout"], c["stderr"]
 
 
 def log_as_of(text: str, stamp: str) -> str:

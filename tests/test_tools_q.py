@@ -5,37 +5,20 @@ from __future__ import annotations
 import calendar
 import os
 import re
-import shlex
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import classad2
 import pytest
 
+from support.captures import CLI, capture
 from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
 
-CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"     # what the real tools printed
 
 
-def capture(path: Path) -> dict:
-    """A capture file: its header fields, stdout and stderr (exact bytes)."""
-    text = path.read_bytes()
-    head, rest = text.split(b"--- stdout ---\n", 1)
-    fields = dict(line.split(": ", 1) for line in head.decode().splitlines() if ": " in line)
-    n = int(fields["stdout_bytes"])
-    out = rest[:n]
-    rest = rest[n:]
-    if not out.endswith(b"\n") and n:
-        rest = rest[1:]
-    err = rest.split(b"--- stderr ---\n", 1)[1][:int(fields["stderr_bytes"])]
-    command = head.decode().split("command: ", 1)[1].split("\ncwd: ", 1)[0]
-    fields["argv"] = shlex.split(command)[1:]
-    return {"fields": fields, "stdout": out.decode(), "stderr": err.decode(),
-            "rc": int(fields["rc"]), "argv": fields["argv"]}
 
 
 def captured_time(c: dict) -> int:

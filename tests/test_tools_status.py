@@ -14,7 +14,7 @@ import pytest
 
 from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_status as S
-from test_tools_q import CLI, capture
+from support.captures import CLI, capture
 
 D = CLI / "condor_status"
 

@@ -16,31 +16,19 @@ import classad2
 import pytest
 
 from condor_sim.tools import common, condor_qedit, condor_submit, job_actions as JA
+from support import captures
+from support.captures import capture as read_capture
 from support.pools import client, running_pool
 
-CAPTURES = Path(__file__).resolve().parent.parent / "fixtures" / "cli"     # what the real tools printed
+CAPTURES = captures.CLI
 SUBMIT_FILES = CAPTURES / "submit-files"
 
 
 # ---------------------------------------------------------------------------- captures
 def capture(tool: str, case: str) -> tuple[dict, str, str]:
-    """(header, stdout, stderr) of one captured run, cut at the recorded byte counts."""
-    raw = (CAPTURES / tool / f"{case}.txt").read_bytes()
-    head, _, rest = raw.partition(b"--- stdout ---\n")
-    header = {}
-    for line in head.decode().splitlines():
-        k, _, v = line.partition(": ")
-        header[k] = v
-    n_out, n_err = int(header["stdout_bytes"]), int(header["stderr_bytes"])
-    stdout = rest[:n_out]
-    rest = rest[n_out:]
-    if rest.startswith(b"\n--- stderr ---\n"):
-        rest = rest[len(b"\n--- stderr ---\n"):]
-    else:
-        assert rest.startswith(b"--- stderr ---\n"), case
-        rest = rest[len(b"--- stderr ---\n"):]
-    header["rc"] = int(header["rc"])
-    return header, stdout.decode(), rest[:n_err].decode()
+    """(header, stdout, stderr) of one captured run; the header's rc as an int."""
+    c = read_capture(CAPTURES / tool / f"{case}.txt")
+    return {**c["fields"], "rc": c["rc"]}, c["stdout"], c["stderr"]
 
 
 def run_inprocess(body, argv) -> tuple[str, str, int]:

@@ -13,7 +13,6 @@ import base64
 import json
 import os
 import re
-import shlex
 import shutil
 import stat
 import subprocess
@@ -25,25 +24,13 @@ import pytest
 from condor_sim.security import tokens
 from condor_sim.tools import _token_files as T
 from condor_sim.tools import condor_advertise as ADV
+from support.captures import CLI, capture
 from support.clients import run_client
 from support.pools import client, running_pool
 
-CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"
 REPO = Path(__file__).resolve().parent.parent
 
 
-def capture(path: Path) -> dict:
-    """A capture file: header fields, argv, stdin, stdout and stderr (exact bytes), rc."""
-    head, rest = path.read_bytes().split(b"--- stdout ---\n", 1)
-    fields = dict(line.split(": ", 1) for line in head.decode().splitlines() if ": " in line)
-    n = int(fields["stdout_bytes"])
-    out, rest = rest[:n], rest[n:]
-    if n and not out.endswith(b"\n"):
-        rest = rest[1:]
-    err = rest.split(b"--- stderr ---\n", 1)[1][:int(fields["stderr_bytes"])]
-    stdin = fields.get("stdin", "").encode().decode("unicode_escape") if "stdin" in fields else None
-    return {"argv": shlex.split(fields["command"])[1:], "stdin": stdin, "stdout": out.decode(),
-            "stderr": err.decode(), "rc": int(fields["rc"])}
 
 
 def run(module: str, argv: list[str], config: Path | str, cwd: Path | None = None,
