@@ -448,6 +448,39 @@ def now_from(ads: Sequence, default: float | None = None) -> int:
     return int(default if default is not None else time.time())
 
 
+def ad_output_option(o, args: list[str], i: int, errors: dict) -> int | None:
+    """The options condor_q and condor_history share for printing ads: ``-long``, ``-json``,
+    ``-xml``, ``-attributes LIST``, ``-format FMT ATTR`` and ``-af[:opts] ATTR...``.  Sets
+    ``o.view`` (and ``o.attributes``, ``o.formats``, ``o.af``); returns the index of the next
+    argument, or None when ``args[i]`` is none of them.  ``errors`` holds each tool's own
+    texts for ``attributes``, ``format`` and ``autoformat`` (``{arg}`` is the option)."""
+    a = args[i]
+    if is_option(a, "long", 1):
+        o.view = "long"
+    elif is_option(a, "json", 2):
+        o.view = "json"
+    elif is_option(a, "xml", 2):
+        o.view = "xml"
+    elif is_option(a, "attributes", 2):
+        names = needs_value(args, i, errors["attributes"])
+        o.attributes += [n for n in names.replace(",", " ").split() if n]
+        return i + 2
+    elif is_option(a, "format", 2):
+        if i + 2 >= len(args):
+            raise ToolError(errors["format"] + "\n")
+        o.formats.append((args[i + 1], args[i + 2]))
+        o.view = "format"
+        return i + 3
+    elif is_option(a, "autoformat", 5) or is_option(a, "af", 2):
+        af, j = autoformat_args(args, i)
+        if not af.attrs:
+            raise ToolError(errors["autoformat"].format(arg=a) + "\n")
+        o.af, o.view = af, "af"
+        return j
+    else:
+        return None
+    return i + 1
+
 def restriction(arg: str) -> str:
     """A cluster, cluster.proc or owner argument of condor_q or condor_history, as a
     constraint."""

@@ -33,6 +33,11 @@ class Options:
 
 
 
+OUTPUT_ERRORS = {"attributes": "Error: Argument -attributes must be followed by a list of attributes",
+                 "format": "Error: Argument -format requires a spec and classad attribute name as parameters",
+                 "autoformat": "Error: Argument {arg} requires at least one attribute parameter"}
+
+
 def parse_args(args: list[str]) -> Options:
     o = Options()
     i = 0
@@ -69,28 +74,9 @@ def parse_args(args: list[str]) -> Options:
             o.forwards = True
         elif C.is_option(a, "backwards", 4) or C.is_option(a, "wide", 2):
             pass
-        elif C.is_option(a, "long", 1):
-            o.view = "long"
-        elif C.is_option(a, "json", 2):
-            o.view = "json"
-        elif C.is_option(a, "xml", 2):
-            o.view = "xml"
-        elif C.is_option(a, "attributes", 2):
-            names = C.needs_value(args, i, "Error: Argument -attributes must be followed by a list of attributes")
-            o.attributes += [n for n in names.replace(",", " ").split() if n]
-            i += 1
-        elif C.is_option(a, "format", 2):
-            if i + 2 >= len(args):
-                raise C.ToolError("Error: Argument -format requires a spec and classad attribute name as parameters\n")
-            o.formats.append((args[i + 1], args[i + 2]))
-            o.view = "format"
-            i += 2
-        elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
-            af, j = C.autoformat_args(args, i)
-            if not af.attrs:
-                raise C.ToolError(f"Error: Argument {a} requires at least one attribute parameter\n")
-            af.streaming = True
-            o.af, o.view = af, "af"
+        elif (j := C.ad_output_option(o, args, i, OUTPUT_ERRORS)) is not None:
+            if o.af is not None:
+                o.af.streaming = True       # condor_history's widths grow row by row
             i = j
             continue
         else:

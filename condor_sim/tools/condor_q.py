@@ -38,6 +38,11 @@ class Options:
 
 
 
+OUTPUT_ERRORS = {"attributes": "Error: -attributes requires a list of attributes to show",
+                 "format": "Error: -format requires format and attribute parameters",
+                 "autoformat": "Error: -autoformat requires at least one attribute parameter"}
+
+
 def parse_args(args: list[str]) -> Options:
     o = Options()
     i = 0
@@ -80,29 +85,9 @@ def parse_args(args: list[str]) -> Options:
             o.view = "run"
         elif C.is_option(a, "idle", 2):
             o.view = "idle"
-        elif C.is_option(a, "long", 1):
-            o.view = "long"
-        elif C.is_option(a, "json", 2):
-            o.view = "json"
-        elif C.is_option(a, "xml", 2):
-            o.view = "xml"
         elif C.is_option(a, "wide", 2):
             pass
-        elif C.is_option(a, "attributes", 2):
-            names = C.needs_value(args, i, "Error: -attributes requires a list of attributes to show")
-            o.attributes += [n for n in names.replace(",", " ").split() if n]
-            i += 1
-        elif C.is_option(a, "format", 2):
-            if i + 2 >= len(args):
-                raise C.ToolError("Error: -format requires format and attribute parameters\n")
-            o.formats.append((args[i + 1], args[i + 2]))
-            o.view = "format"
-            i += 2
-        elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
-            af, j = C.autoformat_args(args, i)
-            if not af.attrs:
-                raise C.ToolError("Error: -autoformat requires at least one attribute parameter\n")
-            o.af, o.view = af, "af"
+        elif (j := C.ad_output_option(o, args, i, OUTPUT_ERRORS)) is not None:
             i = j
             continue
         else:
