@@ -204,19 +204,9 @@ class JobQueue:
     def status(self, cluster: int, proc: int) -> int | None:
         return int_value(self.job_attr(cluster, proc, "JobStatus"))
 
-    def counts(self, owner: str | None = None) -> dict[int, int]:
-        """Jobs by JobStatus (all jobs, or those of one Owner)."""
-        out: dict[int, int] = {}
-        clusters = self.clusters
-        for (c, p), own in self.jobs.items():
-            if owner is not None and unquote(clusters.get(c, {}).get("Owner")) != owner:
-                continue
-            st = int_value(own.get("JobStatus") or clusters.get(c, {}).get("JobStatus"), 0)
-            out[st] = out.get(st, 0) + 1
-        return out
-
     def owners(self) -> dict[str, dict[int, int]]:
-        """Job counts by status, per owner (for the Submitter ads and NumUsers)."""
+        """Job counts by status, per owner (the Submitter ads; summed, the Scheduler ad's
+        totals)."""
         out: dict[str, dict[int, int]] = {}
         for (c, p), own in self.jobs.items():
             cl = self.clusters.get(c, {})

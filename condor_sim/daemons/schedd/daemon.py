@@ -215,11 +215,12 @@ class Schedd(Daemon):
     async def advertise(self) -> None:
         self._last_update = time.monotonic()
         await super().advertise()
-        for owner, counts in self.queue.owners().items():
+        owners = self.queue.owners()
+        for owner, counts in owners.items():
             if owner:
                 await self.to_collector_quietly("UPDATE_SUBMITTOR_AD", self.submitter_ad(owner, counts))
         for owner in list(self.submitters):
-            if owner not in self.queue.owners():
+            if owner not in owners:
                 await self.to_collector_quietly("UPDATE_SUBMITTOR_AD", self.submitter_ad(owner, {}))
 
     async def to_collector_quietly(self, command: str, ad: dict) -> None:
@@ -251,8 +252,12 @@ class Schedd(Daemon):
 
     def ad(self) -> dict:
         ad = super().ad()
-        counts = self.queue.counts()
-        owners = [o for o in self.queue.owners() if o]
+        by_owner = self.queue.owners()
+        counts: dict[int, int] = {}
+        for per_status in by_owner.values():
+            for status, n in per_status.items():
+                counts[status] = counts.get(status, 0) + n
+        owners = [o for o in by_owner if o]
         ad.update({"TotalIdleJobs": counts.get(IDLE, 0), "TotalRunningJobs": counts.get(RUNNING, 0),
                    "TotalHeldJobs": counts.get(HELD, 0), "TotalRemovedJobs": counts.get(REMOVED, 0),
                    "TotalJobAds": len(self.queue.jobs), "TotalFlockedJobs": 0,
