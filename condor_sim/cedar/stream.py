@@ -44,6 +44,10 @@ class MessageReader:
     def get_int(self) -> int:
         return _INT.unpack(self.get_bytes(8))[0]
 
+    def peek_int(self) -> int | None:
+        """The next int without taking it (None if fewer than 8 bytes are left)."""
+        return _INT.unpack_from(self.data, self.pos)[0] if self.remaining >= 8 else None
+
     def get_double(self) -> float:
         frac = self.get_int()
         exp = self.get_int()

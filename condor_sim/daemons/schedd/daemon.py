@@ -299,7 +299,7 @@ class Schedd(Daemon):
         try:
             while True:
                 msg = await req.read(QMGMT_TIMEOUT)
-                if not holding and msg.remaining >= 8 and int.from_bytes(msg.data[msg.pos:msg.pos + 8], "big", signed=True) in WRITES:
+                if not holding and msg.peek_int() in WRITES:      # a change: wait for our turn
                     await self.writer.acquire()
                     holding = True
                 try:
