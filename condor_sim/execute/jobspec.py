@@ -275,7 +275,9 @@ def job_spec(job, scratch: str, *, slot_env: dict[str, str],
             executable = os.path.join(scratch, os.path.basename(cmd_path))
         if stdin_src:
             inputs.append(stdin_src)
-        inputs.extend(_join(iwd, p) for p in _file_list(_str(job, "TransferInput")))
+        for p in _file_list(_str(job, "TransferInput")):
+            # a trailing / (send the directory's contents) survives the joining
+            inputs.append(_join(iwd, p) + ("/" if p.endswith("/") and p != "/" else ""))
     out_text = _str(job, "TransferOutput")
     output_files = _file_list(out_text) if out_text is not None else None
 
