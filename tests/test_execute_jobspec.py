@@ -244,3 +244,8 @@ def test_unknown_owner_stops_a_root_starter(tmp_path):
 @pytest.mark.skipif(os.geteuid() == 0, reason="as non-root the job runs as ourselves")
 def test_non_root_runs_as_itself(tmp_path):
     assert job_spec(sleep_ad(Iwd=str(tmp_path)), "/s", slot_env={}).run_as is None
+
+
+def test_unparsable_arguments_stop_the_starter(tmp_path):
+    with pytest.raises(StarterError, match="Unbalanced quote starting here: 'x"):
+        job_spec(_as_owner(sleep_ad(Iwd=str(tmp_path), Arguments="a 'x")), "/s", slot_env={})

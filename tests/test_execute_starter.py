@@ -311,7 +311,6 @@ def test_bad_iwd(tmp_path):
 @pytest.mark.skipif(not ROOT, reason="owners matter only to a root starter")
 def test_unknown_owner_fails_the_starter(tmp_path):
     s = Starter(base_ad(tmp_path, Owner="no_such_user_x"), tmp_path)
-    events = []
     while not s.eof:
         s._read(10)
     os.close(s.fd)

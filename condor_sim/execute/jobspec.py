@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 from . import holds
 from .holds import Hold
-from .syntax import (env_from_v1_raw, env_from_v2_raw, split_v1_raw, split_v2_raw)
+from .syntax import (SyntaxErrorInAd, env_from_v1_raw, env_from_v2_raw, split_v1_raw,
+                     split_v2_raw)
 
 __all__ = ["Hold", "JobSpec", "StarterError", "job_spec", "NULL_FILE", "STDOUT_NAME",
            "STDERR_NAME", "JOB_AD_FILE", "MACHINE_AD_FILE", "THREAD_ENV_VARS"]
@@ -247,8 +248,11 @@ def job_spec(job, scratch: str, *, slot_env: dict[str, str],
     cmd_path = _join(iwd, cmd)
     transfer = resolve_transfer(job)
     cwd = scratch if transfer else iwd
-    args = job_args(job)
-    env_job = job_env(job)
+    try:
+        args = job_args(job)
+        env_job = job_env(job)
+    except SyntaxErrorInAd as e:
+        raise StarterError(f"Aborting OSProc::StartJob: {e}") from None
 
     def std(attr: str, flag: str, scratch_name: str | None) -> tuple[str | None, str | None]:
         """(path the job sees, submit-side destination to copy back to)."""

@@ -131,10 +131,12 @@ def sample_tree(pid: int) -> tuple[int, int] | None:
     return (vms // 1024, rss // 1024) if seen else None
 
 
-def kill_leftovers(pgid: int) -> None:
-    """SIGKILL the job's process group and every process still below us, then reap them."""
+def kill_leftovers(pgid: int, timeout: float = 5.0) -> None:
+    """SIGKILL the job's process group and every process still below us, and reap them,
+    until none is left (or ``timeout`` passes)."""
     from ..procs import kill_group
-    for _ in range(50):
+    deadline = time.monotonic() + timeout
+    while True:
         kill_group(pgid, signal.SIGKILL)
         left = _descendants()
         for p in left:
@@ -143,22 +145,20 @@ def kill_leftovers(pgid: int) -> None:
             except Exception:
                 pass
         _reap_all()
-        if not left:
+        if not left or time.monotonic() > deadline:
             return
+        time.sleep(0.005)
 
 
 def _reap_all() -> None:
+    """Reap every child that has exited, without waiting for the others."""
     while True:
         try:
             wpid, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if wpid == 0:
-            # children still dying: wait for them (they were SIGKILLed)
-            try:
-                os.waitpid(-1, 0)
-            except ChildProcessError:
-                return
+            return
 
 
 def _slot_peers(slot_name: str, peers: Peers | None) -> tuple[str, Peers]:
@@ -281,6 +281,11 @@ def _run(job, slot_dir, scratch, slot_name, report, log, kill_timeout, slot_env,
 
     log(f"Starting a VANILLA universe job with ID: {spec.cluster}.{spec.proc}")
     log(f"IWD: {spec.cwd}")
+    for label, path in (("Input file", spec.stdin), ("Output file", spec.stdout), ("Error file", spec.stderr)):
+        if path is not None:
+            log(f"{label}: {path}")
+    log(f"Running job as user {spec.run_as}" if spec.run_as else
+        "Running job as user same uid as parent: personal condor")
     fds = _open_std(spec, owner, slot)
     if isinstance(fds, Hold):
         return _hold(report, log, fds)
