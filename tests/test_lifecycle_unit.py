@@ -221,3 +221,34 @@ def test_hold_of_running_job_keeps_it_held():
     assert ups["NumVacatesByReason"] == "[ UserRequest = 1 ]"
     assert "NumVacatesPreExecution" not in ups
     assert ups["RemoteWallClockTime"] == "10.000000" and ups["CurrentHosts"] == "0"
+
+
+def test_hold_changes_match_the_schedds_hold_transaction():
+    from condor_sim.jobqueue import rules
+    from condor_sim.jobqueue.queue import JobQueue
+    q = JobQueue()
+    txn = q.begin()
+    txn.new_ad("1.0")
+    for k, v in {"JobStatus": "2", "ReleaseReason": '"x"', "NumHolds": "1",
+                 "NumHoldsByReason": "[ UserRequest = 1 ]"}.items():
+        txn.set("1.0", k, v)
+    q.commit(txn)
+    before = dict(q.ads["1.0"].attrs)
+    txn = q.begin()
+    rules.hold(txn, 1, 0, "via condor_hold (by user htcpool)", 1, 0, 50)
+    q.commit(txn)
+    assert applied(before, lambda j: LC.hold(j, 50, "via condor_hold (by user htcpool)", 1, 0)) == \
+        dict(q.ads["1.0"].attrs)
+
+
+def test_vacate_reasons_are_those_of_the_captured_evictions():
+    """condor_vacate_job and condor_hold of running jobs (the command-line captures' user
+    log): the evicted events carry the schedd's vacate reason and code."""
+    text = (FIX / "userlogs" / "cli-running.log").read_text()
+    events = [e for e in text.split("...\n") if e.startswith("004 ")]
+    seen = {(e.split("Code ")[1].split()[0], e.split("Reason: ")[1].splitlines()[0]) for e in events}
+    running = {"JobStatus": "2", "ShadowBday": "10", "JobCurrentStartExecutingDate": "11"}
+    vac = LC.vacate_request(running, "Job vacated by schedd", LC.SCHEDD_VACATE)
+    held = LC.on_hold_running(running, 20, {}, "via condor_hold (by user htcpool)", 1)
+    for ups in (vac, held):
+        assert (ups["VacateReasonCode"], string(ups["VacateReason"])) in seen

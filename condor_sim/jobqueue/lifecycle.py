@@ -11,16 +11,23 @@ The steps, with the code of the real daemons they mirror:
 * :func:`on_match`: the schedd marks the job running (``mark_serial_job_running``) and
   records the claim when it starts the shadow (``add_shadow_rec``, ``InsertMachineAttrs``,
   ``add_shadow_birthdate``).
-* :func:`on_execute`: the shadow's first updates: what the slot provides, then the
-  moment the starter began executing the job (``resourceBeganExecution``).
-* :func:`on_usage`: a periodic update from the starter (image size, RSS, CPU times).
+* :func:`on_activate`: the shadow's first update once the claim is activated (what the
+  slot provides); :func:`input_transferred` when the input sandbox has arrived.
+* :func:`on_execute`: the moment the starter began executing the job.
+* :func:`on_usage`: a periodic update from the starter (image size, RSS, CPU times);
+  :func:`output_transfer_started` / :func:`output_transferred` around the output sandbox.
 * :func:`on_exit`: the job exited by itself: the starter's final report, the shadow's
   ``terminateJob`` (committed time, ``TerminationPending``), then the schedd
   (``JobStatus`` 4, ``delete_shadow_rec``'s wall clock and claim clean-up).
 * :func:`on_evict`: the run ended without the job exiting (vacate, a lost starter,
   a failed activation): the run's wall time is added up and the job is idle again.
 * :func:`vacate_request`, :func:`on_hold_running`, :func:`on_remove_running`: the
-  schedd interrupting a running job for condor_vacate_job / condor_hold / condor_rm.
+  schedd interrupting a running job for condor_vacate_job / condor_hold / condor_rm
+  (:func:`hold` is the schedd's hold itself, as changes).
+
+Not here: the owner record's totals (``TotalCompletedJobs``...), the user log events
+(:mod:`~condor_sim.jobqueue.userlog`), and the cluster-only FirstJobMatchDate, which the
+schedd keeps in memory (:func:`first_match_date`).
 
 Floats the schedd writes itself (``SetAttributeFloat``) appear as ``%f`` (``1.000000``);
 floats the shadow sends are ClassAd reals (``43856.0``), as in the real log.
@@ -29,12 +36,12 @@ through :func:`rounded` to add the ``_RAW`` twin and the rounded value.
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping, Optional
+from typing import Dict, Iterable, Mapping, Optional
 
 from .queue import COMPLETED, HELD, IDLE, REMOVED, RUNNING, int_value, quote, unquote
-from .rules import round_value
+from .rules import HOLD_REASON_NAMES, round_value
 
-Updates = dict  # name -> expression text, or None to delete
+Updates = Dict[str, Optional[str]]  # name -> expression text, or None to delete
 Job = Mapping[str, str]
 
 # SYSTEM_JOB_MACHINE_ATTRS's default
@@ -160,7 +167,7 @@ def _literal(value: object) -> str:
 
 
 def on_match(job: Job, now: int, *, slot_name: str, startd_sinful: str, claim_id: str,
-             public_claim_id: str, slot_id: int = 1, machine: Mapping[str, object] = {},
+             public_claim_id: str, slot_id: int = 1, machine: Optional[Mapping[str, object]] = None,
              startd_principal: Optional[str] = None, remote_pool: Optional[str] = None,
              system_machine_attrs: Iterable[str] = DEFAULT_MACHINE_ATTRS) -> Updates:
     """The schedd's changes when it takes a match and starts the job's shadow: the job
@@ -178,7 +185,7 @@ def on_match(job: Job, now: int, *, slot_name: str, startd_sinful: str, claim_id
     out["RemoteSlotID"] = str(slot_id)
     out["NumJobMatches"] = str(_int(job, "NumJobMatches") + 1)
     out["LastMatchTime"] = str(now)
-    out.update(machine_attrs(machine, job, system_machine_attrs))
+    out.update(machine_attrs(machine or {}, job, system_machine_attrs))
     if remote_pool:
         out["RemotePool"] = quote(remote_pool)
     if startd_principal:
@@ -284,9 +291,10 @@ def _xfer_stats(size: int, files: int) -> str:
             f"CedarSizeBytesLastRun = {size}; CedarFilesCountLastRun = {files} ]")
 
 
-def on_execute(job: Job, now: int, *, slot_name: str = "", startd_sinful: str = "",
-               machine: Mapping[str, object] = {}, setup_duration: int = 0) -> Updates:
-    """The shadow's update when the starter reports the job executing."""
+def on_execute(job: Job, now: int, *, setup_duration: int = 0) -> Updates:
+    """The shadow's update when the starter reports the job executing (the slot's
+    resources went in with :func:`on_activate`); ``setup_duration``: seconds from the
+    activation to the start."""
     return {"ActivationSetupDuration": str(setup_duration),
             "JobCurrentStartExecutingDate": str(now),
             "LastJobLeaseRenewal": str(now)}
@@ -351,7 +359,9 @@ def _final_report(job: Job, now: int, result: Mapping[str, object], *, completed
         out["DiskUsage"] = str(int(result["disk_kb"]))
     if job.get("ExecuteDirWasEncrypted") is None:
         out["ExecuteDirWasEncrypted"] = "false"
-    if result.get("exit_by_signal"):
+    if "exit_by_signal" not in result and "exit_code" not in result:
+        pass                                          # the starter had no exit to report
+    elif result.get("exit_by_signal"):
         sig = int(result.get("exit_signal") or 0)
         out["ExitBySignal"] = "true"
         out["ExitReason"] = quote(exit_reason_text(sig))
@@ -565,20 +575,35 @@ def on_evict(job: Job, now: int, usage: Mapping[str, object], *, requeue: bool =
     return _chain(job, *steps)
 
 
+def hold(job: Job, now: int, reason: str, code: int, subcode: int = 0) -> Updates:
+    """The schedd's holdJobRaw (what :func:`condor_sim.jobqueue.rules.hold` writes in a
+    transaction), as changes."""
+    out: Updates = {"HoldReason": quote(reason), "NumHolds": str(_int(job, "NumHolds") + 1)}
+    counts = _counts(job.get("NumHoldsByReason"))
+    by = HOLD_REASON_NAMES.get(code) or VACATE_CODE_NAMES.get(code) or f"Code{code}"
+    counts[by] = counts.get(by, 0) + 1
+    out["NumHoldsByReason"] = "[ " + "; ".join(f"{k} = {v}" for k, v in counts.items()) + " ]"
+    out["HoldReasonCode"] = str(code)
+    out["HoldReasonSubCode"] = str(subcode)
+    st = _set_status(job, HELD, now)
+    st.pop("EnteredCurrentStatus")
+    out.update(st)
+    if job.get("ReleaseReason") is not None:
+        out["LastReleaseReason"] = job["ReleaseReason"]
+        out["ReleaseReason"] = None
+    out["EnteredCurrentStatus"] = str(now)
+    out["LastSuspensionTime"] = "0"
+    return out
+
+
 def on_hold_running(job: Job, now: int, usage: Mapping[str, object], reason: str, code: int,
                     subcode: int = 0) -> Updates:
-    """A running job put on hold: the schedd's hold (HoldReason and codes, JobStatus 5;
-    the rest of holdJobRaw's counters are :func:`~condor_sim.jobqueue.rules.hold`'s),
-    the vacate reason it gives the shadow, then the run's end and clean-up (the job
-    stays Held)."""
+    """A running job put on hold (condor_hold, or a periodic hold): the schedd's hold
+    unless the job is already Held (a caller that applied ``rules.hold`` in the user's
+    transaction), the vacate reason it gives the shadow, then the run's end and clean-up
+    (the job stays Held)."""
     def held(j: Job) -> Updates:
-        if _int(j, "JobStatus") == HELD:
-            return {}
-        out: Updates = {"HoldReason": quote(reason), "HoldReasonCode": str(code),
-                        "HoldReasonSubCode": str(subcode)}
-        out.update(_set_status(j, HELD, now))
-        out["LastSuspensionTime"] = "0"
-        return out
+        return {} if _int(j, "JobStatus") == HELD else hold(j, now, reason, code, subcode)
     return _chain(job, held,
                   lambda j: vacate_request(j, reason, code, subcode),
                   lambda j: _final_report(j, now, usage, completed=False) if usage else {},
