@@ -252,3 +252,20 @@ def test_vacate_reasons_are_those_of_the_captured_evictions():
     held = LC.on_hold_running(running, 20, {}, "via condor_hold (by user htcpool)", 1)
     for ups in (vac, held):
         assert (ups["VacateReasonCode"], string(ups["VacateReason"])) in seen
+
+
+def test_exit_with_policy_requeue_or_hold():
+    from condor_sim.jobqueue import policy as P
+    job = {"JobStatus": "2", "ShadowBday": "10", "JobCurrentStartDate": "10", "RemoteHost": '"s@h"',
+           "MaxHosts": "1", "OrigMaxHosts": "1", **P.retry_attributes(max_retries=2)}
+    result = {"exit_code": 1, "exit_by_signal": False, "wall": 5}
+    after = applied(job, lambda j: LC.final_report(j, 15, result, completed=True))
+    decision = P.on_exit(after, 15)
+    assert decision.action == "requeue"
+    ups = LC.on_exit_requeue(job, 15, result, decision.reason)
+    assert ups["JobStatus"] == "1" and ups["NumJobCompletions"] == "1"
+    assert ups["ExitCode"] == "1" and ups["RemoteWallClockTime"] == "5.000000"
+    assert string(ups["RequeueReason"]).endswith("evaluated to FALSE")
+    held = LC.on_exit_hold(job, 15, result, "custom", P.JOB_POLICY, 4)
+    assert (held["JobStatus"], held["HoldReasonCode"], held["HoldReasonSubCode"]) == ("5", "3", "4")
+    assert held["NumHoldsByReason"] == "[ JobPolicy = 1 ]" and held["CurrentHosts"] == "0"

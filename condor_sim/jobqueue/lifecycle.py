@@ -4,7 +4,9 @@ and its shadow write at each step, in the order the real ones write them to job_
 Each function takes the job as it stands (attribute name -> old-syntax expression text,
 as :class:`~condor_sim.jobqueue.queue.JobQueue` keeps it) and returns the changes, an
 ordered ``dict`` name -> new expression text, where ``None`` means "delete the attribute".
-Applying them in order (``txn.set`` / ``txn.delete``) reproduces the real log's records.
+Applying them in order (``txn.set`` / ``txn.delete``) leaves the job as the real log
+does, the names in the real log's order (a name the daemons write twice in one step
+appears once, at its last place).
 
 The steps, with the code of the real daemons they mirror:
 
@@ -19,6 +21,8 @@ The steps, with the code of the real daemons they mirror:
 * :func:`on_exit`: the job exited by itself: the starter's final report, the shadow's
   ``terminateJob`` (committed time, ``TerminationPending``), then the schedd
   (``JobStatus`` 4, ``delete_shadow_rec``'s wall clock and claim clean-up).
+* :func:`on_exit_requeue`, :func:`on_exit_hold`: the job exited, but its policy
+  (:func:`condor_sim.jobqueue.policy.on_exit`) runs it again or holds it.
 * :func:`on_evict`: the run ended without the job exiting (vacate, a lost starter,
   a failed activation): the run's wall time is added up and the job is idle again.
 * :func:`vacate_request`, :func:`on_hold_running`, :func:`on_remove_running`: the
@@ -348,7 +352,7 @@ def on_usage(job: Job, now: int, usage: Mapping[str, float], *, first: bool = Fa
 
 # ------------------------------------------------------------------ the end of a run
 
-def _final_report(job: Job, now: int, result: Mapping[str, object], *, completed: bool) -> Updates:
+def final_report(job: Job, now: int, result: Mapping[str, object], *, completed: bool) -> Updates:
     """The starter's final update: how long the activation took, how the job ended,
     its last usage and, for a job that exited by itself, one more completion."""
     wall = int(result.get("wall", 0) or 0)
@@ -490,7 +494,7 @@ def on_exit(job: Job, now: int, result: Mapping[str, object]) -> Updates:
     clean-up of the shadow and the claim."""
     return _chain(
         job,
-        lambda j: _final_report(j, now, result, completed=True),
+        lambda j: final_report(j, now, result, completed=True),
         lambda j: _output_report(j, now, result),
         lambda j: {**_committed(j, now), "TerminationPending": "true"},
         lambda j: _set_status(j, COMPLETED, now),
@@ -566,7 +570,7 @@ def on_evict(job: Job, now: int, usage: Mapping[str, object], *, requeue: bool =
             text, c = (reason, code) if reason else ("Unspecified job interruption", JOB_SHOULD_REQUEUE)
             out.update(vacate_request(j, text, c, subcode))
         return out
-    steps = [lambda j: _final_report(j, now, usage, completed=False) if usage else {},
+    steps = [lambda j: final_report(j, now, usage, completed=False) if usage else {},
              evict, lambda j: shadow_gone(j, now)]
     if requeue:
         steps.append(lambda j: _stopped(j, now))
@@ -606,7 +610,7 @@ def on_hold_running(job: Job, now: int, usage: Mapping[str, object], reason: str
         return {} if _int(j, "JobStatus") == HELD else hold(j, now, reason, code, subcode)
     return _chain(job, held,
                   lambda j: vacate_request(j, reason, code, subcode),
-                  lambda j: _final_report(j, now, usage, completed=False) if usage else {},
+                  lambda j: final_report(j, now, usage, completed=False) if usage else {},
                   lambda j: {"LastVacateTime": str(now)},
                   lambda j: shadow_gone(j, now),
                   lambda j: {"CurrentHosts": "0"})
@@ -627,9 +631,33 @@ def on_remove_running(job: Job, now: int, usage: Mapping[str, object], reason: s
         return out
     return _chain(job, removed,
                   lambda j: vacate_request(j, reason, JOB_REMOVED),
-                  lambda j: _final_report(j, now, usage, completed=False) if usage else {},
+                  lambda j: final_report(j, now, usage, completed=False) if usage else {},
                   lambda j: {"LastVacateTime": str(now)},
                   lambda j: {"JobStatus": str(REMOVED), "EnteredCurrentStatus": str(now)},
                   lambda j: shadow_gone(j, now),
                   lambda j: {"CurrentHosts": "0", "JobAbortEventLogged": "1",
                              "JobFinishedHookDone": str(now)})
+
+
+def on_exit_requeue(job: Job, now: int, result: Mapping[str, object], reason: str) -> Updates:
+    """The job exited but OnExitRemove was false: the final report (a completion all the
+    same), the shadow's requeue update (RequeueReason), then the schedd's clean-up; the
+    job is Idle again."""
+    return _chain(job,
+                  lambda j: final_report(j, now, result, completed=True),
+                  lambda j: _output_report(j, now, result),
+                  lambda j: {"RequeueReason": quote(reason)},
+                  lambda j: shadow_gone(j, now),
+                  lambda j: _stopped(j, now))
+
+
+def on_exit_hold(job: Job, now: int, result: Mapping[str, object], reason: str, code: int,
+                 subcode: int = 0) -> Updates:
+    """The job exited and its policy holds it (OnExitHold, or a periodic hold seen at
+    exit): the final report, then the hold and the schedd's clean-up."""
+    return _chain(job,
+                  lambda j: final_report(j, now, result, completed=True),
+                  lambda j: _output_report(j, now, result),
+                  lambda j: hold(j, now, reason, code, subcode),
+                  lambda j: shadow_gone(j, now),
+                  lambda j: {"CurrentHosts": "0"})
