@@ -13,7 +13,7 @@ import time
 
 import classad2
 
-from ...cedar.classad_wire import get_ad, put_ad
+from ...cedar.classad_wire import format_line, get_ad, put_ad
 from ...command_table import command
 from ...connection import ConnectionClosed
 from ...security.perms import Perm
@@ -45,22 +45,24 @@ class NegotiatorCommands:
         self.flush_accountant()
 
     async def _send_ad(self, req, ad: dict) -> None:
+        """One ad without the two legacy type strings (``PUT_CLASSAD_NO_TYPES``): the
+        client reads it with getClassAdNoTypes."""
         msg = req.message()
-        put_ad(msg, ad, include_private=False)
+        put_ad_no_types(msg, ad)
         await req.send(msg)
 
     # ------------------------------------------------------------------ getters
-    @command(GET_PRIORITY, perm=Perm.READ, name="GET_PRIORITY")
+    @command(GET_PRIORITY, perm=Perm.READ, name="GET_PRIORITY",
+             has_payload=False)
     async def get_priority(self, req) -> None:
-        await req.read()
         self.log.log("Getting state information from the accountant")
         ad = self.accountant.report_state()
         self._changed()
         await self._send_ad(req, ad)
 
-    @command(GET_PRIORITY_ROLLUP, perm=Perm.READ, name="GET_PRIORITY_ROLLUP")
+    @command(GET_PRIORITY_ROLLUP, perm=Perm.READ, name="GET_PRIORITY_ROLLUP",
+             has_payload=False)
     async def get_priority_rollup(self, req) -> None:
-        await req.read()
         self.log.log("Getting state information from the accountant")
         ad = self.accountant.report_state(rollup=True)
         self._changed()
@@ -119,9 +121,9 @@ class NegotiatorCommands:
         return out
 
     # ------------------------------------------------------------------ setters
-    @command(RESET_ALL_USAGE, perm=Perm.ADMINISTRATOR, name="RESET_ALL_USAGE")
+    @command(RESET_ALL_USAGE, perm=Perm.ADMINISTRATOR, name="RESET_ALL_USAGE",
+             has_payload=False)
     async def reset_all_usage(self, req) -> None:
-        await req.read()
         self.log.log("Resetting the usage of all users")
         self.accountant.reset_all_usage(int(time.time()))
         self._changed()
@@ -209,3 +211,11 @@ class NegotiatorCommands:
             self.log.log(f"Setting the floor of {user} to {value}")
             self.accountant.set_floor(user, value)
         self._changed()
+
+
+def put_ad_no_types(w, ad: dict):
+    lines = [format_line(k, v) for k, v in ad.items()]
+    w.put_int(len(lines))
+    for line in lines:
+        w.put_string(line)
+    return w
