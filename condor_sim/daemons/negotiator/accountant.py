@@ -233,10 +233,24 @@ class Accountant:
             old = self.resources.get(rname)
             start = old.start if old is not None and old.user == user else now
             claimed[rname] = Resource(user, start, slot_weight(ad))
+        hier = 0.0       # the group's hierarchical usage moves only with matches made and gone
+        for rname, r in self.resources.items():
+            if rname not in claimed:
+                hier -= r.weight
+        for rname, r in claimed.items():
+            if rname not in self.resources:
+                hier += r.weight
         self.resources = claimed
         self._recount()
+        if hier:
+            g = ROOT_GROUP
+            self._set(g, "HierWeightedResourcesUsed",
+                      max(0.0, _num(self.get(g, "HierWeightedResourcesUsed")) + hier))
 
     def _recount(self) -> None:
+        """One transaction: every record's WeightedResourcesUsed written afresh (the real
+        CheckMatches zeroes them all each cycle before charging the claimed slots), then
+        the counts where they changed."""
         totals: dict[str, list] = {}
         for r in self.resources.values():
             t = totals.setdefault(r.user, [0, 0.0])
@@ -244,19 +258,18 @@ class Accountant:
             t[1] += r.weight
         group = [sum(t[0] for t in totals.values()), sum(t[1] for t in totals.values())]
 
+        def usage(name: str) -> tuple[int, float]:
+            n, w = group if self.is_group(name) else totals.get(name, (0, 0.0))
+            return n, float(w)
+
         def apply() -> None:
-            for name in set(self.customers) | set(totals) | {ROOT_GROUP}:
-                if self.is_group(name):
-                    n, w = group
-                else:
-                    n, w = totals.get(name, (0, 0.0))
-                if self.get(name, "ResourcesUsed") != n:
+            for name in list(self.customers) + [n for n in totals if n not in self.customers]:
+                self._set(name, "WeightedResourcesUsed", usage(name)[1])
+            for name in list(self.customers):
+                n, w = usage(name)
+                if _int(self.get(name, "ResourcesUsed")) != n:
                     self._set(name, "ResourcesUsed", n)
-                if self.get(name, "WeightedResourcesUsed") != float(w):
-                    self._set(name, "WeightedResourcesUsed", float(w))
-                if self.is_group(name) and self.get(name, "HierWeightedResourcesUsed", 0.0) != float(w):
-                    self._set(name, "HierWeightedResourcesUsed", float(w))
-        if totals or any(_int(self.get(n, "ResourcesUsed")) for n in self.customers):
+        if self.customers or totals:
             self._txn(apply)
 
     def add_match(self, user: str, slot_ad, now: int) -> None:
