@@ -141,7 +141,7 @@ class Negotiator(NegotiatorCommands, Daemon):
 
     def __init__(self, config, log, **kw):
         super().__init__(config, log, **kw)
-        if config.get("NEGOTIATOR_DEBUG") is None:
+        if config.get("NEGOTIATOR_DEBUG") is None and hasattr(log, "cats"):
             log.cats.setdefault("D_MATCH", 1)        # the real default: NEGOTIATOR_DEBUG = D_MATCH
         self.accountant = Accountant.from_config(config)
         self.store: AccountantStore | None = None
@@ -273,20 +273,21 @@ class Negotiator(NegotiatorCommands, Daemon):
                              f"using the client library", "D_FULLDEBUG")
         return await self.client_call(_library_query, sinful, ad_type)
 
-    async def obtain_ads(self) -> tuple[list, list, list, int]:
-        """Phase 1: (slot ads, private ads, submitter ads, scheduler ad count)."""
+    async def obtain_ads(self) -> tuple[list, list, list]:
+        """Phase 1: (slot ads, private ads, submitter ads with jobs idle or running)."""
         self.log.log("Phase 1:  Obtaining ads from collector ...")
         self.log.log("  Getting startd private ads ...")
         private = await self.query(Cmd.QUERY_STARTD_PVT_ADS, "Machine", "StartdPrivate")
         self.log.log("  Getting Scheduler, Submitter and Machine ads ...")
-        slots = await self.query(Cmd.QUERY_STARTD_ADS, "Machine", "Startd")
         submitters = await self.query(Cmd.QUERY_SUBMITTOR_ADS, "Submitter", "Submitter")
-        schedds = await self.query(Cmd.QUERY_SCHEDD_ADS, "Scheduler", "Schedd")
-        public = len(slots) + len(submitters) + len(schedds)
+        slots = await self.query(Cmd.QUERY_STARTD_ADS, "Machine", "Startd")
+        public = len(slots) + len(submitters)
         self.log.log(f"  Sorting {public} ads ...")
+        wanted = [s for s in submitters
+                  if _count(s, "IdleJobs") + _count(s, "RunningJobs") > 0]
         self.log.log(f"Got ads: {public} public and {len(private)} private")
-        self.log.log(f"Public ads include {len(submitters)} submitter, {len(slots)} startd")
-        return slots, private, submitters, len(schedds)
+        self.log.log(f"Public ads include {len(wanted)} submitter, {len(slots)} startd")
+        return slots, private, wanted
 
     # ------------------------------------------------------------------ the cycle
     async def negotiation_cycle(self) -> None:
@@ -295,7 +296,7 @@ class Negotiator(NegotiatorCommands, Daemon):
         self.cycle_started = start
         self.cycles += 1
         self.log.log("---------- Started Negotiation Cycle ----------")
-        slot_ads, private, submitter_ads, n_schedds = await self.obtain_ads()
+        slot_ads, private, submitter_ads = await self.obtain_ads()
         now = int(time.time())
         self.log.log("Phase 2:  Performing accounting ...")
         self.accountant.update_priorities(now)
@@ -337,7 +338,8 @@ class Negotiator(NegotiatorCommands, Daemon):
         end = time.time()
         self.cycle_finished = end
         stats.update({"start": int(start), "end": int(end), "period": period,
-                      "slots": len(slot_ads), "candidates": len(slots), "schedds": n_schedds,
+                      "slots": len(slot_ads), "candidates": len(slots),
+                      "schedds": len({s.schedd for s in submitters}),
                       "idle": sum(max(s.idle, 0) for s in submitters)})
         self.cycle_stats = stats
         await self.advertise()
@@ -385,7 +387,7 @@ class Negotiator(NegotiatorCommands, Daemon):
             path = os.path.join(self.config.get("LOG"), "MatchLog")
         if not path:
             return
-        stamp = time.strftime(self.log.time_format, time.localtime())
+        stamp = time.strftime(getattr(self.log, "time_format", "%m/%d/%y %H:%M:%S"), time.localtime())
         try:
             with open(path, "a") as f:
                 f.write(f"{stamp} {text}\n")
@@ -443,6 +445,11 @@ class Negotiator(NegotiatorCommands, Daemon):
                 await self.to_collector("UPDATE_ACCOUNTING_AD", ad)
             except Exception as e:
                 self.log.log(f"Failed to send UPDATE_ACCOUNTING_AD to collector: {e}", "D_FULLDEBUG")
+
+
+def _count(ad, attr: str) -> int:
+    v = ad.get(attr)
+    return v if isinstance(v, int) and not isinstance(v, bool) else 0
 
 
 def _secs(v: float) -> str:
