@@ -6,7 +6,6 @@ import asyncio
 from pathlib import Path
 
 import classad2
-import pytest
 
 from condor_sim.cedar.classad_wire import get_ad, put_ad
 from condor_sim.config import ConfigSnapshot
