@@ -151,6 +151,7 @@ class Negotiator(NegotiatorCommands, Daemon):
         self.cycle_stats: dict = {}
         self.cycles = 0
         self._cycle_task: asyncio.Task | None = None
+        self._acct_seq: dict[str, int] = {}      # UpdateSequenceNumber of each Accounting ad
 
     # ------------------------------------------------------------------ knobs
     def knob_float(self, name: str, default: float) -> float:
@@ -441,6 +442,8 @@ class Negotiator(NegotiatorCommands, Daemon):
         ads = self.accountant.accounting_ads(self.name(), extra)
         self.flush_accountant()
         for ad in ads:
+            seq = self._acct_seq[ad["Name"]] = self._acct_seq.get(ad["Name"], 0) + 1
+            ad["UpdateSequenceNumber"] = seq
             try:
                 await self.to_collector("UPDATE_ACCOUNTING_AD", ad)
             except Exception as e:
