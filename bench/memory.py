@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""Pool memory benchmark: what a started, idle pool occupies.
+
+For each run: a fresh pool directory, ``Pool.start()``, one more second of idling, then
+the RSS and PSS of the master and every one of its descendants (psutil's
+``memory_full_info``; PSS counts a page shared by N processes as 1/N in each, so the PSS
+total is what the pool as a whole costs).  Where the system has no PSS (macOS) it prints
+USS (the memory only that process has) instead, and says so.  Then ``Pool.stop()``.
+
+    python bench/memory.py [--daemons COLLECTOR,SCHEDD] [--repeat 3] [--config KEY=VALUE ...]
+
+``--daemons`` sets the pool's DAEMON_LIST (MASTER is always added); ``--config`` adds
+any other setting (e.g. ``CONDOR_SIM_FORK_DAEMONS=false`` for the exec model).  Prints
+numbers only.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from condor_sim.pool import Pool  # noqa: E402
+
+
+def pool_processes(pool: Pool) -> list[psutil.Process]:
+    """The master and all its descendants (not orphans: a running pool has none)."""
+    master = psutil.Process(pool.master_pid())
+    return [master] + master.children(recursive=True)
+
+
+def display_name(p: psutil.Process) -> str:
+    """The process name, whole where the system cut it to 15 characters (a daemon run by
+    a Python launcher has the interpreter first on its command line)."""
+    name = p.name()
+    if len(name) >= 15:
+        for arg in p.cmdline():
+            base = arg.rsplit("/", 1)[-1]
+            if base.startswith(name):
+                return base
+    return name
+
+
+def measure(procs: list[psutil.Process]) -> tuple[list[tuple], str]:
+    """(name, pid, ppid, rss, pss or uss) per process, and which of PSS/USS it is."""
+    rows = []
+    kind = "PSS"
+    for p in procs:
+        try:
+            info = p.memory_full_info()
+            shared = getattr(info, "pss", None)
+            if shared is None:
+                kind = "USS"
+                shared = info.uss
+            rows.append((display_name(p), p.pid, p.ppid(), info.rss, shared))
+        except psutil.Error:
+            continue
+    return rows, kind
+
+
+def one_run(directory: Path, config: dict[str, str]) -> tuple[list[tuple], str, float]:
+    pool = Pool(directory, config=config)
+    pool.create()
+    try:
+        ready = pool.start(timeout=60, create=False)
+        time.sleep(1.0)
+        rows, kind = measure(pool_processes(pool))
+    finally:
+        pool.stop(timeout=30)
+    return rows, kind, ready
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--daemons", help="DAEMON_LIST, comma- or space-separated (default: the pool's)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh pool (default 1)")
+    ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
+    args = ap.parse_args()
+    config: dict[str, str] = {}
+    for item in args.config:
+        k, _, v = item.partition("=")
+        config[k.strip()] = v.strip()
+    if args.daemons:
+        names = [n.upper() for n in args.daemons.replace(",", " ").split()]
+        config["DAEMON_LIST"] = ", ".join(["MASTER"] + [n for n in names if n != "MASTER"])
+    totals_rss, totals_shared, readies = [], [], []
+    kind = "PSS"
+    with tempfile.TemporaryDirectory(prefix="condor-sim-mem-") as tmp:
+        for i in range(args.repeat):
+            rows, kind, ready = one_run(Path(tmp) / f"run{i}", config)
+            readies.append(ready)
+            print(f"run {i + 1}: ready in {ready:.3f} s; {len(rows)} processes")
+            print(f"  {'name':<18} {'pid':>8} {'ppid':>8} {'RSS MB':>8} {kind + ' MB':>8}")
+            for name, pid, ppid, rss, shared in rows:
+                print(f"  {name:<18} {pid:>8} {ppid:>8} {rss / 1e6:>8.1f} {shared / 1e6:>8.1f}")
+            rss_t = sum(r[3] for r in rows) / 1e6
+            shared_t = sum(r[4] for r in rows) / 1e6
+            totals_rss.append(rss_t)
+            totals_shared.append(shared_t)
+            print(f"  {'total':<18} {'':>8} {'':>8} {rss_t:>8.1f} {shared_t:>8.1f}")
+    if kind == "USS":
+        print("note: no PSS on this system; USS (memory private to each process) shown instead")
+    if args.repeat > 1:
+        print(f"median over {args.repeat} runs: RSS {statistics.median(totals_rss):.1f} MB, "
+              f"{kind} {statistics.median(totals_shared):.1f} MB, ready {statistics.median(readies):.3f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
