@@ -14,6 +14,7 @@ import sys
 
 from ... import procs
 from ...registry import SIMULATED
+from . import forking
 from .children import _default_tz, child_environment, daemon_args
 from .constants import BACKGROUND_FD_ENV, CAUGHT_SIGNALS, HOLD_FD_ENV
 
@@ -138,7 +139,8 @@ class Early:
             for n in names:
                 path = self.config.get(n)
                 extra = child_environment(self.config, n)
-                if path and os.access(path, os.X_OK) and not _needs_fresh_interpreter(extra):
+                if path and os.access(path, os.X_OK) and not _needs_fresh_interpreter(extra) \
+                        and forking.forkable(self.config, path, extra) is None:
                     extra["CONDOR_INHERIT"] = self.inherit
                     wanted[n] = (path, [os.path.basename(path)] + daemon_args(self.config, n), extra)
         for n, h in list(self.held.items()):
@@ -182,6 +184,8 @@ def _speculative_prestart(argv: list[str], inherit: str) -> dict[str, "HeldProce
     if os.path.basename(exe) != "condor_master" or os.environ.get("CONDOR_SIM_PRESTART_DAEMONS", "").lower() \
             in ("false", "0", "no"):
         return held
+    if forking.supported() and not forking._false(os.environ.get(forking.FORK_KNOB)):
+        return held          # our daemons will be forks of the master: nothing to overlap
     sbin = os.path.dirname(exe)
     if procs.lock_holder(os.path.join(os.path.dirname(sbin), "lock", "InstanceLock")):
         return held          # another master runs here: we are about to fail anyway
