@@ -82,6 +82,7 @@ def preload(modules) -> None:
     forks share it (and their collector never touches it)."""
     import gc
     import importlib
+    _libc()                    # ctypes and libc, for the forks to name themselves
     new = [m for m in modules if m and m not in _preloaded]
     for m in new:
         try:
@@ -144,6 +145,8 @@ def fork_daemon(module: str, path: str, args: list[str], env: dict[str, str],
 
 # ---------------------------------------------------------------------------- in the child
 def _child(module: str, path: str, args: list[str], env: dict[str, str], drop_env: tuple) -> int:
+    import gc
+    gc.freeze()        # all the master's objects: never traversed (written) by our collector
     try:
         os.setpgid(0, 0)
     except OSError:
@@ -157,9 +160,6 @@ def _child(module: str, path: str, args: list[str], env: dict[str, str], drop_en
         os.execve(path, [os.path.basename(path)] + list(args[1:]), dict(os.environ))
     set_process_name(os.path.basename(path))
     sys.argv = argv
-    import gc
-    gc.collect()          # the master's garbage, while its descriptors were still ours
-    gc.freeze()
     return _run(module)
 
 
@@ -225,13 +225,26 @@ def _set_environment(env: dict[str, str], drop: tuple) -> None:
         time.tzset()
 
 
+_LIBC: list = []
+
+
+def _libc():
+    """The C library through ctypes (None where it cannot be loaded), loaded once."""
+    if not _LIBC:
+        try:
+            import ctypes
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except OSError:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
 def set_process_name(name: str) -> bool:
     """``prctl(PR_SET_NAME)``: what ``ps -o comm`` and psutil's name() show (15 bytes)."""
+    libc = _libc()
     try:
-        import ctypes
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
-    except (OSError, AttributeError):
+        return libc is not None and libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
+    except AttributeError:
         return False
 
 
