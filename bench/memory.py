@@ -5,7 +5,11 @@ For each run: a fresh pool directory, ``Pool.start()``, one more second of idlin
 the RSS and PSS of the master and every one of its descendants (psutil's
 ``memory_full_info``; PSS counts a page shared by N processes as 1/N in each, so the PSS
 total is what the pool as a whole costs).  Where the system has no PSS (macOS) it prints
-USS (the memory only that process has) instead, and says so.  Then ``Pool.stop()``.
+USS (the memory only that process has) instead, and says so.  Where the frame numbers
+in ``/proc/PID/pagemap`` are readable (root), also the distinct physical pages of the
+pool's processes together: PSS divides a library's pages among *all* processes mapping
+it, so other Python processes on the machine lower the pool's PSS; this does not
+depend on them.  Then ``Pool.stop()``.
 
     python bench/memory.py [--daemons COLLECTOR,SCHEDD] [--repeat 3] [--config KEY=VALUE ...]
 
@@ -16,6 +20,7 @@ numbers only.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -63,16 +68,45 @@ def measure(procs: list[psutil.Process]) -> tuple[list[tuple], str]:
     return rows, kind
 
 
+def pool_footprint(pids: list[int]) -> int | None:
+    """Bytes of distinct physical pages mapped by these processes together (Linux,
+    where ``/proc/PID/pagemap`` shows frame numbers, i.e. to root): the pool's own
+    cost, which PSS overstates or understates when processes outside the pool map the
+    same libraries.  None where frame numbers are not readable."""
+    import struct
+    page = os.sysconf("SC_PAGE_SIZE")
+    frames: set[int] = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/pagemap", "rb") as pm:
+                for line in maps:
+                    lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
+                    if line.rstrip().endswith("[vsyscall]"):
+                        continue
+                    pm.seek(lo // page * 8)
+                    data = pm.read((hi - lo) // page * 8)
+                    for (entry,) in struct.iter_unpack("Q", data):
+                        if entry >> 63:
+                            frames.add(entry & ((1 << 55) - 1))
+        except OSError:
+            return None
+    if frames == {0} or not frames:
+        return None
+    return len(frames) * page
+
+
 def one_run(directory: Path, config: dict[str, str]) -> tuple[list[tuple], str, float]:
     pool = Pool(directory, config=config)
     pool.create()
     try:
         ready = pool.start(timeout=60, create=False)
         time.sleep(1.0)
-        rows, kind = measure(pool_processes(pool))
+        procs = pool_processes(pool)
+        rows, kind = measure(procs)
+        footprint = pool_footprint([p.pid for p in procs])
     finally:
         pool.stop(timeout=30)
-    return rows, kind, ready
+    return rows, kind, ready, footprint
 
 
 def main() -> int:
@@ -88,11 +122,11 @@ def main() -> int:
     if args.daemons:
         names = [n.upper() for n in args.daemons.replace(",", " ").split()]
         config["DAEMON_LIST"] = ", ".join(["MASTER"] + [n for n in names if n != "MASTER"])
-    totals_rss, totals_shared, readies = [], [], []
+    totals_rss, totals_shared, readies, footprints = [], [], [], []
     kind = "PSS"
     with tempfile.TemporaryDirectory(prefix="condor-sim-mem-") as tmp:
         for i in range(args.repeat):
-            rows, kind, ready = one_run(Path(tmp) / f"run{i}", config)
+            rows, kind, ready, footprint = one_run(Path(tmp) / f"run{i}", config)
             readies.append(ready)
             print(f"run {i + 1}: ready in {ready:.3f} s; {len(rows)} processes")
             print(f"  {'name':<18} {'pid':>8} {'ppid':>8} {'RSS MB':>8} {kind + ' MB':>8}")
@@ -103,11 +137,15 @@ def main() -> int:
             totals_rss.append(rss_t)
             totals_shared.append(shared_t)
             print(f"  {'total':<18} {'':>8} {'':>8} {rss_t:>8.1f} {shared_t:>8.1f}")
+            if footprint is not None:
+                footprints.append(footprint / 1e6)
+                print(f"  distinct pages of the pool: {footprint / 1e6:.1f} MB")
     if kind == "USS":
         print("note: no PSS on this system; USS (memory private to each process) shown instead")
     if args.repeat > 1:
         print(f"median over {args.repeat} runs: RSS {statistics.median(totals_rss):.1f} MB, "
-              f"{kind} {statistics.median(totals_shared):.1f} MB, ready {statistics.median(readies):.3f} s")
+              f"{kind} {statistics.median(totals_shared):.1f} MB, ready {statistics.median(readies):.3f} s"
+              + (f", distinct pages {statistics.median(footprints):.1f} MB" if footprints else ""))
     return 0
 
 

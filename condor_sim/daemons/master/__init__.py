@@ -33,6 +33,7 @@ from __future__ import annotations
 import os
 import sys
 
+from . import forking
 from .constants import BACKGROUND_FD_ENV
 from .launch import Early, background, parse_args
 
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if not opts.foreground and BACKGROUND_FD_ENV not in os.environ:
         sys.exit(background(argv))
+    forking.reexec_with_room()
     early = Early(opts, argv)
     from .daemon import Master
     Master(argv, opts, early).start()

@@ -30,6 +30,9 @@ import re
 import sys
 
 FORK_KNOB = "CONDOR_SIM_FORK_DAEMONS"
+# Room in the master's initial environment for its forks' own (see set_environ_block).
+ENV_ROOM = "CONDOR_SIM_ENV_ROOM"
+ENV_ROOM_SIZE = 2048
 LAUNCHER_MARK = b"# condor-sim daemon launcher"
 _RUN_MODULE = re.compile(rb"runpy\.run_module\(\s*['\"]([\w.]+)['\"]")
 _PR_SET_NAME = 15
@@ -53,6 +56,35 @@ def enabled(config) -> bool:
     if env is not None:
         return not _false(env)
     return config.get_bool(FORK_KNOB, True)
+
+
+def may_fork() -> bool:
+    """What the master can tell before reading its config: forks are possible here and
+    the environment does not turn them off."""
+    return supported() and not _false(os.environ.get(FORK_KNOB))
+
+
+def env_with_room(env: dict[str, str]) -> dict[str, str]:
+    """``env`` plus the room a master started with it needs for its forks' environments."""
+    out = dict(env)
+    out[ENV_ROOM] = "0" * ENV_ROOM_SIZE
+    return out
+
+
+def reexec_with_room() -> None:
+    """A master started without that room execs itself once with it (same pid, same
+    command line), before anything else; a background master gets it from its parent."""
+    if not may_fork() or ENV_ROOM in os.environ or not getattr(sys, "orig_argv", None):
+        return
+    try:
+        os.execve(sys.executable, sys.orig_argv, env_with_room(os.environ))
+    except OSError:
+        pass             # then our daemons are exec'd: they will not fit
+
+
+def take_room() -> None:
+    """The master's children never see the room variable (it stays in /proc only)."""
+    os.environ.pop(ENV_ROOM, None)
 
 
 def launcher_module(path: str | None) -> str | None:
@@ -156,7 +188,9 @@ def _child(module: str, path: str, args: list[str], env: dict[str, str], drop_en
     _close_master_fds()
     _set_environment(env, drop_env)
     argv = [path] + list(args[1:])
-    if not set_title(argv):          # no room for our command line: be a fresh interpreter
+    initial = {k: v for k, v in os.environb.items() if k not in _NOT_INITIAL}
+    if not set_environ_block(initial) or not set_title(argv):
+        # no room for what /proc should show: be a fresh interpreter instead
         os.execve(path, [os.path.basename(path)] + list(args[1:]), dict(os.environ))
     set_process_name(os.path.basename(path))
     sys.argv = argv
@@ -248,15 +282,48 @@ def set_process_name(name: str) -> bool:
         return False
 
 
-def _arg_area() -> tuple[int, int] | None:
-    """Where the kernel keeps our command line (``/proc/self/stat`` arg_start, arg_end)."""
+def _areas() -> tuple[int, int, int, int] | None:
+    """Where the kernel keeps our command line and initial environment
+    (``/proc/self/stat`` arg_start, arg_end, env_start, env_end)."""
     try:
         with open("/proc/self/stat") as f:
             data = f.read()
         fields = data[data.rindex(")") + 2:].split()
-        return int(fields[45]), int(fields[46])
+        return int(fields[45]), int(fields[46]), int(fields[47]), int(fields[48])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _arg_area() -> tuple[int, int] | None:
+    a = _areas()
+    return (a[0], a[1]) if a else None
+
+
+# What an exec'd daemon's initial environment lacks: the family session reaches it
+# after its start (as it reached a pre-started one, through a pipe).
+_NOT_INITIAL = (b"CONDOR_PRIVATE_INHERIT",)
+
+
+def set_environ_block(env: dict[bytes, bytes]) -> bool:
+    """Make ``/proc/self/environ`` (the initial environment, as ``ps e`` and psutil read
+    it) list ``env``, written over the master's (which has ENV_ROOM bytes to spare);
+    False, changing nothing, where it does not fit.
+
+    The C library's ``environ`` points into that memory: every variable is set again
+    first, so that no pointer is left there."""
+    area = _areas()
+    if area is None:
+        return False
+    start, end = area[2], area[3]
+    block = b"".join(k + b"=" + v + b"\0" for k, v in env.items())
+    if len(block) + 1 > end - start:
+        return False
+    for k, v in os.environb.items():
+        os.putenv(k, v)
+    import ctypes
+    buf = block + b"\0" * (end - start - len(block))
+    ctypes.memmove(start, buf, len(buf))
+    return True
 
 
 def set_title(argv: list[str]) -> bool:

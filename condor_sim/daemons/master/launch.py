@@ -74,7 +74,7 @@ def background(argv: list[str]) -> int:
     e.g. because another master holds the instance lock)."""
     r, w = os.pipe()
     os.set_inheritable(w, True)
-    env = dict(os.environ)
+    env = forking.env_with_room(os.environ) if forking.may_fork() else dict(os.environ)
     env[BACKGROUND_FD_ENV] = str(w)
     script = os.path.abspath(argv[0]) if argv and os.path.exists(argv[0]) else None
     if script:
@@ -114,6 +114,7 @@ class Early:
         # Blocked before any thread exists; every child gets an empty mask back.
         signal.pthread_sigmask(signal.SIG_BLOCK, CAUGHT_SIGNALS)
         self.bg_fd = _take_background_fd()
+        forking.take_room()
         # Our command port, reserved now (bound, not listening; DaemonCore binds it again
         # with SO_REUSEADDR and listens), so that CONDOR_INHERIT is known before we start
         # anybody and is in every child's initial environment, as with a real master.
