@@ -105,7 +105,8 @@ def one_run(directory: Path, config: dict[str, str]) -> tuple[list[tuple], str, 
         rows, kind = measure(procs)
         footprint = pool_footprint([p.pid for p in procs])
     finally:
-        pool.stop(timeout=30)
+        if pool.is_running():
+            pool.stop(timeout=30)
     return rows, kind, ready, footprint
 
 

@@ -61,6 +61,10 @@ def test_daemons_are_forked_children_with_their_own_pids_and_names(tmp_path):
     with running_pool(tmp_path / "p") as pool:
         pids = _check_daemons(pool, forked={"COLLECTOR", "SCHEDD"})
         assert len(set(pids.values())) == 3
+        master = psutil.Process(pids["MASTER"])          # (it re-executed itself once)
+        assert master.name() == "condor_master"
+        assert master.cmdline()[1:] == [f"{pool.directory}/sbin/condor_master", "-f"]
+        assert master.environ()[forking.ENV_ROOM] == "0" * forking.ENV_ROOM_SIZE
         # ps names them as it names the real daemons
         out = subprocess.run(["ps", "-ww", "-o", "pid=,comm=,args=", "-p", f"{pids['SCHEDD']}"],
                              capture_output=True, text=True, check=True).stdout.split()

@@ -76,8 +76,15 @@ def reexec_with_room() -> None:
     command line), before anything else; a background master gets it from its parent."""
     if not may_fork() or ENV_ROOM in os.environ or not getattr(sys, "orig_argv", None):
         return
+    argv = list(sys.orig_argv)
+    path = sys.executable
+    script = sys.argv[0] if sys.argv else ""
+    if len(argv) > 1 and argv[1] == script and os.access(script, os.X_OK):
+        # our launcher again (its #! line names this interpreter): the kernel then names
+        # the process after it, as the first time
+        path, argv = script, argv[1:]
     try:
-        os.execve(sys.executable, sys.orig_argv, env_with_room(os.environ))
+        os.execve(path, argv, env_with_room(os.environ))
     except OSError:
         pass             # then our daemons are exec'd: they will not fit
 
