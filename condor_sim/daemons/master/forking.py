@@ -38,6 +38,9 @@ _RUN_MODULE = re.compile(rb"runpy\.run_module\(\s*['\"]([\w.]+)['\"]")
 _PR_SET_NAME = 15
 
 _preloaded: set[str] = set()
+# Imported by every daemon on its first connection (lazily, in security/handshake.py):
+# once in the master instead of once in each fork.
+ALSO_SHARED = ("cryptography.hazmat.primitives.serialization",)
 
 
 def supported() -> bool:
@@ -122,7 +125,7 @@ def preload(modules) -> None:
     import gc
     import importlib
     _libc()                    # ctypes and libc, for the forks to name themselves
-    new = [m for m in modules if m and m not in _preloaded]
+    new = [m for m in list(modules) + list(ALSO_SHARED) if m and m not in _preloaded]
     for m in new:
         try:
             importlib.import_module(m)
