@@ -23,10 +23,17 @@ What a user sees is modelled on ``condor_master.V6/master.cpp`` and ``masterDaem
 The heavy imports (the client library, DaemonCore) happen only in the process that
 really becomes the master, so the short-lived background parent stays cheap.
 
-Start-up speed ("pre-start", see ``HeldProcess``): before its own heavy imports the
-master launches the interpreters of the daemons it will start; they import and wait.
-Starting a daemon then means logging ``Started DaemonCore process`` and letting that
-process go; its imports have overlapped with everybody else's.
+Memory (see :mod:`.forking`): on Linux the master imports its daemons' modules once
+and forks each daemon, instead of starting a fresh interpreter that imports everything
+again; the fork makes itself look like the exec'd daemon (pid, process group, name,
+command line, initial environment, no descriptor of the master's).  Daemons that are
+not ours, that need a fresh interpreter, or ``CONDOR_SIM_FORK_DAEMONS = false`` take the
+exec path.
+
+Start-up speed on that path ("pre-start", see ``HeldProcess``): before its own heavy
+imports the master launches the interpreters of the daemons it will start; they import
+and wait.  Starting a daemon then means logging ``Started DaemonCore process`` and
+letting that process go; its imports have overlapped with everybody else's.
 """
 from __future__ import annotations
 

@@ -16,7 +16,17 @@ started from its executable:
   ``<NAME>_ENVIRONMENT``), ``sys.argv`` as its launcher would see it, the process name
   ``condor_schedd`` (``prctl(PR_SET_NAME)``) and the command line
   ``$(SBIN)/condor_schedd [-local-name L ...]`` (written over the master's own, as
-  setproctitle does), so that ``ps``, psutil and the pool handle name it as before.
+  setproctitle does), so that ``ps``, psutil and the pool handle name it as before;
+* with ``/proc/PID/environ`` (the initial environment) listing that environment less
+  the family session, as a pre-started daemon's does.  The kernel keeps it in a fixed
+  area, the master's own: so the master starts with ``ENV_ROOM`` spare bytes there
+  (its background parent gives them; a master started otherwise re-executes itself
+  once, before anything else, to get them).
+
+The master's sigwaitinfo thread (and any other) does not exist in a fork; the fork
+unblocks the signals the master keeps for that thread.  A daemon is exec'd instead while
+a call of the client library runs in one of the master's threads (its locks would be
+copied held).
 
 Linux only (the command line cannot be rewritten elsewhere, and fork after threads is
 unsafe on macOS); a daemon path that is not one of our launchers, an environment that
