@@ -23,16 +23,24 @@ What a user sees is modelled on ``condor_master.V6/master.cpp`` and ``masterDaem
 The heavy imports (the client library, DaemonCore) happen only in the process that
 really becomes the master, so the short-lived background parent stays cheap.
 
-Start-up speed ("pre-start", see ``HeldProcess``): before its own heavy imports the
-master launches the interpreters of the daemons it will start; they import and wait.
-Starting a daemon then means logging ``Started DaemonCore process`` and letting that
-process go; its imports have overlapped with everybody else's.
+Memory (see :mod:`.forking`): on Linux the master imports its daemons' modules once
+and forks each daemon, instead of starting a fresh interpreter that imports everything
+again; the fork makes itself look like the exec'd daemon (pid, process group, name,
+command line, initial environment, no descriptor of the master's).  Daemons that are
+not ours, that need a fresh interpreter, or ``CONDOR_SIM_FORK_DAEMONS = false`` take the
+exec path.
+
+Start-up speed on that path ("pre-start", see ``HeldProcess``): before its own heavy
+imports the master launches the interpreters of the daemons it will start; they import
+and wait.  Starting a daemon then means logging ``Started DaemonCore process`` and
+letting that process go; its imports have overlapped with everybody else's.
 """
 from __future__ import annotations
 
 import os
 import sys
 
+from . import forking
 from .constants import BACKGROUND_FD_ENV
 from .launch import Early, background, parse_args
 
@@ -51,6 +59,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if not opts.foreground and BACKGROUND_FD_ENV not in os.environ:
         sys.exit(background(argv))
+    forking.reexec_with_room()
     early = Early(opts, argv)
     from .daemon import Master
     Master(argv, opts, early).start()

@@ -14,6 +14,7 @@ import time
 
 from ... import procs
 from ... import texts as T
+from . import forking
 from .constants import (BACKGROUND_FD_ENV, DAEMON_NO_RESTART, FAST, GRACEFUL, JOB_EXEC_FAILED, KILL,
                         NONE, PEACEFUL, SIGNAMES)
 
@@ -210,7 +211,8 @@ class ChildDaemon:
         """The pid of the new child: a pre-started process let go when it was started the
         way we would start it now, else a new one.  CONDOR_INHERIT goes in its environment;
         the family session (CONDOR_PRIVATE_INHERIT) never in a pre-started one's initial
-        environment, only through its pipe."""
+        environment, only through its pipe.  One of our daemons is a fork of the master
+        (:mod:`.forking`) where the master says it can be."""
         m = self.m
         extra = dict(self.env)
         extra["CONDOR_INHERIT"] = f"{os.getpid()} {m.core.sinful} 0 0"
@@ -220,6 +222,10 @@ class ChildDaemon:
             if (held.path, held.args, held.extra) == (path, args, extra) and held.go(private):
                 return held.pid
             held.cancel()        # started with something else than we would start now
+        fork_module = getattr(m, "fork_module", None)
+        module = fork_module(path, self.env) if fork_module is not None else None
+        if module:
+            return forking.fork_daemon(module, path, args, {**extra, **private}, (BACKGROUND_FD_ENV,))
         env = dict(os.environ)
         env.pop(BACKGROUND_FD_ENV, None)
         env.update(extra)

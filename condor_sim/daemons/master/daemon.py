@@ -23,6 +23,7 @@ _HOST_PORT = re.compile(r"<[^<>\s]+>|\[[0-9A-Fa-f:.]+\](:\d+)?|[A-Za-z0-9_.-]+(:
 from .admin import MasterAdmin
 from .stopping import MasterStopping
 from .launch import Early, Options, predicted_sinful
+from . import forking
 from .children import ChildDaemon, _mtime, linux_caps_hex
 from .constants import (CAUGHT_SIGNALS, EXCEPT_FILES, JOB_EXCEPTION, MASTER_RESET, NONE, PID_FILE_NAME,
                         SIGNAMES)
@@ -59,6 +60,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self.peaceful_shutdown = False
         self.in_shutdown_fast = self.in_shutdown_graceful = self.in_shutdown_peaceful = False
         self._retry_handle = None
+        self._preloaded = False
         self._update_task = None
         self._update_wake = None
         self._advertising_started = False
@@ -312,8 +314,32 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self.log.log(T.ALL_STARTED)
         self.release_background_parent(0)
 
+    # ------------------------------------------------------------ daemons as forks
+    def fork_module(self, path: str, extra_env: dict[str, str]) -> str | None:
+        """The module to fork for a daemon started from ``path`` (imported here first),
+        or None to exec it: not one of ours, forking off, or a call of the client
+        library running in a thread (a fork would copy its locks held)."""
+        if self._client_lock.locked():
+            return None
+        module = forking.forkable(self.config, path, extra_env)
+        if module:
+            forking.preload([module])
+        return module
+
+    def preload_daemons(self) -> None:
+        """Import every forkable daemon's module now (while we wait for the collector)."""
+        modules = []
+        for name in self.ordered:
+            d = self.daemons.get(name)
+            if d is not None and d.runs_here and d.process_name:
+                modules.append(forking.forkable(self.config, d.process_name, d.env))
+        forking.preload(modules)
+
     def _schedule_retry(self) -> None:
         if self._retry_handle is None:
+            if not self._preloaded:
+                self._preloaded = True
+                self.preload_daemons()
             self._retry_handle = self.loop.call_later(0.005, self._retry_start_all)
 
     def _retry_start_all(self) -> None:

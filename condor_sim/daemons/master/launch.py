@@ -14,6 +14,7 @@ import sys
 
 from ... import procs
 from ...registry import SIMULATED
+from . import forking
 from .children import _default_tz, child_environment, daemon_args
 from .constants import BACKGROUND_FD_ENV, CAUGHT_SIGNALS, HOLD_FD_ENV
 
@@ -73,7 +74,7 @@ def background(argv: list[str]) -> int:
     e.g. because another master holds the instance lock)."""
     r, w = os.pipe()
     os.set_inheritable(w, True)
-    env = dict(os.environ)
+    env = forking.env_with_room(os.environ) if forking.may_fork() else dict(os.environ)
     env[BACKGROUND_FD_ENV] = str(w)
     script = os.path.abspath(argv[0]) if argv and os.path.exists(argv[0]) else None
     if script:
@@ -113,6 +114,7 @@ class Early:
         # Blocked before any thread exists; every child gets an empty mask back.
         signal.pthread_sigmask(signal.SIG_BLOCK, CAUGHT_SIGNALS)
         self.bg_fd = _take_background_fd()
+        forking.take_room()
         # Our command port, reserved now (bound, not listening; DaemonCore binds it again
         # with SO_REUSEADDR and listens), so that CONDOR_INHERIT is known before we start
         # anybody and is in every child's initial environment, as with a real master.
@@ -138,7 +140,8 @@ class Early:
             for n in names:
                 path = self.config.get(n)
                 extra = child_environment(self.config, n)
-                if path and os.access(path, os.X_OK) and not _needs_fresh_interpreter(extra):
+                if path and os.access(path, os.X_OK) and not _needs_fresh_interpreter(extra) \
+                        and forking.forkable(self.config, path, extra) is None:
                     extra["CONDOR_INHERIT"] = self.inherit
                     wanted[n] = (path, [os.path.basename(path)] + daemon_args(self.config, n), extra)
         for n, h in list(self.held.items()):
@@ -182,6 +185,8 @@ def _speculative_prestart(argv: list[str], inherit: str) -> dict[str, "HeldProce
     if os.path.basename(exe) != "condor_master" or os.environ.get("CONDOR_SIM_PRESTART_DAEMONS", "").lower() \
             in ("false", "0", "no"):
         return held
+    if forking.supported() and not forking._false(os.environ.get(forking.FORK_KNOB)):
+        return held          # our daemons will be forks of the master: nothing to overlap
     sbin = os.path.dirname(exe)
     if procs.lock_holder(os.path.join(os.path.dirname(sbin), "lock", "InstanceLock")):
         return held          # another master runs here: we are about to fail anyway
