@@ -98,6 +98,8 @@ AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST = false
 MASTER    = $(SBIN)/condor_master
 COLLECTOR = $(SBIN)/condor_collector
 SCHEDD    = $(SBIN)/condor_schedd
+NEGOTIATOR = $(SBIN)/condor_negotiator
+STARTD    = $(SBIN)/condor_startd
 
 MASTER_ADDRESS_FILE          = $(LOG)/.master_address
 COLLECTOR_ADDRESS_FILE       = $(LOG)/.collector_address
@@ -105,6 +107,8 @@ COLLECTOR_SUPER_ADDRESS_FILE = $(COLLECTOR_ADDRESS_FILE).super
 SCHEDD_ADDRESS_FILE          = $(SPOOL)/.schedd_address
 SCHEDD_SUPER_ADDRESS_FILE    = $(SCHEDD_ADDRESS_FILE).super
 JOB_QUEUE_LOG                = $(SPOOL)/job_queue.log
+NEGOTIATOR_ADDRESS_FILE      = $(LOG)/.negotiator_address
+STARTD_ADDRESS_FILE          = $(LOG)/.startd_address
 
 SEC_PASSWORD_DIRECTORY     = $(LOCAL_DIR)/passwords.d
 SEC_TOKEN_DIRECTORY        = $(LOCAL_DIR)/tokens.d
@@ -115,6 +119,9 @@ SCHEDD_INTERVAL        = 5
 SCHEDD_MIN_INTERVAL    = 1
 MASTER_UPDATE_INTERVAL = 5
 COLLECTOR_UPDATE_INTERVAL = 5
+NEGOTIATOR_INTERVAL    = 20
+NEGOTIATOR_MIN_INTERVAL = 0
+NEGOTIATOR_CYCLE_DELAY = 0
 RUNBENCHMARKS          = 0
 MAIL     = /bin/true
 SENDMAIL = /bin/true

@@ -45,7 +45,8 @@ DAEMONS: dict[str, DaemonSpec] = {s.subsystem: s for s in (
                "condor_sim.daemons.negotiator"),
     DaemonSpec("SCHEDD", "Scheduler", "Schedd", "SchedLog", "spool/.schedd_address", 4,
                "condor_sim.daemons.schedd"),
-    DaemonSpec("STARTD", "Machine", "Startd", "StartLog", "log/.startd_address", 6),
+    DaemonSpec("STARTD", "Machine", "Startd", "StartLog", "log/.startd_address", 6,
+               "condor_sim.daemons.startd"),
 )}
 
 # The daemons condor-sim runs, in the order a pool starts them.

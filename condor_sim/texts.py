@@ -134,6 +134,12 @@ OBTAINED_LOCK = "Obtained lock on {path}."
 NOT_STARTING = "START_DAEMONS flag was set to FALSE.  Not starting daemons."
 WATCHING = "Master restart (GRACEFUL) is watching {path} (mtime:{mtime})"
 
+# -- ours, where the startd's real lines are not in the captures (Resource.cpp, ResMgr.cpp)
+STARTD_CLAIM_REFUSED = "{slot}: Request rejected: {reason}"
+STARTD_STARTER_KILLED = "Starter pid {pid} died on signal {signal} ({name})"
+STARTD_READY = "Sending DC_SET_READY message to master {sinful}"
+STARTD_INITIAL_UPDATE = "Initial update sent to collector(s)"
+
 # -- the schedd's job queue (schedd.cpp, qmgmt.cpp, classad_log.{h,cpp})
 CORRUPT_RECORD = "WARNING: Encountered corrupt log record {num} (byte offset {offset})"
 LOG_ISSUES = "ClassAdLog {path} has the following issues: {issues}"

@@ -29,13 +29,13 @@ from .commands import NegotiatorCommands
 from .matchmaker import POST_JOB_RANK, PRE_JOB_RANK, Matchmaker, candidate_slots
 
 # The negotiation protocol's numbers (condor_commands.h)
-NEGOTIATE = 416
-SEND_JOB_INFO = 417
-NO_MORE_JOBS = 418
-JOB_INFO = 419
-END_NEGOTIATE = 425
-PERMISSION_AND_AD = 472
-REJECTED_WITH_REASON = 476
+NEGOTIATE = Cmd.NEGOTIATE
+SEND_JOB_INFO = Cmd.SEND_JOB_INFO
+NO_MORE_JOBS = Cmd.NO_MORE_JOBS
+JOB_INFO = Cmd.JOB_INFO
+END_NEGOTIATE = Cmd.END_NEGOTIATE
+PERMISSION_AND_AD = Cmd.PERMISSION_AND_AD
+REJECTED_WITH_REASON = Cmd.REJECTED_WITH_REASON
 
 PREEMPTION_RANK = ("(RemoteUserPrio * 1000000) - ifThenElse(isUndefined(TotalJobRuntime), 0, "
                    "TotalJobRuntime)")

@@ -26,11 +26,12 @@ from ...jobqueue.rules import QueuePolicy
 from ...jobqueue.store import QueueStore
 from ...security.perms import Perm
 from ..base import Daemon
+from .running import JobRunner
 
 QMGMT_TIMEOUT = 20.0
 
 
-class Schedd(Daemon):
+class Schedd(JobRunner, Daemon):
     SUBSYS = "SCHEDD"
     MY_TYPE = "Scheduler"
     UPDATE_COMMAND = "UPDATE_SCHEDD_AD"
@@ -49,6 +50,7 @@ class Schedd(Daemon):
         self._last_update = 0.0
         self._update_soon: asyncio.TimerHandle | None = None
         self.stats = {"JobsSubmitted": 0}
+        self.init_running()
 
     # ------------------------------------------------------------------ start-up
     def open_queue(self) -> None:
@@ -83,6 +85,7 @@ class Schedd(Daemon):
         await super().on_reconfig()
 
     async def on_shutdown(self, fast: bool) -> None:
+        await self.stop_all_shadows()
         if self.store is not None and not fast:
             self.log.log(T.CLEANING_QUEUE)
             try:
@@ -135,6 +138,7 @@ class Schedd(Daemon):
         self.write_events(events)
         if idle:
             self.log.log(T.NEW_JOBS.format(count=idle))
+            self.need_reschedule()
 
     def user_log_path(self, job) -> str | None:
         path = unquote(job.get("UserLog"))
@@ -466,13 +470,21 @@ class Schedd(Daemon):
                     events.setdefault(path, []).append(
                         U.released_event(c, p, now, unquote(job.get("ReleaseReason")) or ""))
         self.write_events(events)
+        running = [jp for jp in plan.successes if self.has_shadow(jp)]
+        if running and plan.action in (A.HOLD, A.REMOVE, A.REMOVE_X, A.VACATE, A.VACATE_FAST):
+            self.stop_running(running, {A.HOLD: "hold", A.VACATE: "vacate",
+                                        A.VACATE_FAST: "vacate_fast"}.get(plan.action, "remove"))
         if plan.action in (A.REMOVE, A.REMOVE_X):
-            self.retire([jp for jp in plan.successes if self.queue.status(*jp) == REMOVED])
+            self.retire([jp for jp in plan.successes
+                         if self.queue.status(*jp) == REMOVED and not self.has_shadow(jp)])
+        if plan.action == A.RELEASE:
+            self.need_reschedule()
 
     @command(Cmd.RESCHEDULE, perm=Perm.WRITE, has_payload=False)
     async def reschedule(self, req) -> None:
-        """No negotiator runs jobs yet: a reschedule has nothing to ask for."""
+        """condor_reschedule: ask the negotiator for a cycle now."""
         self.log.log("Got RESCHEDULE request", "D_FULLDEBUG")
+        self.need_reschedule()
 
 
 def main() -> None:

@@ -1,0 +1,437 @@
+"""condor_startd: the machine's slots, their claims, and one starter per running job.
+
+The slots and their ads are sans-IO (:mod:`.slots`); the job itself is run by a starter
+(:mod:`condor_sim.execute.starter`) in a child process forked from this daemon, so that
+it shares our imported code and a job's whole process tree hangs under a real
+``condor_starter`` process.  This module is the I/O between them:
+
+- REQUEST_CLAIM (442): a schedd claims a share of the partitionable slot with the claim
+  id the negotiator handed it; we carve a dynamic slot and answer with its own claim id
+  and ad.
+- ACTIVATE_CLAIM (444): the shadow hands us the job; we fork the starter and relay what
+  it reports (one ClassAd per report) on the same connection until the job is done.
+- DEACTIVATE_CLAIM (403) / DEACTIVATE_CLAIM_FORCIBLY (404): stop the job (graceful:
+  SIGTERM to the starter; fast: SIGQUIT).  RELEASE_CLAIM (443): the dynamic slot goes.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import signal
+import time
+
+from ... import texts as T
+from ...cedar.classad_wire import get_ad, put_ad
+from ...cedar.commands import Cmd
+from ...cedar.stream import MessageWriter
+from ...command_table import command
+from ...connection import ConnectionClosed
+from ...security import client as security_client
+from ...security.perms import Perm
+from ..base import Daemon
+from . import slots as S
+
+OK, NOT_OK = 1, 0
+ACTIVATE_TIMEOUT = 20.0
+
+
+class Activation:
+    """One running starter: its pid, the job's pid once it runs, and its reports."""
+
+    def __init__(self, slot: str, job_id: str, pid: int, fd: int):
+        self.slot = slot
+        self.job_id = job_id
+        self.pid = pid
+        self.fd = fd
+        self.job_pid: int | None = None
+        self.reports: asyncio.Queue = asyncio.Queue()
+        self.final = False
+        self.exit_status: int | None = None
+
+
+class Startd(Daemon):
+    SUBSYS = "STARTD"
+    MY_TYPE = "Machine"
+    UPDATE_COMMAND = "UPDATE_STARTD_AD"
+    INVALIDATE_COMMAND = "INVALIDATE_STARTD_ADS"
+    ADDRESS_KNOBS = ("STARTD_ADDRESS_FILE",)
+
+    def __init__(self, config, log, **kw):
+        super().__init__(config, log, **kw)
+        self.machine: S.Machine | None = None
+        self.activations: dict[str, Activation] = {}      # by dynamic slot name
+        self._told_ready = False
+        self._update_soon: asyncio.TimerHandle | None = None
+
+    # ------------------------------------------------------------------ slots and ads
+    def build_machine(self) -> S.Machine:
+        if self.machine is None:
+            self.machine = S.Machine(self.config, self.fqdn, S.machine_resources(self.config),
+                                     now=int(time.time()), sinful=self.core.sinful)
+        return self.machine
+
+    def name(self) -> str:
+        return self.fqdn
+
+    async def advertise(self) -> None:
+        """The StartD daemon ad, then one UPDATE_STARTD_AD per slot carrying its public
+        and private ads in one message, as the real startd sends them."""
+        m = self.build_machine()
+        self._seq = getattr(self, "_seq", 0) + 1
+        now = int(time.time())
+        base = self.ad()
+        sinful = self.collector_address()
+        ok = True
+        try:
+            payloads = [put_ad(MessageWriter(True), m.startd_ad(now, dict(base))).getvalue()]
+            await self._send(sinful, payloads)
+            for public, private in zip(m.public_ads(now, dict(base)), m.private_ads(now)):
+                w = MessageWriter(True)
+                put_ad(w, public)
+                put_ad(w, private)
+                await self._send(sinful, [w.getvalue()])
+        except Exception as e:
+            ok = False
+            self.log.log(f"Failed to send UPDATE_STARTD_AD to collector: {e}", "D_FULLDEBUG")
+        if ok and not self._told_ready:
+            self._told_ready = True
+            self.log.log(T.STARTD_INITIAL_UPDATE)
+            await self.tell_master_ready()
+
+    async def _send(self, sinful: str | None, payloads: list[bytes]) -> None:
+        if not sinful:
+            raise OSError("no collector address")
+        await security_client.send_command(sinful, Cmd.UPDATE_STARTD_AD, payloads, subsystem=self.SUBSYS)
+
+    def changed(self) -> None:
+        """A slot changed state: tell the collector now (the negotiator reads it there)."""
+        if self._update_soon is not None:
+            return
+        loop = asyncio.get_running_loop()
+
+        def fire() -> None:
+            self._update_soon = None
+            self.core.spawn(self.advertise())
+        self._update_soon = loop.call_soon(fire)
+
+    async def tell_master_ready(self) -> None:
+        """DC_SET_READY: ``condor_who -wait`` and PersonalPool wait for STARTD_State."""
+        fields = os.environ.get("CONDOR_INHERIT", "").split()
+        if len(fields) < 2 or not fields[1].startswith("<"):
+            return
+        ad = {"DaemonName": self.local_name or self.SUBSYS, "DaemonPID": self.core.pid,
+              "DaemonState": "Ready"}
+        self.log.log(T.STARTD_READY.format(sinful=fields[1]))
+        try:
+            await security_client.send_command(fields[1], Cmd.DC_SET_READY,
+                                               [put_ad(MessageWriter(True), ad).getvalue()],
+                                               subsystem=self.SUBSYS)
+        except Exception as e:
+            self.log.log(f"Failed to send DC_SET_READY to the master: {e}")
+
+    async def invalidate(self) -> None:
+        m = self.machine
+        if m is None:
+            return
+        for ad_type, cmd in (("Machine", "INVALIDATE_STARTD_ADS"),):
+            ad = {"MyType": "Query", "TargetType": ad_type,
+                  "Requirements": _expr(f'( TARGET.Machine == "{self.fqdn}" )'),
+                  "MyAddress": self.core.sinful}
+            try:
+                await asyncio.wait_for(self.to_collector(cmd, ad), 5)
+            except Exception as e:
+                self.log.log(f"Failed to invalidate our ads at the collector: {e}", "D_FULLDEBUG")
+
+    async def on_shutdown(self, fast: bool) -> None:
+        for act in list(self.activations.values()):
+            self.signal_starter(act, signal.SIGQUIT)
+        for act in list(self.activations.values()):
+            await self.wait_starter(act, 10)
+        await super().on_shutdown(fast)
+
+    # ------------------------------------------------------------------ claims
+    @command(Cmd.REQUEST_CLAIM, perm=Perm.DAEMON)
+    async def request_claim(self, req) -> None:
+        msg = await req.read(ACTIVATE_TIMEOUT)
+        claim_id = msg.get_str()
+        job = get_ad(msg)
+        schedd = msg.get_str()
+        m = self.build_machine()
+        reply = req.message()
+        pslot = m.pslot.name.split("@")[0]
+        if claim_id != m.pslot.claim_id:
+            self.log.log(T.STARTD_CLAIM_REFUSED.format(slot=pslot, reason="unknown claim id"))
+            reply.put_int(NOT_OK).put_string("unknown claim id")
+            await req.send(reply)
+            return
+        request = {k: _int(_eval(job, f"Request{k}"), d) for k, d in (("Cpus", 1), ("Memory", 0), ("Disk", 0))}
+        user = str(_eval(job, "User") or _eval(job, "Owner") or "")
+        job_id = f"{_eval(job, 'ClusterId')}.{_eval(job, 'ProcId')}"
+        now = int(time.time())
+        slot = m.carve(request, now=now, claim_id=m.new_claim_id(), remote_user=user,
+                       client_machine=schedd, job_id=job_id)
+        if slot is None:
+            self.log.log(T.STARTD_CLAIM_REFUSED.format(slot=pslot, reason="not enough resources"))
+            reply.put_int(NOT_OK).put_string("Insufficient resources for the request")
+            await req.send(reply)
+            return
+        short = slot.name.split("@")[0]
+        self.log.log(T.STARTD_NEW_DSLOT.format(slot=short))
+        self.log.log(T.STARTD_DSLOT_RESOURCES.format(slot=short, cpus=float(slot.cpus), memory=slot.memory,
+                                                     swap=0, disk=slot.disk, gpus=0))
+        self.log.log(T.STARTD_REQUEST_ACCEPTED.format(slot=pslot))
+        self.log.log(T.STARTD_REMOTE_OWNER.format(slot=short, owner=user))
+        self.log.log(T.STARTD_CLAIMED.format(slot=short))
+        reply.put_int(OK).put_string(slot.claim_id)
+        base = self.ad()
+        ads = {a.get("Name"): a for a in m.public_ads(now, dict(base))}
+        put_ad(reply, ads.get(slot.name, {"Name": slot.name}))
+        await req.send(reply)
+        self.changed()
+
+    def slot_by_claim(self, claim_id: str):
+        m = self.build_machine()
+        for s in m.dslots.values():
+            if s.claim_id == claim_id:
+                return s
+        return None
+
+    @command(Cmd.RELEASE_CLAIM, perm=Perm.DAEMON)
+    async def release_claim(self, req) -> None:
+        claim_id = (await req.read(ACTIVATE_TIMEOUT)).get_str()
+        slot = self.slot_by_claim(claim_id)
+        if slot is None:
+            return
+        act = self.activations.get(slot.name)
+        if act is not None:
+            self.signal_starter(act, signal.SIGQUIT)
+            await self.wait_starter(act, 15)
+        short = slot.name.split("@")[0]
+        self.log.log(T.STARTD_RELEASE_CLAIM.format(slot=short))
+        self.machine.release(slot.name, now=int(time.time()))
+        self.log.log(T.STARTD_DSLOT_DELETED.format(slot=short, name=short))
+        self.changed()
+
+    @command(Cmd.DEACTIVATE_CLAIM, Cmd.DEACTIVATE_CLAIM_FORCIBLY, perm=Perm.DAEMON)
+    async def deactivate_claim(self, req) -> None:
+        claim_id = (await req.read(ACTIVATE_TIMEOUT)).get_str()
+        slot = self.slot_by_claim(claim_id)
+        act = self.activations.get(slot.name) if slot is not None else None
+        reply = req.message()
+        reply.put_int(OK if act is not None else NOT_OK)
+        await req.send(reply)
+        if act is not None:
+            fast = req.cmd == Cmd.DEACTIVATE_CLAIM_FORCIBLY
+            self.signal_starter(act, signal.SIGQUIT if fast else signal.SIGTERM)
+
+    # ------------------------------------------------------------------ the starter
+    @command(Cmd.ACTIVATE_CLAIM, perm=Perm.DAEMON)
+    async def activate_claim(self, req) -> None:
+        msg = await req.read(ACTIVATE_TIMEOUT)
+        claim_id = msg.get_str()
+        job = get_ad(msg)
+        slot = self.slot_by_claim(claim_id)
+        reply = req.message()
+        if slot is None or slot.name in self.activations:
+            reply.put_int(NOT_OK).put_string("no such claim" if slot is None else "claim already active")
+            await req.send(reply)
+            return
+        job_id = f"{_eval(job, 'ClusterId')}.{_eval(job, 'ProcId')}"
+        short = slot.name.split("@")[0]
+        self.log.log(T.STARTD_ACTIVATE_REQUEST.format(slot=short, ip=req.chan.peer_ip))
+        self.log.log(T.STARTD_REMOTE_JOB.format(slot=short, job=job_id))
+        act = self.fork_starter(slot, job, job_id)
+        self.activations[slot.name] = act
+        self.machine.activate(slot.name, now=int(time.time()), job_id=job_id)
+        self.log.log(T.STARTD_ACTIVATED.format(slot=short, pid=act.pid))
+        reply.put_int(OK)
+        await req.send(reply)
+        self.changed()
+        lost = False
+        try:
+            while True:
+                report = await act.reports.get()
+                if report is None:
+                    break
+                if not lost:
+                    w = req.message()
+                    put_ad(w, report)
+                    try:
+                        await req.send(w)
+                    except (ConnectionClosed, OSError):
+                        lost = True       # the shadow went away: stop the job
+                        self.signal_starter(act, signal.SIGQUIT)
+        finally:
+            self.activations.pop(slot.name, None)
+            if slot.name in self.machine.dslots:
+                self.machine.deactivate(slot.name, now=int(time.time()))
+            self.changed()
+
+    def fork_starter(self, slot, job, job_id: str) -> Activation:
+        from ...execute.starter import run_starter
+        execute = self.config.get("EXECUTE") or os.path.join(self.config.get("LOCAL_DIR") or ".", "execute")
+        starter_log = os.path.join(self.config.get("LOG") or ".", f"StarterLog.{slot.name.split('@')[0]}")
+        kill_timeout = float(self.config.get_int("KILLING_TIMEOUT", 30)) - 1
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                              # the starter
+            code = 1
+            try:
+                os.close(r)
+                gc.disable()
+                _child_signals()
+                log = _StarterLog(self.config, starter_log, slot.name)
+                code = run_starter(job, execute_dir=execute, slot_name=slot.name, report_fd=w,
+                                   log=log.log, kill_timeout=max(1.0, kill_timeout))
+            except BaseException as e:            # noqa: BLE001 - never return into the startd
+                try:
+                    os.write(w, (json.dumps({"event": "starter_error", "reason": str(e)}) + "\n").encode())
+                except OSError:
+                    pass
+            os._exit(code)
+        os.close(w)
+        act = Activation(slot.name, job_id, pid, r)
+        self.core.spawn(self.read_reports(act))
+        return act
+
+    async def read_reports(self, act: Activation) -> None:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 20)
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), os.fdopen(act.fd, "rb", 0))
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                try:
+                    report = json.loads(line)
+                except ValueError:
+                    continue
+                if not isinstance(report, dict):
+                    continue
+                if report.get("event") == "execute":
+                    act.job_pid = report.get("pid")
+                if report.get("event") in ("exited", "hold", "evicted", "starter_error", "starter_failed"):
+                    act.final = True
+                await act.reports.put(_report_ad(report))
+        finally:
+            transport.close()
+        status = await self.wait_starter(act, 30)
+        if not act.final:
+            # the starter died without its last word: leave nothing of the job behind
+            if status is not None and os.WIFSIGNALED(status):
+                sig = os.WTERMSIG(status)
+                self.log.log(T.STARTD_STARTER_KILLED.format(pid=act.pid, signal=sig, name=_signal_name(sig)))
+            if act.job_pid:
+                from ... import procs
+                procs.kill_tree(act.job_pid)
+                procs.kill_group(act.job_pid)
+            await act.reports.put({"Event": "starter_lost", "Reason": _status_text(status)})
+        else:
+            code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else -1
+            self.log.log(T.STARTD_STARTER_EXITED.format(pid=act.pid, status=code))
+        await act.reports.put(None)
+
+    def signal_starter(self, act: Activation, sig: int) -> None:
+        try:
+            os.kill(act.pid, sig)
+        except OSError:
+            pass
+
+    async def wait_starter(self, act: Activation, timeout: float) -> int | None:
+        if act.exit_status is not None:
+            return act.exit_status
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                pid, status = os.waitpid(act.pid, os.WNOHANG)
+            except ChildProcessError:
+                return act.exit_status
+            if pid:
+                act.exit_status = status
+                return status
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(0.02)
+
+
+class _StarterLog:
+    """The starter's own log, StarterLog.slot1_N, in the dprintf format."""
+
+    def __init__(self, config, path: str, slot: str):
+        from ...dlog import DaemonLog
+        self.d = DaemonLog(config, "STARTER", "condor_starter")
+        self.d.path = path
+        self.d.fd = None
+        self.d.banner()
+
+    def log(self, msg: str) -> None:
+        self.d.log(msg)
+
+
+def _child_signals() -> None:
+    try:
+        signal.set_wakeup_fd(-1)
+    except (ValueError, OSError):
+        pass
+    for s in (signal.SIGTERM, signal.SIGQUIT, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD,
+              signal.SIGUSR1, signal.SIGUSR2):
+        try:
+            signal.signal(s, signal.SIG_DFL)
+        except (ValueError, OSError):
+            pass
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def _report_ad(report: dict) -> dict:
+    """A starter report as the ClassAd relayed to the shadow: ``event`` -> ``Event``,
+    other keys CamelCased as job-ad style attributes."""
+    ad = {}
+    for k, v in report.items():
+        name = "".join(p[:1].upper() + p[1:] for p in str(k).split("_"))
+        if isinstance(v, (str, int, float, bool)):
+            ad[name] = v
+    return ad
+
+
+def _status_text(status: int | None) -> str:
+    if status is None:
+        return "still running"
+    if os.WIFSIGNALED(status):
+        return f"died on signal {os.WTERMSIG(status)}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
+
+
+def _eval(ad, name: str):
+    """An attribute's value, evaluated in the ad (None when missing or undefined)."""
+    try:
+        v = ad.eval(name)
+    except Exception:
+        return None
+    return v if isinstance(v, (str, int, float, bool)) else None
+
+
+def _signal_name(sig: int) -> str:
+    try:
+        return f"signal {sig} ({signal.strsignal(sig)})"
+    except (ValueError, AttributeError):
+        return f"signal {sig}"
+
+
+def _int(value, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _expr(text: str):
+    import classad2
+    return classad2.ExprTree(text)
+
+
+def main() -> None:
+    Startd.from_process().start()

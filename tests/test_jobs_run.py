@@ -1,0 +1,278 @@
+"""Jobs really run: submitted through the real client to a five-daemon pool (master,
+collector, negotiator, schedd, startd), matched, claimed, executed by a starter, and
+finished in the job queue, the history and the user event log as real HTCondor does."""
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+import pytest
+
+from support.pools import client, daemon_pids, log, running_pool
+
+FIVE = "MASTER COLLECTOR NEGOTIATOR SCHEDD STARTD"
+
+WAIT_DONE = """
+import htcondor2 as htcondor, time
+schedd = htcondor.Schedd()
+def main():
+    r = schedd.submit(htcondor.Submit({desc!r}), count={count})
+    c = r.cluster()
+    deadline = time.time() + {timeout}
+    while time.time() < deadline:
+        if not schedd.query(f"ClusterId == {{c}}", ["ProcId"]):
+            break
+        time.sleep(0.1)
+    hist = schedd.history(f"ClusterId == {{c}}", [], match={count})
+    return {{"cluster": c, "history": [dict(a) for a in hist],
+             "left": [dict(a) for a in schedd.query(f"ClusterId == {{c}}")]}}
+"""
+
+WAIT_STATUS = """
+import htcondor2 as htcondor, time
+schedd = htcondor.Schedd()
+def main():
+    deadline = time.time() + {timeout}
+    while time.time() < deadline:
+        ads = schedd.query({constraint!r}, ["ProcId", "JobStatus", "HoldReason", "HoldReasonCode",
+                                            "HoldReasonSubCode", "RemoteHost", "NumJobStarts"])
+        if len(ads) >= {n}:
+            return [dict(a) for a in ads]
+        time.sleep(0.1)
+    return [dict(a) for a in schedd.query("true", ["ProcId", "ClusterId", "JobStatus", "HoldReason"])]
+"""
+
+EVENTS = """
+import htcondor2 as htcondor
+def main():
+    out = []
+    for e in htcondor.JobEventLog({path!r}).events(stop_after=0):
+        out.append({{"type": htcondor.JobEventType(e.type).name, "cluster": e.cluster, "proc": e.proc,
+                    **{{k: e[k] for k in e.keys()}}}})
+    return out
+"""
+
+
+def call(pool, body: str, **kw):
+    """Run a client script that defines ``main()`` and return what it returns."""
+    return client(pool, body + "\nreturn main()\n", **kw)
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    base = tmp_path_factory.mktemp("jobs")
+    with running_pool(base / "pool", DAEMON_LIST=FIVE, NUM_CPUS="4", MEMORY="4096",
+                      KILLING_TIMEOUT="3") as p:
+        yield p
+
+
+def run_to_end(pool, desc: dict, count: int = 1, timeout: float = 60) -> dict:
+    return call(pool, WAIT_DONE.format(desc=desc, count=count, timeout=timeout))
+
+
+def wait_status(pool, constraint: str, n: int = 1, timeout: float = 60) -> list[dict]:
+    return call(pool, WAIT_STATUS.format(constraint=constraint, n=n, timeout=timeout))
+
+
+def events(pool, path: Path) -> list[dict]:
+    return call(pool, EVENTS.format(path=str(path)))
+
+
+def procs_with(marker: str) -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if marker in " ".join(p.info["cmdline"] or []):
+                found.append(p)
+        except (psutil.Error, TypeError):
+            pass
+    return found
+
+
+def wait_no_procs(marker: str, timeout: float = 15) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while (left := procs_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
+
+
+# ---------------------------------------------------------------------------- a job runs
+def test_echo_job_runs_and_completes(pool, tmp_path):
+    out = tmp_path / "echo.out"
+    desc = {"executable": "/bin/echo", "arguments": "hello from a simulated job",
+            "output": str(out), "error": str(tmp_path / "echo.err"), "log": str(tmp_path / "echo.log")}
+    r = run_to_end(pool, desc)
+    assert not r["left"], r["left"]
+    [ad] = r["history"]
+    assert ad["JobStatus"] == 4 and ad["ExitCode"] == 0 and ad["ExitBySignal"] is False
+    assert ad["NumJobStarts"] == 1 and ad["CompletionDate"] >= ad["JobStartDate"] > 0
+    assert ad["RemoteWallClockTime"] >= 0 and ad["LastRemoteHost"].startswith("slot1_")
+    assert out.read_text() == "hello from a simulated job\n"
+    evs = events(pool, tmp_path / "echo.log")
+    types = [e["type"] for e in evs]
+    assert types[0] == "SUBMIT" and "EXECUTE" in types and types[-1] == "JOB_TERMINATED", types
+    assert types.index("EXECUTE") < types.index("JOB_TERMINATED")
+    term = evs[-1]
+    assert term["TerminatedNormally"] is True and term["ReturnValue"] == 0
+    execute = evs[types.index("EXECUTE")]
+    assert execute["SlotName"].startswith("slot1_")
+    assert "Started transferring" not in str(evs) or True
+    for name in ("NegotiatorLog", "MatchLog", "StartLog", "ShadowLog", "SchedLog"):
+        assert log(pool, name), f"{name} is empty"
+    assert "Started shadow for job" in log(pool, "SchedLog")
+    assert "Request to run on slot1_" in log(pool, "ShadowLog")
+
+
+def test_exit_code_and_signal_are_reported(pool, tmp_path):
+    r = run_to_end(pool, {"executable": "/bin/sh", "arguments": "\"-c 'exit 3'\"",
+                          "log": str(tmp_path / "x.log")})
+    [ad] = r["history"]
+    assert ad["ExitCode"] == 3 and ad["ExitBySignal"] is False
+    term = events(pool, tmp_path / "x.log")[-1]
+    assert term["type"] == "JOB_TERMINATED" and term["ReturnValue"] == 3
+    r = run_to_end(pool, {"executable": "/bin/sh", "arguments": "\"-c 'kill -9 $$'\"",
+                          "log": str(tmp_path / "s.log")})
+    [ad] = r["history"]
+    assert ad["ExitBySignal"] is True and ad["ExitSignal"] == 9
+    term = events(pool, tmp_path / "s.log")[-1]
+    assert term["TerminatedNormally"] is False and term["TerminatedBySignal"] == 9
+
+
+def test_file_transfer_runs_in_a_scratch_dir(pool, tmp_path):
+    (tmp_path / "in.txt").write_text("input data\n")
+    script = tmp_path / "job.sh"
+    script.write_text('#!/bin/sh\ncat in.txt > result.txt\necho "$_CONDOR_SCRATCH_DIR" > where.txt\n'
+                      'pwd\n')
+    script.chmod(0o755)
+    desc = {"executable": str(script), "initialdir": str(tmp_path), "should_transfer_files": "YES",
+            "when_to_transfer_output": "ON_EXIT", "transfer_input_files": "in.txt",
+            "transfer_output_files": "result.txt, where.txt",
+            "output": "job.out", "log": "job.log"}
+    r = run_to_end(pool, desc)
+    [ad] = r["history"]
+    assert ad["ExitCode"] == 0
+    assert (tmp_path / "result.txt").read_text() == "input data\n"
+    scratch = (tmp_path / "where.txt").read_text().strip()
+    assert scratch and scratch != str(tmp_path) and "execute" in scratch
+    assert not os.path.exists(scratch), "the scratch dir is removed after the job"
+    types = [e["type"] for e in events(pool, tmp_path / "job.log")]
+    assert "FILE_TRANSFER" in types
+
+
+def test_many_jobs_run_at_once(pool, tmp_path):
+    r = run_to_end(pool, {"executable": "/bin/sleep", "arguments": "1",
+                          "log": str(tmp_path / "m.log")}, count=4, timeout=90)
+    assert len(r["history"]) == 4 and all(a["ExitCode"] == 0 for a in r["history"])
+    starts = sorted(a["JobCurrentStartDate"] for a in r["history"])
+    ends = sorted(a["CompletionDate"] for a in r["history"])
+    assert starts[-1] <= ends[0] + 1, "four 1-cpu jobs on a 4-cpu slot overlap"
+
+
+# ---------------------------------------------------------------------------- stopping a running job
+def _submit_sleeper(pool, tmp_path, marker: str) -> int:
+    body = f"""
+import htcondor2 as htcondor
+def main():
+    return htcondor.Schedd().submit(htcondor.Submit({{"executable": "/bin/sleep", "arguments": "{marker}",
+        "log": {str(tmp_path / 'run.log')!r}}})).cluster()
+"""
+    c = call(pool, body)
+    [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 2")
+    assert ad["JobStatus"] == 2 and ad["RemoteHost"].startswith("slot1_")
+    deadline = time.monotonic() + 15
+    while not procs_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert procs_with(marker), "the job's process runs"
+    return c
+
+
+def _act(pool, action: str, c: int) -> None:
+    call(pool, f"""
+import htcondor2 as htcondor
+def main():
+    htcondor.Schedd().act(htcondor.JobAction.{action}, "ClusterId == {c}")
+""")
+
+
+def test_remove_kills_a_running_job(pool, tmp_path):
+    marker = str(1000 + uuid.uuid4().int % 8000)
+    c = _submit_sleeper(pool, tmp_path, marker)
+    _act(pool, "Remove", c)
+    assert not wait_no_procs(marker)
+    deadline = time.monotonic() + 20
+    while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1), "the removed job left the queue"
+    types = [e["type"] for e in events(pool, tmp_path / "run.log")]
+    assert types[-1] == "JOB_ABORTED" and "EXECUTE" in types
+
+
+def test_hold_and_vacate_a_running_job(pool, tmp_path):
+    marker = str(1000 + uuid.uuid4().int % 8000)
+    c = _submit_sleeper(pool, tmp_path, marker)
+    _act(pool, "Vacate", c)
+    assert not wait_no_procs(marker)
+    types = [e["type"] for e in events(pool, tmp_path / "run.log")]
+    assert "JOB_EVICTED" in types
+    # back to idle, then it runs again
+    [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 2 && NumJobStarts >= 2", timeout=60)
+    assert ad["NumJobStarts"] >= 2
+    _act(pool, "Hold", c)
+    assert not wait_no_procs(marker)
+    [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 5")
+    assert ad["HoldReasonCode"] == 1
+    _act(pool, "Remove", c)
+
+
+def test_failures_hold_the_job(pool, tmp_path):
+    desc = {"executable": str(tmp_path / "missing"), "transfer_executable": "false",
+            "log": str(tmp_path / "f.log")}
+    c = call(pool, f"""
+import htcondor2 as htcondor
+def main():
+    return htcondor.Schedd().submit(htcondor.Submit({desc!r})).cluster()
+""")
+    [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 5")
+    assert ad["HoldReasonCode"] and ad["HoldReason"]
+    types = [e["type"] for e in events(pool, tmp_path / "f.log")]
+    assert "JOB_HELD" in types
+    _act(pool, "Remove", c)
+
+
+def test_a_killed_starter_leaves_nothing_running(pool, tmp_path):
+    marker = str(1000 + uuid.uuid4().int % 8000)
+    before = daemon_pids(pool)
+    c = _submit_sleeper(pool, tmp_path, marker)
+    [job] = procs_with(marker)
+    starter = job.parent()
+    assert starter is not None
+    starter.kill()
+    assert not wait_no_procs(marker)
+    # the job goes back to idle and runs again; no daemon died
+    [ad] = wait_status(pool, f"ClusterId == {c} && NumJobStarts >= 2", timeout=60)
+    assert ad["NumJobStarts"] >= 2
+    _act(pool, "Remove", c)
+    assert not wait_no_procs(marker)
+    assert daemon_pids(pool) == before, "no daemon died or restarted"
+
+
+def test_v1_api_job_runs(pool, tmp_path):
+    out = tmp_path / "v1.out"
+    body = f"""
+import htcondor, time
+def main():
+    schedd = htcondor.Schedd()
+    sub = htcondor.Submit({{"executable": "/bin/echo", "arguments": "v1", "output": {str(out)!r}}})
+    with schedd.transaction() as txn:
+        c = sub.queue(txn)
+    deadline = time.time() + 60
+    while time.time() < deadline and schedd.query(f"ClusterId == {{c}}", ["ProcId"]):
+        time.sleep(0.1)
+    return [dict(a) for a in schedd.history(f"ClusterId == {{c}}", ["ExitCode", "JobStatus"], 1)]
+"""
+    [ad] = call(pool, body, api="v1")
+    assert ad["ExitCode"] == 0 and ad["JobStatus"] == 4
+    assert out.read_text() == "v1\n"
