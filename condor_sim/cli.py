@@ -54,7 +54,7 @@ def _parser() -> argparse.ArgumentParser:
     up = sub.add_parser(
         "up", help="create the pool directory and start the pool",
         description="Create the pool directory (if needed) and start condor_master, which starts "
-                    "the collector and the schedd; wait until the real client sees them. Prints "
+                    "the collector, negotiator, schedd and startd; wait until the real client sees them. Prints "
                     "`export CONDOR_CONFIG=...` on stdout, progress on stderr. On a pool that "
                     "already runs, prints its export line again. Each `up` rewrites "
                     "DIR/config.d/00-condor-sim-overrides from its --config settings (none: "
@@ -70,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--security", choices=sorted(POSTURES), default="secure",
                     help="security posture (default: secure)")
     up.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the pool (default 30)")
+    up.add_argument("--no-jobs", action="store_true",
+                    help="only the master, collector and schedd (DAEMON_LIST = MASTER COLLECTOR SCHEDD): "
+                         "jobs queue but never run; for suites that only submit and query")
 
     down = sub.add_parser("down", help="shut the pool down and wait for it")
     _dir_arg(down)
@@ -127,6 +130,9 @@ def _usable_dir(path) -> str | None:
     return None
 
 
+NO_JOBS_DAEMONS = "MASTER COLLECTOR SCHEDD"
+
+
 def cmd_up(args) -> int:
     from .pool import PoolAlreadyRunning, PoolError
     try:
@@ -134,6 +140,8 @@ def cmd_up(args) -> int:
     except ValueError as e:
         _err(str(e))
         return EXIT_USAGE
+    if getattr(args, "no_jobs", False):
+        overrides.setdefault("DAEMON_LIST", NO_JOBS_DAEMONS)
     pool = _pool(args, config=overrides, security=args.security)
     problem = _usable_dir(pool.directory)
     if problem:

@@ -58,6 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addini("condor_backend", "condor-sim backend: sim or external (default sim)", default="sim")
     parser.addini("condor_keep_pool", "keep condor-sim pool directories after the run", type="bool",
                   default=False)
+    parser.addini("condor_daemon_list", "DAEMON_LIST of the session pool (default: the five daemons of "
+                  "a personal pool; 'MASTER COLLECTOR SCHEDD' for suites that never run jobs)", default="")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -255,7 +257,9 @@ def condor_pool(request: pytest.FixtureRequest, tmp_path_factory):
                         "but CONDOR_CONFIG is not set", pytrace=False)
         yield ExternalPool(cfg)
         return
-    pool = _new_sim_pool(request.config, tmp_path_factory, {}, "secure", f"session pool ({s['worker_id']})")
+    daemons = str(request.config.getini("condor_daemon_list") or "").strip()
+    pool = _new_sim_pool(request.config, tmp_path_factory, {"DAEMON_LIST": daemons} if daemons else {},
+                         "secure", f"session pool ({s['worker_id']})")
     pool.start()
     try:
         pool.activate()
