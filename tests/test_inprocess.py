@@ -11,6 +11,8 @@ from condor_sim.cedar.stream import MessageReader, MessageWriter
 from condor_sim.config import ConfigSnapshot
 from condor_sim.daemons.collector import Collector
 from condor_sim.daemons.schedd import Schedd
+from condor_sim.daemons.negotiator.daemon import Negotiator
+from condor_sim.daemons.startd import Startd
 from support.memory import OPEN_POLICY, MemoryLog, converse, messages, replies
 
 
@@ -115,7 +117,7 @@ def master_commands():
 def command_tables() -> str:
     """daemon x command x permission, one line each, as the daemons register them."""
     lines = []
-    tables = [(cls.SUBSYS, build(cls).core.commands) for cls in (Collector, Schedd)]
+    tables = [(cls.SUBSYS, build(cls).core.commands) for cls in (Collector, Negotiator, Schedd, Startd)]
     tables.append(("MASTER", master_commands()))
     for subsys, table in tables:
         for num, name, perm, handler, flags in table.rows():

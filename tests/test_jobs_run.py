@@ -11,9 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from support.pools import client, daemon_pids, log, running_pool
+from support.pools import FIVE_DAEMONS, client, daemon_pids, log, running_pool
 
-FIVE = "MASTER COLLECTOR NEGOTIATOR SCHEDD STARTD"
 
 WAIT_DONE = """
 import htcondor2 as htcondor, time
@@ -64,7 +63,7 @@ def call(pool, body: str, **kw):
 @pytest.fixture(scope="module")
 def pool(tmp_path_factory):
     base = tmp_path_factory.mktemp("jobs")
-    with running_pool(base / "pool", DAEMON_LIST=FIVE, NUM_CPUS="4", MEMORY="4096",
+    with running_pool(base / "pool", DAEMON_LIST=FIVE_DAEMONS, NUM_CPUS="4", MEMORY="4096",
                       KILLING_TIMEOUT="3") as p:
         yield p
 

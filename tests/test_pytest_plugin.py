@@ -340,7 +340,7 @@ def test_external_backend(pytester: pytest.Pytester, monkeypatch, tmp_path, how)
             "SKIPPED*condor_config changes the pool's configuration*external*",
             "SKIPPED*condor_pool_factory starts pools of its own*external*",
         ])
-        assert pool.pids().keys() == {"MASTER", "COLLECTOR", "SCHEDD"}     # untouched
+        assert pool.pids().keys() == {"MASTER", "COLLECTOR", "NEGOTIATOR", "SCHEDD", "STARTD"}     # untouched
         assert pool_dirs_under(pytester.path) == []
     finally:
         pool.stop()
@@ -533,7 +533,7 @@ def test_restart_whole_pool(pool, mode):
     log = pool.log("MASTER").mark()
     pool.restart(mode)
     new = pool.pids()
-    assert set(new) == {"MASTER", "COLLECTOR", "SCHEDD"}
+    assert set(new) == {"MASTER", "COLLECTOR", "NEGOTIATOR", "SCHEDD", "STARTD"}
     assert new["SCHEDD"] != old["SCHEDD"] and new["COLLECTOR"] != old["COLLECTOR"]
     if mode == "crash":
         assert new["MASTER"] != old["MASTER"]

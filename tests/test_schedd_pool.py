@@ -86,7 +86,8 @@ while True:
     sch = coll.query(htcondor2.AdType.Schedd, projection=["TotalIdleJobs", "TotalHeldJobs", "TotalJobAds", "NumUsers"])
     sub = coll.query(htcondor2.AdType.Submitter, projection=["Name", "IdleJobs", "HeldJobs", "RunningJobs"])
     got = [dict(sch[0]) if sch else {{}}, [dict(a) for a in sub]]
-    if (got[0].get("TotalJobAds") == {jobs} and got[1]) or time.time() > deadline:
+    if (got[0].get("TotalJobAds") == {jobs} and got[0].get("TotalHeldJobs") == {held} and got[1]) \
+            or time.time() > deadline:
         return [got, time.time()]
     time.sleep(0.1)
 """
@@ -98,7 +99,7 @@ def test_the_collector_hears_of_changes_within_seconds(tmp_path):
         c = client(pool, SUBMIT.format(n=3))
         client(pool, HOLD.format(c=c))
         t0 = time.time()
-        (sched, subs), seen = client(pool, ADS.format(wait=10, jobs=3))
+        (sched, subs), seen = client(pool, ADS.format(wait=10, jobs=3, held=3))
         assert sched == {"TotalIdleJobs": 0, "TotalHeldJobs": 3, "TotalJobAds": 3, "NumUsers": 1}
         assert seen - t0 < 5
         assert len(subs) == 1 and subs[0]["HeldJobs"] == 3 and subs[0]["IdleJobs"] == 0

@@ -73,7 +73,7 @@ def test_tutorial_example_output(tmp_path, name):
         # the pool the last step started is whole, with a new master
         pool.wait_ready(20)
         after = daemon_pids(pool)
-        assert set(after) == {"MASTER", "COLLECTOR", "SCHEDD"}
+        assert set(after) == {"MASTER", "COLLECTOR", "NEGOTIATOR", "SCHEDD", "STARTD"}
         assert after["MASTER"] != before["MASTER"]
     finally:
         down = run_cli("down", "--dir", str(pool_dir))

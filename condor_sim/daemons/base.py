@@ -19,7 +19,6 @@ from .. import CONDOR_PLATFORM, CONDOR_VERSION, keepalive
 from ..cedar import ProtocolError
 from ..cedar.classad_wire import put_ad
 from ..cedar.commands import Cmd
-from ..cedar.stream import MessageWriter
 from ..config import DaemonConfig
 from ..security import client as security_client
 from ..daemoncore import CoreHooks, DaemonCore, run
@@ -233,9 +232,8 @@ class Daemon(CoreHooks):
         thread; it blocks the whole process while it waits (it keeps the GIL)."""
         sinful = self.collector_address()
         if sinful:
-            payload = put_ad(MessageWriter(True), ad).getvalue()
             try:
-                await security_client.send_command(sinful, Cmd[command], [payload],
+                await security_client.send_command(sinful, Cmd[command], [lambda w: put_ad(w, ad)],
                                                    subsystem=self.SUBSYS)
                 return
             except (security_client.ClientRefused, OSError, asyncio.TimeoutError, ProtocolError) as e:

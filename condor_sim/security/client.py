@@ -58,11 +58,12 @@ class _Conn:
         self.writer.close()
 
 
-def _request_ad(cmd: int, sinful: str, public_key: str, subsystem: str) -> dict:
-    """What the real client sends to start a new session (the captures' first message)."""
+def _request_ad(cmd: int, sinful: str, public_key: str, subsystem: str, crypto: str = "REQUIRED") -> dict:
+    """What the real client sends to start a new session (the captures' first message);
+    ``crypto`` NEVER for a server whose policy turns encryption off."""
     return {"Enact": "NO", "Command": int(cmd), "NewSession": "YES", "AuthMethods": "FS",
-            "CryptoMethods": "AES", "ECDHPublicKey": public_key, "Authentication": "REQUIRED",
-            "AuthenticationNew": "REQUIRED", "Encryption": "REQUIRED", "Integrity": "REQUIRED",
+            "CryptoMethods": "AES" if crypto == "REQUIRED" else "AES,3DES", "ECDHPublicKey": public_key, "Authentication": "REQUIRED",
+            "AuthenticationNew": "REQUIRED", "Encryption": crypto, "Integrity": crypto,
             "SessionDuration": "60", "SessionLease": 3600, "NegotiatedSession": True,
             "OutgoingNegotiation": "REQUIRED", "RemoteVersion": CONDOR_VERSION,
             "Subsystem": subsystem, "ServerPid": os.getpid(), "ConnectSinful": sinful}
@@ -90,8 +91,27 @@ async def _fs(conn: _Conn, endpoint: str) -> None:
 
 
 async def open_command(sinful: str, cmd: int, subsystem: str = "DAEMON") -> _Conn:
-    """Connect to ``sinful`` and start ``cmd`` in a new FS-authenticated AES session; the
-    connection is returned ready for the command's payload (the caller closes it)."""
+    """Connect to ``sinful`` and start ``cmd`` in a new FS-authenticated session, under AES
+    when the server's policy allows it (a server that turns encryption off, as the
+    plaintext posture does, refuses a request that requires it: we ask again without
+    encryption).  The connection is returned ready for the command's payload
+    (the caller closes it)."""
+    if sinful not in _PLAIN:
+        try:
+            return await _open(sinful, cmd, subsystem, "REQUIRED")
+        except ClientRefused as e:
+            if not e.args or e.args[0] != "the server closed the connection":
+                raise
+    conn = await _open(sinful, cmd, subsystem, "NEVER")
+    _PLAIN.add(sinful)
+    return conn
+
+
+# servers that took a session without encryption (asked that way from then on)
+_PLAIN: set[str] = set()
+
+
+async def _open(sinful: str, cmd: int, subsystem: str, crypto: str) -> _Conn:
     m = re.match(r"<([^:>?]+):(\d+)", sinful)
     if not m:
         raise ClientRefused(f"not an address: {sinful}")
@@ -100,16 +120,18 @@ async def open_command(sinful: str, cmd: int, subsystem: str = "DAEMON") -> _Con
     try:
         private = ec.generate_private_key(ec.SECP256R1())
         first = MessageWriter().put_int(Cmd.DC_AUTHENTICATE)
-        put_ad(first, _request_ad(cmd, sinful, encode_public_key(private), subsystem))
+        put_ad(first, _request_ad(cmd, sinful, encode_public_key(private), subsystem, crypto))
         await conn.send(first.getvalue())
         reply = get_ad(await conn.read(), 100, literals_only=True)
-        if reply.get("Authentication") != "YES" or reply.get("CryptoMethods") != "AES" \
-                or not isinstance(reply.get("ECDHPublicKey"), str):
+        aes = reply.get("CryptoMethods") == "AES" and isinstance(reply.get("ECDHPublicKey"), str) \
+            and reply.get("Encryption") != "NO"
+        if reply.get("Authentication") != "YES" or (not aes and crypto == "REQUIRED"):
             raise ClientRefused(f"the server's terms are not FS and AES: {dict(reply)}")
         await _fs(conn, f"{m.group(1)}:{m.group(2)}")
         if (await conn.read()).get_int() != 0:            # exchangeKey: no key sent
             raise ClientRefused("the server sent a key of its own")
-        conn.framer.enable_crypto(derive_session_key(private, reply["ECDHPublicKey"]))
+        if aes:
+            conn.framer.enable_crypto(derive_session_key(private, reply["ECDHPublicKey"]))
         session = get_ad(await conn.read(), 100, literals_only=True)
         if session.get("ReturnCode") != "AUTHORIZED":
             raise ClientRefused(f"not authorized: {session.get('ReturnCode')}")
@@ -119,19 +141,20 @@ async def open_command(sinful: str, cmd: int, subsystem: str = "DAEMON") -> _Con
     return conn
 
 
-async def _command(sinful: str, cmd: int, payloads: list[bytes], subsystem: str) -> None:
+async def _command(sinful: str, cmd: int, payloads: list, subsystem: str) -> None:
     conn = await open_command(sinful, cmd, subsystem)
     try:
         for payload in payloads:
-            await conn.send(payload)
+            await conn.send(payload if isinstance(payload, bytes) else payload(conn.message()).getvalue())
     finally:
         conn.close()
 
 
-async def send_command(sinful: str, cmd: int, payloads: list[bytes], *, subsystem: str = "DAEMON",
+async def send_command(sinful: str, cmd: int, payloads: list, *, subsystem: str = "DAEMON",
                        timeout: float = 10.0) -> None:
-    """Start ``cmd`` at ``sinful`` in a new FS-authenticated AES session and send each of
-    ``payloads`` (message bodies, written for an encrypted stream) under the key.
+    """Start ``cmd`` at ``sinful`` in a new FS-authenticated session and send each of
+    ``payloads``: a function that fills the connection's message writer (whether the
+    session encrypts or not), or message bytes already written for an encrypted stream.
 
     Raises :class:`ClientRefused` (or OSError, asyncio.TimeoutError) when that did not work."""
     await asyncio.wait_for(_command(sinful, cmd, payloads, subsystem), timeout)

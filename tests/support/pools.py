@@ -19,7 +19,12 @@ from support.clients import run_client
 BIN = Path(sys.executable).parent
 CONDOR_SIM = str(BIN / "condor-sim")
 CONDOR_MASTER = str(BIN / "condor_master")
-FAST = {"MASTER_BACKOFF_CONSTANT": "1", "MASTER_BACKOFF_FACTOR": "1"}   # first restart after 2 s
+# first restart after 2 s; and the three daemons of a pool that never runs jobs (the
+# tests of the master, the schedd's queue and the tools keep their jobs idle); the
+# tests of running jobs ask for the five daemons of the default pool.
+FAST = {"MASTER_BACKOFF_CONSTANT": "1", "MASTER_BACKOFF_FACTOR": "1",
+        "DAEMON_LIST": "MASTER COLLECTOR SCHEDD"}
+FIVE_DAEMONS = "MASTER COLLECTOR NEGOTIATOR SCHEDD STARTD"
 SINFUL = re.compile(r"^<127\.0\.0\.1:(\d+)\?addrs=127\.0\.0\.1-(\d+)&alias=[^&>]+&noUDP>$")
 
 

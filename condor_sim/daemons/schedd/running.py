@@ -471,14 +471,9 @@ class JobRunner:
     async def release_claim(self, startd: str, claim_id: str) -> None:
         try:
             await security_client.send_command(startd, Cmd.RELEASE_CLAIM,
-                                               [self._str_payload(claim_id)], subsystem=self.SUBSYS)
+                                               [lambda w: w.put_string(claim_id)], subsystem=self.SUBSYS)
         except Exception as e:
             self.log.log(f"Failed to send RELEASE_CLAIM to {startd}: {e}", "D_FULLDEBUG")
-
-    @staticmethod
-    def _str_payload(text: str) -> bytes:
-        from ...cedar.stream import MessageWriter
-        return MessageWriter(True).put_string(text).getvalue()
 
     # -- changes the shadows make
     async def update_job(self, c: int, p: int, updates: dict) -> None:

@@ -25,7 +25,6 @@ import time
 from ... import texts as T
 from ...cedar.classad_wire import get_ad, put_ad
 from ...cedar.commands import Cmd
-from ...cedar.stream import MessageWriter
 from ...command_table import command
 from ...connection import ConnectionClosed
 from ...security import client as security_client
@@ -85,13 +84,10 @@ class Startd(Daemon):
         sinful = self.collector_address()
         ok = True
         try:
-            payloads = [put_ad(MessageWriter(True), m.startd_ad(now, dict(base))).getvalue()]
-            await self._send(sinful, payloads)
+            daemon_ad = m.startd_ad(now, dict(base))
+            await self._send(sinful, [lambda w: put_ad(w, daemon_ad)])
             for public, private in zip(m.public_ads(now, dict(base)), m.private_ads(now)):
-                w = MessageWriter(True)
-                put_ad(w, public)
-                put_ad(w, private)
-                await self._send(sinful, [w.getvalue()])
+                await self._send(sinful, [lambda w, a=public, b=private: put_ad(put_ad(w, a), b)])
         except Exception as e:
             ok = False
             self.log.log(f"Failed to send UPDATE_STARTD_AD to collector: {e}", "D_FULLDEBUG")
@@ -100,7 +96,7 @@ class Startd(Daemon):
             self.log.log(T.STARTD_INITIAL_UPDATE)
             await self.tell_master_ready()
 
-    async def _send(self, sinful: str | None, payloads: list[bytes]) -> None:
+    async def _send(self, sinful: str | None, payloads: list) -> None:
         if not sinful:
             raise OSError("no collector address")
         await security_client.send_command(sinful, Cmd.UPDATE_STARTD_AD, payloads, subsystem=self.SUBSYS)
@@ -126,7 +122,7 @@ class Startd(Daemon):
         self.log.log(T.STARTD_READY.format(sinful=fields[1]))
         try:
             await security_client.send_command(fields[1], Cmd.DC_SET_READY,
-                                               [put_ad(MessageWriter(True), ad).getvalue()],
+                                               [lambda w: put_ad(w, ad)],
                                                subsystem=self.SUBSYS)
         except Exception as e:
             self.log.log(f"Failed to send DC_SET_READY to the master: {e}")
