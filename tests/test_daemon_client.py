@@ -51,11 +51,23 @@ def test_an_update_through_the_daemons_client(tmp_path):
         d.stop()
 
 
-def test_a_collector_that_wants_other_terms_is_refused_cleanly(tmp_path):
+def test_a_collector_without_encryption_gets_an_authenticated_plain_session(tmp_path):
+    """The plaintext posture offers no AES: the first request (encryption required) is
+    refused, the second asks for none and authenticates with FS all the same; the next
+    command goes straight to the plain terms."""
     d = DaemonProcess(tmp_path, "collector", security="plaintext").start()   # offers no AES
     try:
-        with pytest.raises(client.ClientRefused):
-            update(d.sinful, "refused")
+        for name in ("plain-1", "plain-2"):
+            asyncio.run(client.send_command(d.sinful, Cmd.UPDATE_AD_GENERIC,
+                                            [lambda w, n=name: put_ad(w, {"MyType": "Generic", "Name": n,
+                                                                          "Answer": 42})],
+                                            subsystem="SCHEDD"))
+        r = run_client(QUERY.format(addr=d.sinful), d.config)
+        assert r["ok"], r
+        ads = {a["Name"]: a for a in r["result"]}
+        assert ads["plain-1"]["Answer"] == 42 and ads["plain-2"]["AuthenticationMethod"] == "FS"
+        log = (tmp_path / "log" / "CollectorLog").read_text()
+        assert log.count("Unable to reconcile") == 1, "the second command asks for plain terms at once"
         assert d.alive()
     finally:
         d.stop()
