@@ -64,7 +64,7 @@ def call(pool, body: str, **kw):
 def pool(tmp_path_factory):
     base = tmp_path_factory.mktemp("jobs")
     with running_pool(base / "pool", DAEMON_LIST=FIVE_DAEMONS, NUM_CPUS="4", MEMORY="4096",
-                      KILLING_TIMEOUT="3") as p:
+                      KILLING_TIMEOUT="3", PERIODIC_EXPR_INTERVAL="1") as p:
         yield p
 
 
@@ -275,3 +275,87 @@ def main():
     [ad] = call(pool, body, api="v1")
     assert ad["ExitCode"] == 0 and ad["JobStatus"] == 4
     assert out.read_text() == "v1\n"
+
+
+# ---------------------------------------------------------------------------- policies
+def _submit(pool, desc: dict, count: int = 1) -> int:
+    return call(pool, f"""
+import htcondor2 as htcondor
+def main():
+    return htcondor.Schedd().submit(htcondor.Submit({desc!r}), count={count}).cluster()
+""")
+
+
+def test_periodic_hold_release_and_remove(pool, tmp_path):
+    c = _submit(pool, {"executable": "/bin/sleep", "arguments": "300", "log": str(tmp_path / "p.log"),
+                       "periodic_hold": "JobStatus == 2 && NumJobStarts >= 1",
+                       "periodic_release": "NumHolds < 2",
+                       "periodic_remove": "NumHolds >= 2 && JobStatus == 5"})
+    # runs, is held by its policy, released, runs again, held again, then removed
+    deadline = time.monotonic() + 60
+    while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1)
+    evs = events(pool, tmp_path / "p.log")
+    types = [e["type"] for e in evs]
+    assert types.count("JOB_HELD") == 2 and "JOB_RELEASED" in types and types[-1] == "JOB_ABORTED", types
+    held = [e for e in evs if e["type"] == "JOB_HELD"][0]
+    assert held["HoldReasonCode"] == 3 and "PeriodicHold" in held["HoldReason"]
+
+
+def test_on_exit_hold_and_max_retries(pool, tmp_path):
+    c = _submit(pool, {"executable": "/bin/sh", "arguments": "\"-c 'exit 7'\"",
+                       "on_exit_hold": "ExitCode == 7", "log": str(tmp_path / "h.log")})
+    [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 5")
+    assert ad["HoldReasonCode"] == 3 and "OnExitHold" in ad["HoldReason"]
+    _act(pool, "Remove", c)
+    r = run_to_end(pool, {"executable": "/bin/sh", "arguments": "\"-c 'exit 1'\"", "max_retries": "2",
+                          "log": str(tmp_path / "r.log")}, timeout=90)
+    [ad] = r["history"]
+    assert ad["NumJobCompletions"] == 3 and ad["ExitCode"] == 1, ad
+    types = [e["type"] for e in events(pool, tmp_path / "r.log")]
+    assert types.count("EXECUTE") == 3 and types[-1] == "JOB_TERMINATED"
+
+
+# ---------------------------------------------------------------------------- hostile jobs
+def test_garbage_executable_and_directory_output_hold(pool, tmp_path):
+    garbage = tmp_path / "garbage"
+    garbage.write_bytes(os.urandom(512))
+    garbage.chmod(0o755)
+    (tmp_path / "outdir").mkdir()
+    c1 = _submit(pool, {"executable": str(garbage), "log": str(tmp_path / "g.log")})
+    c2 = _submit(pool, {"executable": "/bin/echo", "arguments": "x", "output": str(tmp_path / "outdir"),
+                        "log": str(tmp_path / "d.log")})
+    for c in (c1, c2):
+        [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 5")
+        assert ad["HoldReasonCode"] > 0 and ad["HoldReason"], ad
+        _act(pool, "Remove", c)
+
+
+def test_a_job_that_forks_and_exits_leaves_nothing(pool, tmp_path):
+    marker = str(1000 + uuid.uuid4().int % 8000)
+    script = tmp_path / "fork.sh"
+    script.write_text(f"#!/bin/sh\n(sleep {marker} &)\nsleep {marker} &\nexit 0\n")
+    script.chmod(0o755)
+    r = run_to_end(pool, {"executable": str(script), "log": str(tmp_path / "f.log")})
+    [ad] = r["history"]
+    assert ad["ExitCode"] == 0
+    assert not wait_no_procs(marker), "the job's leftovers are killed"
+
+
+def test_a_job_ignoring_sigterm_is_killed_on_remove(pool, tmp_path):
+    marker = str(1000 + uuid.uuid4().int % 8000)
+    script = tmp_path / "stubborn.sh"
+    script.write_text(f"#!/bin/sh\ntrap '' TERM\nsleep {marker} &\nwait\nwait\n")
+    script.chmod(0o755)
+    c = _submit(pool, {"executable": str(script), "log": str(tmp_path / "t.log")})
+    wait_status(pool, f"ClusterId == {c} && JobStatus == 2")
+    deadline = time.monotonic() + 15
+    while not procs_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _act(pool, "Remove", c)
+    assert not wait_no_procs(marker, timeout=15), "gone within the killing timeout"
+    deadline = time.monotonic() + 20
+    while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1)

@@ -78,6 +78,7 @@ class Schedd(JobRunner, Daemon):
         if self.store is None:
             self.open_queue()
         await super().setup()
+        self.start_periodic()
 
     async def on_reconfig(self) -> None:
         self.policy = QueuePolicy.from_config(self.config, schedd_name=self.name(), version=CONDOR_VERSION,

@@ -30,6 +30,7 @@ from ...connection import ConnectionClosed
 from ...jobqueue import classad_log as L
 from ...jobqueue import lifecycle as LC
 from ...jobqueue import policy as P
+from ...jobqueue import rules
 from ...jobqueue import userlog as U
 from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, int_value, unquote
 from ...security import client as security_client
@@ -506,6 +507,76 @@ class JobRunner:
         """Jobs whose run is over and that leave the queue: completed ones (their
         terminated event is written) or removed ones (the aborted event now)."""
         self.retire(jobs, write_events=not completed)
+
+    # -- the periodic job policy (PERIODIC_EXPR_INTERVAL)
+    def start_periodic(self) -> None:
+        self.core.every(lambda: max(1, self.config.get_int("PERIODIC_EXPR_INTERVAL", 60)),
+                        self.evaluate_periodic, first=1)
+
+    def system_policy(self) -> dict[str, str]:
+        """SYSTEM_PERIODIC_* as config text, with their tagged forms."""
+        out: dict[str, str] = {}
+        for base in ("SYSTEM_PERIODIC_HOLD", "SYSTEM_PERIODIC_RELEASE", "SYSTEM_PERIODIC_REMOVE",
+                     "SYSTEM_PERIODIC_VACATE"):
+            names = self.config.get(base + "_NAMES") or ""
+            for knob in [base, base + "_NAMES", base + "_REASON", base + "_SUBCODE"] + \
+                    [f"{base}_{t}{suffix}" for t in names.replace(",", " ").split()
+                     for suffix in ("", "_REASON", "_SUBCODE")]:
+                v = self.config.get(knob)
+                if v is not None:
+                    out[knob] = v
+        v = self.config.get("SYSTEM_MAX_RELEASES")
+        if v is not None:
+            out["SYSTEM_MAX_RELEASES"] = v
+        return out
+
+    async def evaluate_periodic(self) -> None:
+        """periodic_hold/release/remove/vacate (and the SYSTEM_PERIODIC_* knobs) of every
+        job, as the schedd's PeriodicExprEval does."""
+        now = int(time.time())
+        system = self.system_policy()
+        decisions = []
+        for jp in list(self.queue.jobs):
+            job = self.queue.job(*jp)
+            if job is None:
+                continue
+            try:
+                d = P.periodic(job, now, system=system)
+            except Exception as e:        # a policy that cannot be evaluated: leave the job
+                self.log.log(f"Periodic policy of job {jp[0]}.{jp[1]} failed: {e}", "D_FULLDEBUG")
+                continue
+            if d is not None and d.action != "leave":
+                decisions.append((jp, d))
+        for (c, p), d in decisions:
+            await self.apply_policy(c, p, d, now)
+
+    async def apply_policy(self, c: int, p: int, d, now: int) -> None:
+        status = self.queue.status(c, p)
+        running = (c, p) in self.shadows
+        async with self.writer:
+            txn = self.queue.begin()
+            if d.action == "hold":
+                rules.hold(txn, c, p, d.reason, d.code, d.subcode, now)
+            elif d.action == "release":
+                rules.release(txn, c, p, d.reason, now)
+            elif d.action == "remove":
+                rules.remove(txn, c, p, d.reason, now)
+            elif d.action != "vacate":
+                return
+            if not txn.empty:
+                await self.commit(txn)
+        job = self.queue.job(c, p)
+        if job is None:
+            return
+        if d.action == "hold":
+            self.held(c, p, now, d.reason, d.code, d.subcode)
+        elif d.action == "release":
+            self.job_event(job, U.released_event(c, p, now, d.reason))
+            self.need_reschedule()
+        if running:
+            self.stop_running([(c, p)], {"hold": "hold", "remove": "remove"}.get(d.action, "vacate"))
+        elif d.action == "remove" and status != RUNNING:
+            self.retire([(c, p)])
 
     # -- actions on running jobs
     def stop_running(self, jobs, action: str) -> None:
