@@ -103,3 +103,58 @@ def test_an_ordinary_users_pool_takes_their_jobs_and_never_roots(user_pool):
     assert r["ok"], r
     assert r["result"] == [[USER, USER, 1]] * 2
     assert (user_pool / "spool" / "job_queue.log").stat().st_uid == pwd.getpwnam(USER).pw_uid
+
+
+RUN_AND_WAIT = """
+import htcondor2, time
+schedd = htcondor2.Schedd()
+c = schedd.submit(htcondor2.Submit({{"executable": "/usr/bin/id", "arguments": "-un",
+                                     "output": {out!r}, "log": {log!r}}})).cluster()
+deadline = time.time() + 60
+while time.time() < deadline and schedd.query(f"ClusterId == {{c}}", ["ProcId"]):
+    time.sleep(0.1)
+return [dict(a) for a in schedd.history(f"ClusterId == {{c}}", ["ExitCode", "Owner", "JobStatus"], match=1)]
+"""
+
+
+def test_a_job_runs_in_an_ordinary_users_pool(user_pool):
+    """The user's job runs as the user (a pool not run by root runs every job as its
+    owner, as HTCondor's personal pools do) and its output belongs to the user."""
+    work = user_pool.parent / "work"
+    work.mkdir()
+    pw = pwd.getpwnam(USER)
+    shutil.chown(work, pw.pw_uid, pw.pw_gid)
+    out = work / "id.out"
+    r = run_client(RUN_AND_WAIT.format(out=str(out), log=str(work / "id.log")),
+                   user_pool / "condor_config", user=USER)
+    assert r["ok"], r
+    [ad] = r["result"]
+    assert ad["ExitCode"] == 0 and ad["Owner"] == USER and ad["JobStatus"] == 4
+    assert out.read_text().strip() == USER
+    assert out.stat().st_uid == pw.pw_uid
+
+
+def test_a_root_pool_runs_a_users_job_as_that_user(tmp_path):
+    """A pool run by root runs a job as its owner where that user exists."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    from support.pools import FIVE_DAEMONS, running_pool
+    base = Path(tempfile.mkdtemp(prefix="condor-sim-rootpool-"))
+    os.chmod(base, 0o755)
+    work = base / "work"
+    work.mkdir()
+    pw = pwd.getpwnam(USER)
+    shutil.chown(work, pw.pw_uid, pw.pw_gid)
+    try:
+        with running_pool(base / "pool", DAEMON_LIST=FIVE_DAEMONS, ALLOW_WRITE="*", ALLOW_READ="*",
+                          SEC_DEFAULT_AUTHENTICATION_METHODS="FS, IDTOKENS, CLAIMTOBE") as pool:
+            os.chmod(pool.directory, 0o755)
+            out = work / "id.out"
+            r = run_client(RUN_AND_WAIT.format(out=str(out), log=str(work / "id.log")),
+                           pool.config_file, user=USER)
+            assert r["ok"], r
+            [ad] = r["result"]
+            assert ad["Owner"] == USER and ad["ExitCode"] == 0
+            assert out.read_text().strip() == USER
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
