@@ -112,8 +112,8 @@ class DaemonLog:
             return
         self._open()
         self._rotate_if_needed()
-        if not msg.isprintable():
-            msg = one_line(msg)
+        if not msg.isprintable():      # a tab stays (real lines have them; it starts no line)
+            msg = "\t".join(one_line(part) for part in msg.split("\t"))
         os.write(self.fd, (self._header(cat, verbose) + msg + "\n").encode("utf-8", "replace"))
 
     def _rotate_if_needed(self) -> None:

@@ -179,6 +179,7 @@ class Startd(Daemon):
                                                      swap=0, disk=slot.disk, gpus=0))
         self.log.log(T.STARTD_REQUEST_ACCEPTED.format(slot=pslot))
         self.log.log(T.STARTD_REMOTE_OWNER.format(slot=short, owner=user))
+        self.log.log(T.STARTD_CHANGING_STATE.format(slot=short, old="Owner", new="Claimed"))
         self.log.log(T.STARTD_CLAIMED.format(slot=short))
         reply.put_int(OK).put_string(slot.claim_id)
         base = self.ad()
@@ -206,6 +207,9 @@ class Startd(Daemon):
             await self.wait_starter(act, 15)
         short = slot.name.split("@")[0]
         self.log.log(T.STARTD_RELEASE_CLAIM.format(slot=short))
+        self.log.log(T.STARTD_CHANGING_STATE_ACTIVITY.format(slot=short, old_state="Claimed", old_activity="Idle",
+                                                             new_state="Preempting", new_activity="Killing"))
+        self.log.log(T.STARTD_NO_PREEMPTING_CLAIM.format(slot=short))
         self.machine.release(slot.name, now=int(time.time()))
         self.log.log(T.STARTD_DSLOT_DELETED.format(slot=short, name=short))
         self.changed()
@@ -241,7 +245,9 @@ class Startd(Daemon):
         act = self.fork_starter(slot, job, job_id)
         self.activations[slot.name] = act
         self.machine.activate(slot.name, now=int(time.time()), job_id=job_id)
+        self.log.log(T.STARTD_UNIVERSE.format(slot=short, universe="VANILLA", number=5))
         self.log.log(T.STARTD_ACTIVATED.format(slot=short, pid=act.pid))
+        self.log.log(T.STARTD_CHANGING_ACTIVITY.format(slot=short, old="Idle", new="Busy"))
         reply.put_int(OK)
         await req.send(reply)
         self.changed()
@@ -263,6 +269,7 @@ class Startd(Daemon):
             self.activations.pop(slot.name, None)
             if slot.name in self.machine.dslots:
                 self.machine.deactivate(slot.name, now=int(time.time()))
+                self.log.log(T.STARTD_CHANGING_ACTIVITY.format(slot=short, old="Busy", new="Idle"))
             self.changed()
 
     def fork_starter(self, slot, job, job_id: str) -> Activation:
