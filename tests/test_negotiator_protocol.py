@@ -8,6 +8,7 @@ from pathlib import Path
 import classad2
 
 from condor_sim.cedar.classad_wire import get_ad, put_ad
+from condor_sim.cedar.commands import Cmd
 from condor_sim.config import ConfigSnapshot
 from condor_sim.daemons.negotiator import daemon as D
 from condor_sim.daemons.negotiator.matchmaker import Matchmaker, candidate_slots
@@ -47,20 +48,20 @@ class FakeSchedd:
             while True:
                 r = await conn.read()
                 op = r.get_int()
-                if op == D.END_NEGOTIATE:
+                if op == Cmd.END_NEGOTIATE:
                     self.ended = True
                     return
-                assert op == D.SEND_JOB_INFO
+                assert op == Cmd.SEND_JOB_INFO
                 if not pending:
-                    await conn.send(conn.message().put_int(D.NO_MORE_JOBS).getvalue())
+                    await conn.send(conn.message().put_int(Cmd.NO_MORE_JOBS).getvalue())
                     continue
                 job = pending.pop(0)
-                w = conn.message().put_int(D.JOB_INFO)
+                w = conn.message().put_int(Cmd.JOB_INFO)
                 put_ad(w, job)
                 await conn.send(w.getvalue())
                 a = await conn.read()
                 verdict = a.get_int()
-                if verdict == D.PERMISSION_AND_AD:
+                if verdict == Cmd.PERMISSION_AND_AD:
                     self.answers.append((verdict, a.get_str(), get_ad(a)))
                 else:
                     self.answers.append((verdict, a.get_str()))
@@ -98,10 +99,10 @@ def test_a_match_and_a_rejection_then_the_end():
     fake, result, lines = asyncio.run(go())
     assert dict(fake.greeting) == {"Owner": "htcpool@vm", "SubmitterTag": "", "NegotiatorName": "vm"}
     (ok, claim, ad), rejected, third = fake.answers
-    assert ok == D.PERMISSION_AND_AD and claim == "<127.0.0.1:29706>#1#1#secret"
+    assert ok == Cmd.PERMISSION_AND_AD and claim == "<127.0.0.1:29706>#1#1#secret"
     assert ad["Name"] == "slot1@vm" and ad["Cpus"] == 2 and "Capability" not in ad
-    assert rejected == (D.REJECTED_WITH_REASON, "no match found")
-    assert third[0] == D.PERMISSION_AND_AD and third[2]["Cpus"] == 1        # what was left
+    assert rejected == (Cmd.REJECTED_WITH_REASON, "no match found")
+    assert third[0] == Cmd.PERMISSION_AND_AD and third[2]["Cpus"] == 1        # what was left
     assert fake.ended and (result.matches, result.rejections, result.considered) == (2, 1, 3)
     texts = [t for _, t in lines]
     assert texts[:3] == [
@@ -166,7 +167,7 @@ def test_a_cycle_logs_what_the_real_one_logs(tmp_path, monkeypatch):
             return {"StartdPrivate": private, "Startd": machine, "Submitter": [submitter]}[ad_type]
 
         async def raw_open(sinful, cmd, subsystem="DAEMON"):
-            assert cmd == D.NEGOTIATE and sinful == addr
+            assert cmd == Cmd.NEGOTIATE and sinful == addr
             return _Conn(*await asyncio.open_connection("127.0.0.1", int(addr.split(":")[1].split("?")[0])))
 
         async def no_advertise():
@@ -188,7 +189,7 @@ def test_a_cycle_logs_what_the_real_one_logs(tmp_path, monkeypatch):
     assert (tmp_path / "MatchLog").read_text().endswith(
         f"      Matched 2.0 htcpool@vm {addr} preempting none "
         "<127.0.0.1:29706?addrs=127.0.0.1-29706&alias=vm> slot1@vm\n")
-    assert fake.answers[0][0] == D.PERMISSION_AND_AD
+    assert fake.answers[0][0] == Cmd.PERMISSION_AND_AD
     assert n.accountant.get("htcpool@vm", "ResourcesUsed") == 1
     assert n.cycle_stats["matches"] == 1
     ad = n.ad()

@@ -244,7 +244,11 @@ class Daemon(CoreHooks):
     def collector_address(self) -> str | None:
         """The collector's command address, from its address file (the pool's collector
         listens on a port the OS picks, so COLLECTOR_HOST alone does not name it)."""
-        path = self.config.get("COLLECTOR_ADDRESS_FILE")
+        return self.address_from_file("COLLECTOR_ADDRESS_FILE")
+
+    def address_from_file(self, knob: str) -> str | None:
+        """The sinful on the first line of the address file ``knob`` names, or None."""
+        path = self.config.get(knob)
         try:
             with open(path) as f:
                 line = f.readline().strip()

@@ -43,7 +43,7 @@ from __future__ import annotations
 from typing import Dict, Iterable, Mapping, Optional
 
 from .queue import COMPLETED, HELD, IDLE, REMOVED, RUNNING, int_value, quote, unquote
-from .rules import HOLD_REASON_NAMES, round_value
+from .rules import HOLD_REASON_NAMES, reason_counts, round_value
 
 Updates = Dict[str, Optional[str]]  # name -> expression text, or None to delete
 Job = Mapping[str, str]
@@ -526,21 +526,11 @@ def vacate_request(job: Job, reason: str, code: int, subcode: int = 0) -> Update
     by = VACATE_CODE_NAMES.get(code, "Unspecified")
     for suffix in ("", "PreExecution") if pre else ("",):
         out["NumVacates" + suffix] = str(_int(job, "NumVacates" + suffix) + 1)
-        counts = _counts(job.get("NumVacatesByReason" + suffix))
+        counts = reason_counts(job.get("NumVacatesByReason" + suffix))
         counts[by] = counts.get(by, 0) + 1
         out["NumVacatesByReason" + suffix] = "[ " + "; ".join(f"{k} = {v}" for k, v in counts.items()) + " ]"
     out["VacateReasonCode"] = str(code)
     out["VacateReasonSubCode"] = str(subcode)
-    return out
-
-
-def _counts(text: Optional[str]) -> dict:
-    out: dict = {}
-    if text and text.startswith("["):
-        for part in text.strip("[] ").split(";"):
-            k, eq, v = part.partition("=")
-            if eq and int_value(v.strip()) is not None:
-                out[k.strip()] = int_value(v.strip())
     return out
 
 
@@ -583,7 +573,7 @@ def hold(job: Job, now: int, reason: str, code: int, subcode: int = 0) -> Update
     """The schedd's holdJobRaw (what :func:`condor_sim.jobqueue.rules.hold` writes in a
     transaction), as changes."""
     out: Updates = {"HoldReason": quote(reason), "NumHolds": str(_int(job, "NumHolds") + 1)}
-    counts = _counts(job.get("NumHoldsByReason"))
+    counts = reason_counts(job.get("NumHoldsByReason"))
     by = HOLD_REASON_NAMES.get(code) or VACATE_CODE_NAMES.get(code) or f"Code{code}"
     counts[by] = counts.get(by, 0) + 1
     out["NumHoldsByReason"] = "[ " + "; ".join(f"{k} = {v}" for k, v in counts.items()) + " ]"

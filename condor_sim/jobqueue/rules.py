@@ -240,7 +240,7 @@ def hold(txn: Transaction, c: int, p: int, reason: str, code: int, subcode: int,
     n = int_value(txn.job_lookup(c, p, "NumHolds"), 0) + 1
     txn.set(key, "NumHolds", str(n))
     by = HOLD_REASON_NAMES.get(code, f"Code{code}")
-    counts = _hold_counts(txn.job_lookup(c, p, "NumHoldsByReason"))
+    counts = reason_counts(txn.job_lookup(c, p, "NumHoldsByReason"))
     counts[by] = counts.get(by, 0) + 1
     txn.set(key, "NumHoldsByReason", "[ " + "; ".join(f"{k} = {v}" for k, v in counts.items()) + " ]")
     txn.set(key, "HoldReasonCode", str(code))
@@ -251,7 +251,8 @@ def hold(txn: Transaction, c: int, p: int, reason: str, code: int, subcode: int,
     txn.set(key, "LastSuspensionTime", "0")
 
 
-def _hold_counts(text: str | None) -> dict:
+def reason_counts(text: str | None) -> dict:
+    """A ``[ Reason = N; ... ]`` counter attribute (NumHoldsByReason and the like) as a dict."""
     out: dict = {}
     if text and text.startswith("["):
         for part in text.strip("[] ").split(";"):

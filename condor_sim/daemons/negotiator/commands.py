@@ -19,16 +19,6 @@ from ...command_table import command
 from ...connection import ConnectionClosed
 from ...security.perms import Perm
 
-SET_PRIORITY = Cmd.SET_PRIORITY
-GET_PRIORITY = Cmd.GET_PRIORITY
-RESET_USAGE = Cmd.RESET_USAGE
-SET_PRIORITYFACTOR = Cmd.SET_PRIORITYFACTOR
-RESET_ALL_USAGE = Cmd.RESET_ALL_USAGE
-GET_RESLIST = Cmd.GET_RESLIST
-DELETE_USER = Cmd.DELETE_USER
-SET_ACCUMUSAGE = Cmd.SET_ACCUMUSAGE
-SET_BEGINTIME = Cmd.SET_BEGINTIME
-SET_LASTTIME = Cmd.SET_LASTTIME
 GET_PRIORITY_ROLLUP = 514
 SET_CEILING = 525
 SET_FLOOR = 530
@@ -53,7 +43,7 @@ class NegotiatorCommands:
         await req.send(msg)
 
     # ------------------------------------------------------------------ getters
-    @command(GET_PRIORITY, perm=Perm.READ, name="GET_PRIORITY",
+    @command(Cmd.GET_PRIORITY, perm=Perm.READ, name="GET_PRIORITY",
              has_payload=False)
     async def get_priority(self, req) -> None:
         self.log.log("Getting state information from the accountant")
@@ -69,7 +59,7 @@ class NegotiatorCommands:
         self._changed()
         await self._send_ad(req, ad)
 
-    @command(GET_RESLIST, perm=Perm.READ, name="GET_RESLIST")
+    @command(Cmd.GET_RESLIST, perm=Perm.READ, name="GET_RESLIST")
     async def get_reslist(self, req) -> None:
         user = (await req.read()).get_str()
         self.log.log(f"Getting resource list of {user}")
@@ -122,28 +112,28 @@ class NegotiatorCommands:
         return out
 
     # ------------------------------------------------------------------ setters
-    @command(RESET_ALL_USAGE, perm=Perm.ADMINISTRATOR, name="RESET_ALL_USAGE",
+    @command(Cmd.RESET_ALL_USAGE, perm=Perm.ADMINISTRATOR, name="RESET_ALL_USAGE",
              has_payload=False)
     async def reset_all_usage(self, req) -> None:
         self.log.log("Resetting the usage of all users")
         self.accountant.reset_all_usage(int(time.time()))
         self._changed()
 
-    @command(RESET_USAGE, perm=Perm.ADMINISTRATOR, name="RESET_USAGE")
+    @command(Cmd.RESET_USAGE, perm=Perm.ADMINISTRATOR, name="RESET_USAGE")
     async def reset_usage(self, req) -> None:
         user = (await req.read()).get_str()
         self.log.log(f"Resetting the usage of {user}")
         self.accountant.reset_usage(user, int(time.time()))
         self._changed()
 
-    @command(DELETE_USER, perm=Perm.ADMINISTRATOR, name="DELETE_USER")
+    @command(Cmd.DELETE_USER, perm=Perm.ADMINISTRATOR, name="DELETE_USER")
     async def delete_user(self, req) -> None:
         user = (await req.read()).get_str()
         self.log.log(f"Deleting accounting record of {user}")
         self.accountant.delete(user)
         self._changed()
 
-    @command(SET_PRIORITY, perm=Perm.ADMINISTRATOR, name="SET_PRIORITY")
+    @command(Cmd.SET_PRIORITY, perm=Perm.ADMINISTRATOR, name="SET_PRIORITY")
     async def set_priority(self, req) -> None:
         r = await req.read()
         user, value = r.get_str(), r.get_double()
@@ -151,7 +141,7 @@ class NegotiatorCommands:
         self.accountant.set_priority(user, value)
         self._changed()
 
-    @command(SET_PRIORITYFACTOR, perm=Perm.WRITE, name="SET_PRIORITYFACTOR")
+    @command(Cmd.SET_PRIORITYFACTOR, perm=Perm.WRITE, name="SET_PRIORITYFACTOR")
     async def set_priority_factor(self, req) -> None:
         r = await req.read()
         user, value = r.get_str(), r.get_double()
@@ -181,21 +171,21 @@ class NegotiatorCommands:
         user = r.get_str()
         return user, (r.get_double() if kind == "double" else r.get_int())
 
-    @command(SET_ACCUMUSAGE, perm=Perm.ADMINISTRATOR, name="SET_ACCUMUSAGE")
+    @command(Cmd.SET_ACCUMUSAGE, perm=Perm.ADMINISTRATOR, name="SET_ACCUMUSAGE")
     async def set_accum_usage(self, req) -> None:
         user, value = await self._user_and(req, "double")
         self.log.log(f"Setting the accumulated usage of {user} to {value:f}")
         self.accountant.set_accum_usage(user, value)
         self._changed()
 
-    @command(SET_BEGINTIME, perm=Perm.ADMINISTRATOR, name="SET_BEGINTIME")
+    @command(Cmd.SET_BEGINTIME, perm=Perm.ADMINISTRATOR, name="SET_BEGINTIME")
     async def set_begin_time(self, req) -> None:
         user, value = await self._user_and(req, "int")
         self.log.log(f"Setting the begin usage time of {user} to {value}")
         self.accountant.set_begin_time(user, value)
         self._changed()
 
-    @command(SET_LASTTIME, perm=Perm.ADMINISTRATOR, name="SET_LASTTIME")
+    @command(Cmd.SET_LASTTIME, perm=Perm.ADMINISTRATOR, name="SET_LASTTIME")
     async def set_last_time(self, req) -> None:
         user, value = await self._user_and(req, "int")
         self.log.log(f"Setting the last usage time of {user} to {value}")

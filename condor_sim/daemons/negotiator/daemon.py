@@ -29,13 +29,6 @@ from .commands import NegotiatorCommands
 from .matchmaker import POST_JOB_RANK, PRE_JOB_RANK, Matchmaker, candidate_slots
 
 # The negotiation protocol's numbers (condor_commands.h)
-NEGOTIATE = Cmd.NEGOTIATE
-SEND_JOB_INFO = Cmd.SEND_JOB_INFO
-NO_MORE_JOBS = Cmd.NO_MORE_JOBS
-JOB_INFO = Cmd.JOB_INFO
-END_NEGOTIATE = Cmd.END_NEGOTIATE
-PERMISSION_AND_AD = Cmd.PERMISSION_AND_AD
-REJECTED_WITH_REASON = Cmd.REJECTED_WITH_REASON
 
 PREEMPTION_RANK = ("(RemoteUserPrio * 1000000) - ifThenElse(isUndefined(TotalJobRuntime), 0, "
                    "TotalJobRuntime)")
@@ -83,12 +76,12 @@ async def negotiate_with_schedd(conn, submitter: str, schedd: str, negotiator_na
         if limit is not None and out.weight >= limit:
             log(f"    Reached submitter resource limit: {out.weight:f} ... stopping", "D_ALWAYS")
             break
-        await conn.send(conn.message().put_int(SEND_JOB_INFO).getvalue())
+        await conn.send(conn.message().put_int(Cmd.SEND_JOB_INFO).getvalue())
         reply = await asyncio.wait_for(conn.read(), timeout)
         op = reply.get_int()
-        if op == NO_MORE_JOBS:
+        if op == Cmd.NO_MORE_JOBS:
             break
-        if op != JOB_INFO:
+        if op != Cmd.JOB_INFO:
             log(f"Unexpected reply {op} from schedd {schedd}; ending negotiation", "D_ALWAYS")
             break
         job = get_ad(reply)
@@ -102,7 +95,7 @@ async def negotiate_with_schedd(conn, submitter: str, schedd: str, negotiator_na
         if match is None:
             out.rejections += 1
             log(f"      Rejected {c}.{p} {submitter} {schedd}: no match found", "D_MATCH")
-            msg.put_int(REJECTED_WITH_REASON).put_string("no match found")
+            msg.put_int(Cmd.REJECTED_WITH_REASON).put_string("no match found")
             await conn.send(msg.getvalue())
             continue
         out.matches += 1
@@ -110,13 +103,13 @@ async def negotiate_with_schedd(conn, submitter: str, schedd: str, negotiator_na
         text = (f"      Matched {c}.{p} {submitter} {schedd} preempting none "
                 f"{match.startd_address or '<0.0.0.0:0>'} {match.slot_name}")
         log(text, "D_MATCHED")
-        msg.put_int(PERMISSION_AND_AD).put_string(match.claim_id)
+        msg.put_int(Cmd.PERMISSION_AND_AD).put_string(match.claim_id)
         put_ad(msg, match.slot_ad, include_private=False)
         await conn.send(msg.getvalue())
         log(f"      Successfully matched with {match.slot_name}", "D_ALWAYS")
         if on_match is not None:
             on_match(job, match)
-    await conn.send(conn.message().put_int(END_NEGOTIATE).getvalue())
+    await conn.send(conn.message().put_int(Cmd.END_NEGOTIATE).getvalue())
     return out
 
 
@@ -364,7 +357,7 @@ class Negotiator(NegotiatorCommands, Daemon):
 
     async def negotiate(self, sub: Submitter, mm: Matchmaker, limit) -> SubmitterResult:
         conn = await asyncio.wait_for(
-            security_client.open_command(sub.schedd, NEGOTIATE, subsystem=self.SUBSYS),
+            security_client.open_command(sub.schedd, Cmd.NEGOTIATE, subsystem=self.SUBSYS),
             NEGOTIATOR_TIMEOUT)
         try:
             def on_match(job, match) -> None:

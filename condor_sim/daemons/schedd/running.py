@@ -328,13 +328,7 @@ class JobRunner:
             self.log.log(f"Failed to send RESCHEDULE to the negotiator: {e}", "D_FULLDEBUG")
 
     def negotiator_address(self) -> str | None:
-        path = self.config.get("NEGOTIATOR_ADDRESS_FILE")
-        try:
-            with open(path) as f:
-                line = f.readline().strip()
-        except (OSError, TypeError):
-            return None
-        return line if line.startswith("<") else None
+        return self.address_from_file("NEGOTIATOR_ADDRESS_FILE")
 
     # -- NEGOTIATE
     @command(Cmd.NEGOTIATE, perm=Perm.NEGOTIATOR)
