@@ -13,11 +13,15 @@ from condor_sim.execute.jobspec import (Hold, JobSpec, StarterError, job_args, j
                                         kill_signal, _remaps)
 from support.captures import CLI, capture
 
-FIX = Path(__file__).resolve().parent.parent / "fixtures" / "execute"
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "lifecycle"
+
+
+REAL = {"condor_q-long-after-submit.txt": FIX.parent / "job_queue" / "condor_q-long-after-submit.txt",
+        "condor_history-long.txt": FIX.parent / "lifecycle" / "main25-condor_history-long.txt"}
 
 
 def real_ads(name: str) -> list:
-    return list(classad2.parseAds((FIX / name).read_text()))
+    return list(classad2.parseAds(REAL[name].read_text()))
 
 
 def sleep_ad(**changes) -> classad2.ClassAd:
@@ -184,7 +188,7 @@ def test_sleep_ad_without_transfer(tmp_path):
 def test_echo_ad_with_transfer(tmp_path):
     # the real echo job: ShouldTransferFiles YES, absolute Out/Err; the real starter ran
     # <scratch>/echo and wrote _condor_stdout/_condor_stderr
-    log = (FIX / "StarterLog.slot1_1").read_text()
+    log = (FIX.parent / "real-logs" / "main25" / "StarterLog.slot1_1").read_text()
     assert "/scratch/echo hello from a capture job" in log
     assert "scratch/_condor_stdout" in log
     scratch = str(tmp_path / "dir_1" / "scratch")

@@ -19,7 +19,7 @@ import pytest
 from condor_sim.execute.holds import Peers
 from condor_sim.execute.starter import run_starter
 
-FIX = Path(__file__).resolve().parent.parent / "fixtures" / "execute"
+FIX = Path(__file__).resolve().parent.parent / "fixtures" / "lifecycle"
 ROOT = os.geteuid() == 0
 PEERS = Peers(slot="slot1_1@vm", ap_host="vm", shadow_addr="<127.0.0.1:29704>",
               starter_addr="<127.0.0.1:29747>")
@@ -27,7 +27,7 @@ PEERS = Peers(slot="slot1_1@vm", ap_host="vm", shadow_addr="<127.0.0.1:29704>",
 
 def base_ad(iwd: Path, **attrs) -> classad2.ClassAd:
     """The real echo job's ad (condor_history), moved to ``iwd`` and changed by ``attrs``."""
-    ad = next(iter(classad2.parseAds((FIX / "condor_history-long.txt").read_text())))
+    ad = next(iter(classad2.parseAds((FIX.parent / "lifecycle" / "main25-condor_history-long.txt").read_text())))
     ad["Iwd"] = str(iwd)
     ad["Out"] = "out.txt"
     ad["Err"] = "err.txt"

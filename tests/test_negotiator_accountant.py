@@ -11,7 +11,7 @@ import pytest
 from condor_sim.daemons.negotiator.accountant import Accountant, AccountantStore
 from condor_sim.jobqueue import classad_log as L
 
-REAL = Path("/work/shared/real-captures/artifacts/main25/spool/Accountantnew.log")
+REAL = Path(__file__).resolve().parent.parent / "fixtures" / "negotiator" / "Accountantnew.log"
 LINES = REAL.read_text().splitlines(keepends=True)
 
 

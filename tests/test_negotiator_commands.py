@@ -11,7 +11,7 @@ from condor_sim.daemons.negotiator import daemon as D
 from support.memory import OPEN_POLICY, MemoryLog
 from support.pools import client, running_pool
 
-CLASSADS = Path("/work/shared/real-captures/artifacts/main25/classads")
+CLASSADS = Path(__file__).resolve().parent.parent / "fixtures" / "negotiator"
 NEGOTIATOR = dict(DAEMON_LIST="MASTER COLLECTOR SCHEDD NEGOTIATOR", NEGOTIATOR_INTERVAL="1",
                   NEGOTIATOR_MIN_INTERVAL="0", NEGOTIATOR_CYCLE_DELAY="0")
 

@@ -10,11 +10,13 @@ import pytest
 
 from condor_sim.daemons.negotiator import matchmaker as M
 
-ADS = Path("/work/shared/real-captures/artifacts/main25/classads")
+FIX = Path(__file__).resolve().parent.parent / "fixtures"
+ADS = {"collector-ad.Machine.txt": FIX / "startd" / "pslot-idle.ad",
+       "condor_q-long-after-submit.txt": FIX / "job_queue" / "condor_q-long-after-submit.txt"}
 
 
 def read_ads(name: str) -> list[classad2.ClassAd]:
-    text = (ADS / name).read_text()
+    text = ADS[name].read_text()
     return [classad2.parseOne(chunk, parser=classad2.ParserType.Old)
             for chunk in text.split("\n\n") if chunk.strip()]
 

@@ -15,11 +15,14 @@ from condor_sim.daemons.negotiator.matchmaker import Matchmaker, candidate_slots
 from condor_sim.security.client import _Conn
 from support.memory import OPEN_POLICY, MemoryLog
 
-CAP = Path("/work/shared/real-captures/artifacts/main25")
+FIX = Path(__file__).resolve().parent.parent / "fixtures"
+ADS = {"collector-ad.Machine.txt": FIX / "startd" / "pslot-idle.ad",
+       "collector-ad.Submitter.txt": FIX / "negotiator" / "collector-ad.Submitter.txt",
+       "condor_q-long-after-submit.txt": FIX / "job_queue" / "condor_q-long-after-submit.txt"}
 
 
 def read_ads(name: str) -> list[classad2.ClassAd]:
-    text = (CAP / "classads" / name).read_text()
+    text = ADS[name].read_text()
     return [classad2.parseOne(c, parser=classad2.ParserType.Old) for c in text.split("\n\n") if c.strip()]
 
 
@@ -138,7 +141,7 @@ def test_the_submitter_limit_ends_the_conversation():
 def real_cycle_lines() -> list[str]:
     """The real NegotiatorLog's cycle with a match (22:39:37), without time stamps and the
     prefetch round (this negotiator asks each schedd once)."""
-    text = (CAP / "logs" / "NegotiatorLog").read_text().splitlines()
+    text = (FIX / "real-logs" / "main25" / "NegotiatorLog").read_text().splitlines()
     start = text.index("11/23/26 22:39:37 ---------- Started Negotiation Cycle ----------")
     out = []
     for line in text[start:]:

@@ -42,7 +42,7 @@ def _ad(name: str) -> classad2.ClassAd:
 
 
 def _jobs() -> list[classad2.ClassAd]:
-    return list(classad2.parseAds((FIX / "job-after-submit.ad").read_text()))
+    return list(classad2.parseAds((FIX.parent / "job_queue" / "condor_q-long-after-submit.txt").read_text()))
 
 
 PSLOT = _ad("pslot-idle")
