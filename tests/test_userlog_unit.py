@@ -17,11 +17,12 @@ import htcondor2
 import pytest
 
 from condor_sim.jobqueue import userlog
+from support.clients import v1_python
 from condor_sim.jobqueue.userlog import Event, Transfer, UserLogWriter
 
 LOGS = Path(__file__).resolve().parent.parent / "fixtures" / "userlogs"
 CAPTURED = sorted(LOGS.glob("*.log"))
-VENV24 = Path("/work/main/.venv24/bin/python")
+VENV24 = Path(v1_python() or "/nonexistent")
 
 
 @pytest.fixture
