@@ -359,3 +359,24 @@ def test_a_job_ignoring_sigterm_is_killed_on_remove(pool, tmp_path):
     while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1)
+
+
+# ---------------------------------------------------------------------------- fidelity
+REAL_HISTORY = Path(__file__).resolve().parent.parent / "fixtures" / "lifecycle" / "main25-condor_history-long.txt"
+
+
+def test_the_completed_job_ad_has_the_real_attributes(pool, tmp_path):
+    """The real 25.14 echo job's history ad and ours carry the same attribute names, and
+    the values that do not depend on time, host or paths agree."""
+    import classad2
+    real = next(iter(classad2.parseAds(REAL_HISTORY.read_text())))
+    r = run_to_end(pool, {"executable": "/bin/echo", "arguments": "hello from a capture job",
+                          "output": str(tmp_path / "o"), "error": str(tmp_path / "e"),
+                          "log": str(tmp_path / "l"), "should_transfer_files": "YES",
+                          "when_to_transfer_output": "ON_EXIT"})
+    [ad] = r["history"]
+    assert set(ad) == set(real.keys())
+    for name in ("JobStatus", "ExitCode", "ExitBySignal", "NumJobStarts", "NumShadowStarts",
+                 "NumJobMatches", "JobRunCount", "NumJobCompletions", "Args", "Cmd",
+                 "CpusProvisioned", "MemoryProvisioned", "TransferIn", "ShouldTransferFiles"):
+        assert ad[name] == real[name], name

@@ -437,11 +437,15 @@ class JobRunner:
             self.shadows[jp] = shadow
             owner = unquote(job.get("Owner")) or ""
             now = int(time.time())
+            cluster_ad = self.queue.clusters.get(c)
+            if cluster_ad is not None:          # in memory only, as the real schedd keeps it
+                cluster_ad.update(LC.first_match_date(cluster_ad, now))
             slot_id = dslot_ad.get("SlotID")
             await self.update_job(c, p, LC.on_match(
                 job, now, slot_name=shadow.slot_name, startd_sinful=startd, claim_id=dslot_claim,
                 public_claim_id=str(dslot_ad.get("PublicClaimId") or dslot_claim.split("#")[0]),
-                slot_id=slot_id if isinstance(slot_id, int) else 1, machine=_plain(dslot_ad)))
+                slot_id=slot_id if isinstance(slot_id, int) else 1, machine=_plain(dslot_ad),
+                startd_principal=f"execute-side@matchsession/{_host_of(startd)}"))
             self.log.log(T.SCHEDD_SHADOW_BIRTHDATE.format(job=f"{c}.{p}"))
             self.log.log(T.SCHEDD_STARTED_SHADOW.format(job=f"{c}.{p}", slot=shadow.slot_name, startd=startd,
                                                         owner=owner, pid=os.getpid()))
@@ -474,6 +478,7 @@ class JobRunner:
     async def update_job(self, c: int, p: int, updates: dict) -> None:
         if not updates or self.queue.job(c, p) is None:
             return
+        updates = LC.rounded(updates, self.policy.rounding)
         async with self.writer:
             txn = self.queue.begin()
             key = L.job_key(c, p)
@@ -588,6 +593,11 @@ class JobRunner:
         for shadow in list(self.shadows.values()):
             shadow.stop_reason = "shutdown"
             await shadow.stop(True)
+
+
+def _host_of(sinful: str) -> str:
+    m = re.match(r"<([^:>?]+)", sinful)
+    return m.group(1) if m else "127.0.0.1"
 
 
 def _autocluster(job) -> str:
