@@ -380,3 +380,26 @@ def test_the_completed_job_ad_has_the_real_attributes(pool, tmp_path):
                  "NumJobMatches", "JobRunCount", "NumJobCompletions", "Args", "Cmd",
                  "CpusProvisioned", "MemoryProvisioned", "TransferIn", "ShouldTransferFiles"):
         assert ad[name] == real[name], name
+
+
+STARTD_FIX = Path(__file__).resolve().parent.parent / "fixtures" / "startd"
+# the collector's own per-ad update statistics; the time in a state that has lasted 0 s
+NOT_YET = {"UpdatesHistory", "UpdatesLost", "UpdatesSequenced", "UpdatesTotal", "TotalTimeUnclaimedIdle"}
+
+
+def test_machine_and_startd_ads_in_the_collector_are_the_real_ones(pool):
+    import classad2
+    real = {n: set(next(iter(classad2.parseAds((STARTD_FIX / n).read_text()))).keys())
+            for n in ("pslot-idle.ad", "startd.ad")}
+    machines, daemons = client(pool, """
+import htcondor2
+c = htcondor2.Collector()
+return [[dict(a) for a in c.query(htcondor2.AdTypes.Startd, "SlotType == \\"Partitionable\\"")],
+        [dict(a) for a in c.query(htcondor2.AdTypes.Any, "MyType == \\"StartD\\"")]]
+""")
+    [slot] = machines
+    [daemon] = daemons
+    assert slot["MyType"] == "Machine" and slot["Name"].startswith("slot1@")
+    assert set(slot) ^ real["pslot-idle.ad"] <= NOT_YET, set(slot) ^ real["pslot-idle.ad"]
+    assert set(daemon) ^ real["startd.ad"] <= NOT_YET, set(daemon) ^ real["startd.ad"]
+    assert slot["TotalCpus"] == 4 and slot["TotalMemory"] == 4096      # NUM_CPUS, MEMORY

@@ -374,7 +374,9 @@ class Collector(Daemon):
                 return
             table, _ = UPDATES[cmd]
             private = None
-            if table == "Machine" and not r.at_end():
+            if table == "Machine" and _s(ad, "MyType") == "StartD":
+                table = "StartD"       # the startd's daemon ad: its own table, as real
+            elif table == "Machine" and not r.at_end():
                 private = get_ad(r)   # the startd's private ad, kept for NEGOTIATOR queries
             self._collect(req, cmd, table, ad, private)
             # The real collector keeps the socket and serves further [cmd][ad] messages.
