@@ -82,13 +82,9 @@ def needs_value(args: list[str], i: int, message: str) -> str:
 
 
 def is_option(arg: str, name: str, least: int = 2) -> bool:
-    """HTCondor's prefix match: ``arg`` is ``-`` plus at least ``least`` leading characters
-    of ``name`` (``-cons`` for ``-constraint``); one or two dashes."""
-    if not arg.startswith("-"):
-        return False
-    word = arg[2:] if arg.startswith("--") else arg[1:]
-    word = word.split(":", 1)[0]
-    return len(word) >= min(least, len(name)) and name.startswith(word)
+    """HTCondor's option match with an optional ``:tail`` (``-cons`` for ``-constraint``,
+    ``-af:h`` for ``-af``): :func:`is_dash_arg_colon_prefix`."""
+    return is_dash_arg_colon_prefix(arg, name, least)[0]
 
 
 # ------------------------------------------------------------------------------ locating
@@ -520,21 +516,38 @@ class Exit(Exception):
         self.rc = rc
 
 
-def is_dash_arg_prefix(arg: str, name: str, min_len: int = 0) -> bool:
-    """``-na`` matches ``name`` (at least ``min_len`` characters); ``--name`` must be whole."""
+def is_arg_prefix(arg: str, name: str, least: int = 0) -> bool:
+    """``is_arg_prefix`` (match_prefix.cpp): ``arg`` is a leading part of ``name``, at least
+    ``least`` characters of it (``-1``: all of it)."""
+    return is_arg_colon_prefix(arg, name, least, colon=False)[0]
+
+
+def is_arg_colon_prefix(arg: str, name: str, least: int = 0, *, colon: bool = True) -> tuple[bool, str | None]:
+    """``is_arg_colon_prefix``: as :func:`is_arg_prefix`, where a ``:`` ends the word; the
+    text after it is returned (None without a colon)."""
+    head, sep, tail = arg.partition(":") if colon else (arg, "", "")
+    if not name or not head or head[0] != name[0] or not name.startswith(head):
+        return False, None
+    if least < 0 and head != name:
+        return False, None
+    return len(head) >= least, (tail if sep else None)
+
+
+def is_dash_arg_prefix(arg: str, name: str, least: int = 0) -> bool:
+    """``is_dash_arg_prefix``: ``-`` and a leading part of ``name`` (at least ``least``
+    characters); after ``--`` the whole name."""
+    return is_dash_arg_colon_prefix(arg, name, least, colon=False)[0]
+
+
+def is_dash_arg_colon_prefix(arg: str, name: str, least: int = 0, *, colon: bool = True) -> tuple[bool, str | None]:
+    """``is_dash_arg_colon_prefix``: as :func:`is_dash_arg_prefix` with an optional
+    ``:options`` tail, which is returned."""
     if not arg.startswith("-"):
-        return False
-    rest = arg[1:]
-    if rest.startswith("-"):
-        return rest[1:] == name
-    return bool(rest) and name.startswith(rest) and (len(rest) >= min_len if min_len >= 0
-                                                     else rest == name)
-
-
-def is_dash_arg_colon_prefix(arg: str, name: str, min_len: int = 0) -> tuple[bool, str | None]:
-    """As :func:`is_dash_arg_prefix` with an optional ``:options`` tail, which is returned."""
-    head, colon, tail = arg.partition(":")
-    return is_dash_arg_prefix(head, name, min_len), (tail if colon else None)
+        return False, None
+    word = arg[1:]
+    if word.startswith("-"):
+        word, least = word[1:], -1
+    return is_arg_colon_prefix(word, name, least, colon=colon)
 
 
 def user_name() -> str:

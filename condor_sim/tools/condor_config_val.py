@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from condor_sim import CONDOR_PLATFORM, CONDOR_VERSION
-from condor_sim.tools.common import ToolError, run_tool
+from condor_sim.tools.common import ToolError, is_arg_prefix, run_tool
 
 PROG = "condor_config_val"
 USAGE = (
@@ -151,14 +151,6 @@ class Options:
 
 
 # ------------------------------------------------------------------------------ arguments
-def _arg_prefix(arg: str, name: str, least: int) -> bool:
-    """is_arg_prefix(): ``arg`` (no dash) is a prefix of ``name`` of ``least`` characters or
-    more (all of ``name`` when ``least`` is -1)."""
-    if least < 0:
-        return arg == name
-    return len(arg) >= least and name.startswith(arg)
-
-
 def _next(args: list[str], i: int, what: str) -> str:
     if i + 1 >= len(args):
         raise ToolError(f"-{what} requires an argument\n")
@@ -176,27 +168,27 @@ def _write_flags(opts: str | None) -> WriteFlags:
         return f
     comment = False
     for opt in re.split(r"[:,]", opts):
-        if _arg_prefix(opt, "comment", 3):
+        if is_arg_prefix(opt, "comment", 3):
             comment = True
-        elif _arg_prefix(opt, "default", 3):
+        elif is_arg_prefix(opt, "default", 3):
             f.show_def, f.comment_def = True, comment
-        elif _arg_prefix(opt, "matches_default", 5):
+        elif is_arg_prefix(opt, "matches_default", 5):
             f.show_def_match, f.comment_def_match = True, comment
-        elif _arg_prefix(opt, "detected", 3):
+        elif is_arg_prefix(opt, "detected", 3):
             f.show_detected, f.comment_detected = True, comment
-        elif _arg_prefix(opt, "environment", 3):
+        elif is_arg_prefix(opt, "environment", 3):
             f.show_env, f.comment_env = True, comment
         elif opt == "only":
             f.show_only = True
         elif opt == "file":
             f.show_only = False
-        elif _arg_prefix(opt, "duplicate", 3):
+        elif is_arg_prefix(opt, "duplicate", 3):
             f.show_dup = True
-        elif _arg_prefix(opt, "source", 3):
+        elif is_arg_prefix(opt, "source", 3):
             f.comment_source = True
-        elif _arg_prefix(opt, "sort", 3):
+        elif is_arg_prefix(opt, "sort", 3):
             f.sort_name = True
-        elif _arg_prefix(opt, "upgrade", 3):
+        elif is_arg_prefix(opt, "upgrade", 3):
             f.hide_obsolete = f.hide_if_match = True
     return f
 
@@ -221,81 +213,81 @@ def parse_args(args: list[str]) -> Options:
             continue
         arg = a[1:]
         word, colon, opts = arg.partition(":")
-        if _arg_prefix(arg, "name", 1):
+        if is_arg_prefix(arg, "name", 1):
             o.name = _next(args, i, "name"); i += 1
-        elif _arg_prefix(arg, "address", 1):
+        elif is_arg_prefix(arg, "address", 1):
             o.addr = _next(args, i, "address"); i += 1
-        elif _arg_prefix(arg, "pool", 1):
+        elif is_arg_prefix(arg, "pool", 1):
             o.pool = _next(args, i, "pool"); i += 1
-        elif _arg_prefix(arg, "local-name", 2):
+        elif is_arg_prefix(arg, "local-name", 2):
             o.local_name = _next(args, i, "local_name"); i += 1
-        elif _arg_prefix(arg, "subsystem", 3):
+        elif is_arg_prefix(arg, "subsystem", 3):
             o.subsys = _next(args, i, "subsystem"); i += 1
-        elif _arg_prefix(arg, "master", 2):
+        elif is_arg_prefix(arg, "master", 2):
             o.daemon, o.ask = "master", True
-        elif _arg_prefix(arg, "schedd", 2):
+        elif is_arg_prefix(arg, "schedd", 2):
             o.daemon = "schedd"
-        elif _arg_prefix(arg, "startd", 2):
+        elif is_arg_prefix(arg, "startd", 2):
             o.daemon = "startd"
-        elif _arg_prefix(arg, "collector", 3):
+        elif is_arg_prefix(arg, "collector", 3):
             o.daemon = "collector"
-        elif _arg_prefix(arg, "negotiator", 3):
+        elif is_arg_prefix(arg, "negotiator", 3):
             o.daemon = "negotiator"
-        elif _arg_prefix(arg, "set", 2):
+        elif is_arg_prefix(arg, "set", 2):
             o.mode = "set"
-        elif _arg_prefix(arg, "unset", 3):
+        elif is_arg_prefix(arg, "unset", 3):
             o.mode = "unset"
-        elif _arg_prefix(arg, "rset", 3):
+        elif is_arg_prefix(arg, "rset", 3):
             o.mode = "rset"
-        elif _arg_prefix(arg, "runset", 5):
+        elif is_arg_prefix(arg, "runset", 5):
             o.mode = "runset"
-        elif _arg_prefix(arg, "mixedcase", 2):
+        elif is_arg_prefix(arg, "mixedcase", 2):
             o.mixedcase = True
-        elif _arg_prefix(arg, "raw", 3):
+        elif is_arg_prefix(arg, "raw", 3):
             o.raw = True
-        elif _arg_prefix(arg, "default", 3):
+        elif is_arg_prefix(arg, "default", 3):
             if o.verbose:
                 raise _usage_error("-default cannot be used with -verbose\n")
             o.default = True
-        elif _arg_prefix(arg, "config", 2):
+        elif is_arg_prefix(arg, "config", 2):
             o.config = True
-        elif _arg_prefix(word, "verbose", 1):
+        elif is_arg_prefix(word, "verbose", 1):
             if o.default:
                 raise _usage_error("-verbose cannot be used with -default\n")
             o.verbose = not (colon and "terse" in opts.split(","))
-        elif _arg_prefix(arg, "dump", 1):
+        elif is_arg_prefix(arg, "dump", 1):
             o.dump = True
-        elif _arg_prefix(arg, "trace", 2):
+        elif is_arg_prefix(arg, "trace", 2):
             pass                     # the values still print; the trace itself is not kept
-        elif _arg_prefix(arg, "expanded", 2):
+        elif is_arg_prefix(arg, "expanded", 2):
             o.expanded = True
-        elif _arg_prefix(word, "macro", 3):
+        elif is_arg_prefix(word, "macro", 3):
             o.macro = True
-            o.macro_path = bool(colon) and _arg_prefix(opts, "path", 4)
-        elif _arg_prefix(arg, "evaluate", 2):
+            o.macro_path = bool(colon) and is_arg_prefix(opts, "path", 4)
+        elif is_arg_prefix(arg, "evaluate", 2):
             o.evaluate = True
-        elif _arg_prefix(arg, "unused", 4):
+        elif is_arg_prefix(arg, "unused", 4):
             o.used = False
-        elif _arg_prefix(arg, "used", 2):
+        elif is_arg_prefix(arg, "used", 2):
             o.used = True
-        elif _arg_prefix(word, "summary", 3):
+        elif is_arg_prefix(word, "summary", 3):
             if o.write is not None and not o.summary:
                 raise _usage_error(f"{a} cannot be used with -writeconfig\n")
             o.summary = True
             o.write = "-"
             o.write_flags = WriteFlags(hide_obsolete=True, hide_if_match=True, comment_version=True,
                                        show_detected=bool(colon) and any(
-                                           _arg_prefix(x, "detected", 3) for x in opts.split(",")))
-        elif _arg_prefix(word, "writeconfig", 3):
+                                           is_arg_prefix(x, "detected", 3) for x in opts.split(",")))
+        elif is_arg_prefix(word, "writeconfig", 3):
             if o.summary:
                 raise _usage_error(f"{a} cannot be used with -summary\n")
             o.write = _next(args, i, "writeconfig"); i += 1
             o.write_flags = _write_flags(opts if colon else None)
-        elif _arg_prefix(word, "debug", 2):
+        elif is_arg_prefix(word, "debug", 2):
             pass
-        elif _arg_prefix(arg, "help", 2) or _arg_prefix(arg, "-help", 3):
+        elif is_arg_prefix(arg, "help", 2) or is_arg_prefix(arg, "-help", 3):
             raise _usage_error()
-        elif _arg_prefix(arg, "version", 3):
+        elif is_arg_prefix(arg, "version", 3):
             raise ToolError("", rc=0, stdout=f"{CONDOR_VERSION}\n{CONDOR_PLATFORM}\n")
         else:
             raise _usage_error(f"{a} is not a valid argument\n")

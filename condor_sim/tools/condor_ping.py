@@ -46,14 +46,6 @@ class Options:
     version: bool = False
 
 
-def _prefix(arg: str, name: str, least: int = 0) -> bool:
-    if not arg.startswith("-"):
-        return False
-    word = arg[2:] if arg.startswith("--") else arg[1:]
-    word = word.split(":", 1)[0]
-    return len(word) >= max(least, 1) and name.startswith(word)
-
-
 def parse_args(args: list[str]) -> Options:
     o = Options()
 
@@ -70,46 +62,46 @@ def parse_args(args: list[str]) -> Options:
     i = 0
     while i < len(args):
         a = args[i]
-        if _prefix(a, "help", 1):
+        if C.is_option(a, "help", 1):
             o.help = True
-        elif _prefix(a, "quiet"):
+        elif C.is_option(a, "quiet"):
             mode(QUIET)
-        elif _prefix(a, "table", 2):
+        elif C.is_option(a, "table", 2):
             mode(TABLE)
-        elif _prefix(a, "verbose"):
+        elif C.is_option(a, "verbose"):
             mode(VERBOSE)
-        elif _prefix(a, "long"):
+        elif C.is_option(a, "long"):
             mode(LONG, LONG)
-        elif _prefix(a, "format", 1):
+        elif C.is_option(a, "format", 1):
             mode(FORMAT, FORMAT)
             if i + 2 >= len(args):
                 raise C.ToolError("ERROR: -format requires 2 arguments\n\n" + usage())
             o.formats.append((args[i + 1], args[i + 2]))
             i += 2
-        elif _prefix(a, "af", 2) or _prefix(a, "autoformat", 5):
+        elif C.is_option(a, "af", 2) or C.is_option(a, "autoformat", 5):
             af, j = C.autoformat_args(args, i)
             mode(FORMAT, FORMAT)
             o.af = af
             i = j
             continue
-        elif _prefix(a, "pool"):
+        elif C.is_option(a, "pool"):
             o.pool = value(i, "ERROR: -pool requires an argument.")
             i += 1
-        elif _prefix(a, "name"):
+        elif C.is_option(a, "name"):
             o.name = value(i, "ERROR: -name requires an argument.")
             i += 1
-        elif _prefix(a, "subsystem", 3) or _prefix(a, "type", 4):
+        elif C.is_option(a, "subsystem", 3) or C.is_option(a, "type", 4):
             t = value(i, f"ERROR: {a} requires an argument.")
             if t.lower() not in DAEMON_TYPES:
                 raise C.ToolError(f"ERROR: unrecognized daemon type: {t}\n\n" + usage())
             o.dtype = t.lower()
             i += 1
-        elif _prefix(a, "address"):
+        elif C.is_option(a, "address"):
             o.address = value(i, "ERROR: -address requires an argument.")
             i += 1
-        elif _prefix(a, "version", 4):
+        elif C.is_option(a, "version", 4):
             o.version = True
-        elif _prefix(a, "debug"):
+        elif C.is_option(a, "debug"):
             pass
         elif not a.startswith("-") or a == "-":
             o.tokens += list(ALL_LEVELS) if a.upper() == "ALL" else [a]

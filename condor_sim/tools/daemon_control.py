@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from condor_sim.tools import _control_usage as U
-from condor_sim.tools.common import ToolError, run_tool
+from condor_sim.tools.common import ToolError, is_dash_arg_prefix, run_tool
 
 # ------------------------------------------------------------------------------ commands
 # condor_commands.h
@@ -99,17 +99,6 @@ class Options:
         return self.subsys_arg if self.dtype == "generic" else self.dtype
 
 
-def _prefix(arg: str, name: str, least: int = 0) -> bool:
-    """is_dash_arg_prefix: ``-`` (or ``--``) and a prefix of ``name`` at least ``least``
-    long (``-1``: all of it)."""
-    if not arg.startswith("-"):
-        return False
-    word = arg[2:] if arg.startswith("--") else arg[1:]
-    if least < 0:
-        return word == name
-    return len(word) >= max(least, 1) and name.startswith(word)
-
-
 def _usage_error(o: Options, message: str, usage: str) -> ToolError:
     return ToolError(message + usage)
 
@@ -138,75 +127,75 @@ def parse_args(tool: str, args: list[str]) -> Options:
         nxt = args[i + 1] if i + 1 < len(args) else None
         if not a.startswith("-"):
             o.targets.append(a)
-        elif _prefix(a, "version"):
+        elif is_dash_arg_prefix(a, "version"):
             o.version = True
             return o
-        elif _prefix(a, "help"):
+        elif is_dash_arg_prefix(a, "help"):
             o.help = True
             return o
-        elif _prefix(a, "peaceful", 2):
+        elif is_dash_arg_prefix(a, "peaceful", 2):
             o.peaceful, o.fast, o.force = True, False, False
             shutdown_flag("peaceful", (DAEMONS_OFF, RESTART))
-        elif _prefix(a, "pool", 1):
+        elif is_dash_arg_prefix(a, "pool", 1):
             if nxt is None:
                 raise bad("ERROR: -pool requires another argument\n")
             o.pool = nxt
             i += 1
-        elif _prefix(a, "fast", 2):
+        elif is_dash_arg_prefix(a, "fast", 2):
             o.fast, o.peaceful, o.force = True, False, False
             shutdown_flag("fast", (DAEMONS_OFF, RESTART))
-        elif _prefix(a, "force-graceful", 2):
+        elif is_dash_arg_prefix(a, "force-graceful", 2):
             o.fast, o.peaceful, o.force = False, False, True
             shutdown_flag("force-graceful", (DAEMONS_OFF,))
-        elif _prefix(a, "f", -1):
+        elif is_dash_arg_prefix(a, "f", -1):
             raise bad('ERROR: ambiguous parameter: "-f"\nPlease specify "-full" or "-fast"\n')
-        elif _prefix(a, "daemon", 2) or _prefix(a, "subsystem", 2):
-            flag = "-daemon" if _prefix(a, "daemon", 2) else "-subsystem"
+        elif is_dash_arg_prefix(a, "daemon", 2) or is_dash_arg_prefix(a, "subsystem", 2):
+            flag = "-daemon" if is_dash_arg_prefix(a, "daemon", 2) else "-subsystem"
             if nxt is None:
                 raise bad(f"ERROR: {flag} requires another argument\n")
             kind = nxt.lower() if nxt.lower() in DAEMON_TYPES else "generic"
             daemon_flag(kind, nxt)
             i += 1
-        elif _prefix(a, "graceful", 1):
+        elif is_dash_arg_prefix(a, "graceful", 1):
             o.fast = o.peaceful = False
-        elif _prefix(a, "addr", 2):
+        elif is_dash_arg_prefix(a, "addr", 2):
             if nxt is None or nxt.startswith("-"):
                 raise bad("ERROR: -addr requires another argument\n")
             o.targets.append(nxt)
             i += 1
-        elif _prefix(a, "all", 2):
+        elif is_dash_arg_prefix(a, "all", 2):
             o.all = True
-        elif _prefix(a, "a", -1):
+        elif is_dash_arg_prefix(a, "a", -1):
             raise bad('ERROR: ambiguous parameter: "-a"\nPlease specify "-addr" or "-all"\n')
-        elif _prefix(a, "name", 2):
+        elif is_dash_arg_prefix(a, "name", 2):
             if nxt is None or nxt.startswith("-"):
                 raise bad("ERROR: -name requires another argument\n")
             o.targets.append(nxt)
             i += 1
-        elif _prefix(a, "negotiator", 2):
+        elif is_dash_arg_prefix(a, "negotiator", 2):
             daemon_flag("negotiator")
-        elif _prefix(a, "n", -1):
+        elif is_dash_arg_prefix(a, "n", -1):
             raise bad('ERROR: ambiguous parameter: "-n"\nPlease specify "-name" or "-negotiator"\n')
-        elif _prefix(a, "master", 1):
+        elif is_dash_arg_prefix(a, "master", 1):
             daemon_flag("master")
-        elif _prefix(a, "constraint", 3):
+        elif is_dash_arg_prefix(a, "constraint", 3):
             if o.constraint is not None:
                 raise ToolError("ERROR: only one -constraint argument is allowed\n")
             if nxt is None:
                 raise bad("ERROR: -constraint requires another argument\n")
             o.constraint = nxt
             i += 1
-        elif _prefix(a, "collector", 3):
+        elif is_dash_arg_prefix(a, "collector", 3):
             daemon_flag("collector")
-        elif _prefix(a, "co", -1):
+        elif is_dash_arg_prefix(a, "co", -1):
             raise bad('ERROR: ambigous parameter: "-co"\nPlease specify "-collector" or "-constraint"\n')
-        elif _prefix(a, "kbdd", 1):
+        elif is_dash_arg_prefix(a, "kbdd", 1):
             daemon_flag("kbdd")
-        elif _prefix(a, "schedd", 2):
+        elif is_dash_arg_prefix(a, "schedd", 2):
             daemon_flag("schedd")
-        elif _prefix(a, "startd", 2):
+        elif is_dash_arg_prefix(a, "startd", 2):
             daemon_flag("startd")
-        elif _prefix(a, "s", -1):
+        elif is_dash_arg_prefix(a, "s", -1):
             raise bad('ERROR: ambiguous argument "-s"\n'
                       'Please specify "-subsystem", "-startd" or "-schedd"\n')
         else:
