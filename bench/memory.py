@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -95,11 +96,34 @@ def pool_footprint(pids: list[int]) -> int | None:
     return len(frames) * page
 
 
-def one_run(directory: Path, config: dict[str, str]) -> tuple[list[tuple], str, float]:
+SUBMIT_AND_WAIT = r"""
+import sys, time, htcondor2
+n = int(sys.argv[1])
+s = htcondor2.Schedd()
+s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "600"}), count=n)
+deadline = time.time() + 120
+while time.time() < deadline and len(s.query("JobStatus == 2", ["ProcId"])) < n:
+    time.sleep(0.1)
+print(len(s.query("JobStatus == 2", ["ProcId"])))
+"""
+
+
+def start_jobs(pool: Pool, n: int) -> int:
+    """Submit ``n`` sleep jobs through the real client and wait until all run."""
+    env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file))
+    out = subprocess.run([sys.executable, "-c", SUBMIT_AND_WAIT, str(n)], env=env, capture_output=True,
+                         text=True, timeout=180)
+    return int(out.stdout.strip() or 0)
+
+
+def one_run(directory: Path, config: dict[str, str], jobs: int = 0) -> tuple[list[tuple], str, float]:
     pool = Pool(directory, config=config)
     pool.create()
     try:
         ready = pool.start(timeout=60, create=False)
+        if jobs:
+            running = start_jobs(pool, jobs)
+            print(f"{running} of {jobs} jobs running")
         time.sleep(1.0)
         procs = pool_processes(pool)
         rows, kind = measure(procs)
@@ -115,6 +139,8 @@ def main() -> int:
     ap.add_argument("--daemons", help="DAEMON_LIST, comma- or space-separated (default: the pool's)")
     ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh pool (default 1)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
+    ap.add_argument("--jobs", type=int, default=0,
+                    help="measure with this many sleep jobs running (their own processes listed apart)")
     args = ap.parse_args()
     config: dict[str, str] = {}
     for item in args.config:
@@ -127,17 +153,22 @@ def main() -> int:
     kind = "PSS"
     with tempfile.TemporaryDirectory(prefix="condor-sim-mem-") as tmp:
         for i in range(args.repeat):
-            rows, kind, ready, footprint = one_run(Path(tmp) / f"run{i}", config)
+            rows, kind, ready, footprint = one_run(Path(tmp) / f"run{i}", config, args.jobs)
             readies.append(ready)
             print(f"run {i + 1}: ready in {ready:.3f} s; {len(rows)} processes")
             print(f"  {'name':<18} {'pid':>8} {'ppid':>8} {'RSS MB':>8} {kind + ' MB':>8}")
             for name, pid, ppid, rss, shared in rows:
                 print(f"  {name:<18} {pid:>8} {ppid:>8} {rss / 1e6:>8.1f} {shared / 1e6:>8.1f}")
-            rss_t = sum(r[3] for r in rows) / 1e6
-            shared_t = sum(r[4] for r in rows) / 1e6
+            ours = [r for r in rows if r[0].startswith("condor_")]     # daemons and starters
+            rss_t = sum(r[3] for r in ours) / 1e6
+            shared_t = sum(r[4] for r in ours) / 1e6
             totals_rss.append(rss_t)
             totals_shared.append(shared_t)
-            print(f"  {'total':<18} {'':>8} {'':>8} {rss_t:>8.1f} {shared_t:>8.1f}")
+            print(f"  {'total (pool)':<18} {'':>8} {'':>8} {rss_t:>8.1f} {shared_t:>8.1f}")
+            if len(ours) < len(rows):
+                print(f"  {'jobs themselves':<18} {'':>8} {'':>8} "
+                      f"{sum(r[3] for r in rows if r not in ours) / 1e6:>8.1f} "
+                      f"{sum(r[4] for r in rows if r not in ours) / 1e6:>8.1f}")
             if footprint is not None:
                 footprints.append(footprint / 1e6)
                 print(f"  distinct pages of the pool: {footprint / 1e6:.1f} MB")

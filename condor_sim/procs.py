@@ -99,3 +99,73 @@ def lock_holder(path: str | os.PathLike) -> int | None:
     if ltype == fcntl.F_UNLCK:
         return None
     return pid if pid > 0 else -1
+
+
+# ------------------------------------------------------------------ process names (Linux)
+_PR_SET_NAME = 15
+_LIBC: list = []
+
+
+def libc():
+    """The C library through ctypes (None where it cannot be loaded), loaded once."""
+    if not _LIBC:
+        try:
+            import ctypes
+            _LIBC.append(ctypes.CDLL(None, use_errno=True))
+        except OSError:
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+def set_process_name(name: str) -> bool:
+    """``prctl(PR_SET_NAME)``: what ``ps -o comm`` and psutil's name() show (15 bytes)."""
+    lib = libc()
+    try:
+        return lib is not None and lib.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
+    except AttributeError:
+        return False
+
+
+def proc_areas() -> tuple[int, int, int, int] | None:
+    """Where the kernel keeps our command line and initial environment
+    (``/proc/self/stat`` arg_start, arg_end, env_start, env_end)."""
+    try:
+        with open("/proc/self/stat") as f:
+            data = f.read()
+        fields = data[data.rindex(")") + 2:].split()
+        return int(fields[45]), int(fields[46]), int(fields[47]), int(fields[48])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _arg_area() -> tuple[int, int] | None:
+    a = proc_areas()
+    return (a[0], a[1]) if a else None
+
+
+def set_title(argv: list[str]) -> bool:
+    """Make ``/proc/self/cmdline`` read ``argv``, written over the master's own command
+    line (a fork inherits it); False, changing nothing, where it does not fit.
+
+    Arguments without spaces are written the way setproctitle does (one string, the
+    area's last byte not NUL: the kernel then reads up to the first NUL and tools split
+    on spaces); others as NUL-separated strings padded with NULs."""
+    area = _arg_area()
+    if area is None:
+        return False
+    start, end = area
+    size = end - start
+    words = [a.encode() for a in argv]
+    if any(b" " in w or b"\0" in w for w in words):
+        text = b"\0".join(words) + b"\0"
+        if len(text) > size:
+            return False
+        buf = text + b"\0" * (size - len(text))
+    else:
+        text = b" ".join(words) + b"\0"
+        if len(text) + 1 > size:
+            return False
+        buf = text + b"\0" * (size - len(text) - 1) + b" "
+    import ctypes
+    ctypes.memmove(start, buf, size)
+    return True

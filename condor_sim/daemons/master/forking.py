@@ -39,13 +39,15 @@ import os
 import re
 import sys
 
+from ... import procs
+from ...procs import set_process_name, set_title
+
 FORK_KNOB = "CONDOR_SIM_FORK_DAEMONS"
 # Room in the master's initial environment for its forks' own (see set_environ_block).
 ENV_ROOM = "CONDOR_SIM_ENV_ROOM"
 ENV_ROOM_SIZE = 2048
 LAUNCHER_MARK = b"# condor-sim daemon launcher"
 _RUN_MODULE = re.compile(rb"runpy\.run_module\(\s*['\"]([\w.]+)['\"]")
-_PR_SET_NAME = 15
 
 _preloaded: set[str] = set()
 # Imported by every daemon on its first connection (lazily, in security/handshake.py):
@@ -134,7 +136,7 @@ def preload(modules) -> None:
     forks share it (and their collector never touches it)."""
     import gc
     import importlib
-    _libc()                    # ctypes and libc, for the forks to name themselves
+    procs.libc()                    # ctypes and libc, for the forks to name themselves
     new = [m for m in list(modules) + list(ALSO_SHARED) if m and m not in _preloaded]
     for m in new:
         try:
@@ -279,46 +281,6 @@ def _set_environment(env: dict[str, str], drop: tuple) -> None:
         time.tzset()
 
 
-_LIBC: list = []
-
-
-def _libc():
-    """The C library through ctypes (None where it cannot be loaded), loaded once."""
-    if not _LIBC:
-        try:
-            import ctypes
-            _LIBC.append(ctypes.CDLL(None, use_errno=True))
-        except OSError:
-            _LIBC.append(None)
-    return _LIBC[0]
-
-
-def set_process_name(name: str) -> bool:
-    """``prctl(PR_SET_NAME)``: what ``ps -o comm`` and psutil's name() show (15 bytes)."""
-    libc = _libc()
-    try:
-        return libc is not None and libc.prctl(_PR_SET_NAME, name.encode()[:15], 0, 0, 0) == 0
-    except AttributeError:
-        return False
-
-
-def _areas() -> tuple[int, int, int, int] | None:
-    """Where the kernel keeps our command line and initial environment
-    (``/proc/self/stat`` arg_start, arg_end, env_start, env_end)."""
-    try:
-        with open("/proc/self/stat") as f:
-            data = f.read()
-        fields = data[data.rindex(")") + 2:].split()
-        return int(fields[45]), int(fields[46]), int(fields[47]), int(fields[48])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _arg_area() -> tuple[int, int] | None:
-    a = _areas()
-    return (a[0], a[1]) if a else None
-
-
 # What an exec'd daemon's initial environment lacks: the family session reaches it
 # after its start (as it reached a pre-started one, through a pipe).
 _NOT_INITIAL = (b"CONDOR_PRIVATE_INHERIT",)
@@ -331,7 +293,7 @@ def set_environ_block(env: dict[bytes, bytes]) -> bool:
 
     The C library's ``environ`` points into that memory: every variable is set again
     first, so that no pointer is left there."""
-    area = _areas()
+    area = procs.proc_areas()
     if area is None:
         return False
     start, end = area[2], area[3]
@@ -343,34 +305,6 @@ def set_environ_block(env: dict[bytes, bytes]) -> bool:
     import ctypes
     buf = block + b"\0" * (end - start - len(block))
     ctypes.memmove(start, buf, len(buf))
-    return True
-
-
-def set_title(argv: list[str]) -> bool:
-    """Make ``/proc/self/cmdline`` read ``argv``, written over the master's own command
-    line (a fork inherits it); False, changing nothing, where it does not fit.
-
-    Arguments without spaces are written the way setproctitle does (one string, the
-    area's last byte not NUL: the kernel then reads up to the first NUL and tools split
-    on spaces); others as NUL-separated strings padded with NULs."""
-    area = _arg_area()
-    if area is None:
-        return False
-    start, end = area
-    size = end - start
-    words = [a.encode() for a in argv]
-    if any(b" " in w or b"\0" in w for w in words):
-        text = b"\0".join(words) + b"\0"
-        if len(text) > size:
-            return False
-        buf = text + b"\0" * (size - len(text))
-    else:
-        text = b" ".join(words) + b"\0"
-        if len(text) + 1 > size:
-            return False
-        buf = text + b"\0" * (size - len(text) - 1) + b" "
-    import ctypes
-    ctypes.memmove(start, buf, size)
     return True
 
 

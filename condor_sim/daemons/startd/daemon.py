@@ -22,11 +22,12 @@ import os
 import signal
 import time
 
-from ... import texts as T
+from ... import procs, texts as T
 from ...cedar.classad_wire import get_ad, put_ad
 from ...cedar.commands import Cmd
 from ...command_table import command
 from ...connection import ConnectionClosed
+from ...execute.starter import run_starter      # imported before the forks share it
 from ...security import client as security_client
 from ...security.perms import Perm
 from ..base import Daemon
@@ -273,7 +274,6 @@ class Startd(Daemon):
             self.changed()
 
     def fork_starter(self, slot, job, job_id: str) -> Activation:
-        from ...execute.starter import run_starter
         execute = self.config.get("EXECUTE") or os.path.join(self.config.get("LOCAL_DIR") or ".", "execute")
         starter_log = os.path.join(self.config.get("LOG") or ".", f"StarterLog.{slot.name.split('@')[0]}")
         kill_timeout = float(self.config.get_int("KILLING_TIMEOUT", 30)) - 1
@@ -285,6 +285,9 @@ class Startd(Daemon):
                 os.close(r)
                 gc.disable()
                 _child_signals()
+                procs.set_process_name("condor_starter")
+                procs.set_title([os.path.join(os.path.dirname(self.exe_path()), "condor_starter"), "-f",
+                                 "-a", slot.name.split("@")[0], "127.0.0.1"])
                 log = _StarterLog(self.config, starter_log, slot.name)
                 code = run_starter(job, execute_dir=execute, slot_name=slot.name, report_fd=w,
                                    log=log.log, kill_timeout=max(1.0, kill_timeout))
@@ -329,7 +332,6 @@ class Startd(Daemon):
                 sig = os.WTERMSIG(status)
                 self.log.log(T.STARTD_STARTER_KILLED.format(pid=act.pid, signal=sig, name=_signal_name(sig)))
             if act.job_pid:
-                from ... import procs
                 procs.kill_tree(act.job_pid)
                 procs.kill_group(act.job_pid)
             await act.reports.put({"Event": "starter_lost", "Reason": _status_text(status)})
