@@ -433,35 +433,62 @@ class JobRunner:
             if self.queue.status(c, p) != IDLE:
                 await self.release_claim(startd, dslot_claim)
                 return
-            shadow = Shadow(self, c, p, dslot_claim, dslot_ad, startd)
-            self.shadows[jp] = shadow
-            owner = unquote(job.get("Owner")) or ""
+        finally:
+            self.matched.discard(jp)
+        await self.run_on_claim(jp, dslot_claim, dslot_ad, startd)
+
+    async def run_on_claim(self, jp: tuple[int, int], claim_id: str, slot_ad, startd: str) -> None:
+        """Run the job on its claimed slot, then the owner's next look-alike idle job on the
+        same claim (the real schedd's claim reuse), until none is left; then release it."""
+        shape = _autocluster(self.queue.job(*jp) or {})
+        while jp is not None:
+            await self.run_shadow(jp, claim_id, slot_ad, startd)
+            jp = self.next_on_claim(shape)
+        await self.release_claim(startd, claim_id)
+        self.changed()
+        if any(self.queue.status(*j) == IDLE for j in self.queue.jobs):
+            self.need_reschedule()
+
+    def next_on_claim(self, shape: str):
+        for (c, p), own in self.queue.jobs.items():
+            if (c, p) in self.matched or (c, p) in self.shadows:
+                continue
+            cl = self.queue.clusters.get(c, {})
+            if int_value(own.get("JobStatus") or cl.get("JobStatus")) != IDLE:
+                continue
+            job = self.queue.job(c, p)
+            if job is not None and _autocluster(job) == shape:
+                return (c, p)
+        return None
+
+    async def run_shadow(self, jp: tuple[int, int], claim_id: str, slot_ad, startd: str) -> None:
+        c, p = jp
+        job = self.queue.job(c, p)
+        if job is None:
+            return
+        shadow = Shadow(self, c, p, claim_id, slot_ad, startd)
+        self.shadows[jp] = shadow
+        owner = unquote(job.get("Owner")) or ""
+        try:
             now = int(time.time())
             cluster_ad = self.queue.clusters.get(c)
             if cluster_ad is not None:          # in memory only, as the real schedd keeps it
                 cluster_ad.update(LC.first_match_date(cluster_ad, now))
-            slot_id = dslot_ad.get("SlotID")
+            slot_id = slot_ad.get("SlotID")
             await self.update_job(c, p, LC.on_match(
-                job, now, slot_name=shadow.slot_name, startd_sinful=startd, claim_id=dslot_claim,
-                public_claim_id=str(dslot_ad.get("PublicClaimId") or dslot_claim.split("#")[0]),
-                slot_id=slot_id if isinstance(slot_id, int) else 1, machine=_plain(dslot_ad),
+                job, now, slot_name=shadow.slot_name, startd_sinful=startd, claim_id=claim_id,
+                public_claim_id=str(slot_ad.get("PublicClaimId") or claim_id.split("#")[0]),
+                slot_id=slot_id if isinstance(slot_id, int) else 1, machine=_plain(slot_ad),
                 startd_principal=f"execute-side@matchsession/{_host_of(startd)}"))
             self.log.log(T.SCHEDD_SHADOW_BIRTHDATE.format(job=f"{c}.{p}"))
             self.log.log(T.SCHEDD_STARTED_SHADOW.format(job=f"{c}.{p}", slot=shadow.slot_name, startd=startd,
                                                         owner=owner, pid=os.getpid()))
-        finally:
-            self.matched.discard(jp)
-        try:
             shadow.task = asyncio.current_task()
             await shadow.run()
         finally:
             self.shadows.pop(jp, None)
             self.log.log(T.SCHEDD_MATCH_DELETED.format(slot=shadow.slot_name, startd=startd,
-                                                owner=owner, job=f"{c}.{p}"))
-            await self.release_claim(startd, shadow.claim_id)
-            self.changed()
-            if any(self.queue.status(*j) == IDLE for j in self.queue.jobs):
-                self.need_reschedule()
+                                                       owner=owner, job=f"{c}.{p}"))
 
     def need_reschedule_later(self) -> None:
         loop = asyncio.get_running_loop()
