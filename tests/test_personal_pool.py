@@ -55,19 +55,21 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture(scope="module")
-def personal(tmp_path_factory):
+@pytest.fixture(scope="module", params=["fork", "exec"])
+def personal(request, tmp_path_factory):
+    """The pool's daemons as forks of the master (Linux), or exec'd as elsewhere."""
     base = tmp_path_factory.mktemp("personal")
+    extra = {"CONDOR_SIM_FORK_DAEMONS": "false"} if request.param == "exec" else {}
     bin_dir = make_bin(base / "bin")
     local_dir, out_dir = base / "pool", base / "out"
     out_dir.mkdir()
     t0 = time.monotonic()
     p = subprocess.run([sys.executable, "-c", SCRIPT, str(local_dir), str(out_dir)],
-                       env=environment(bin_dir), capture_output=True, text=True, timeout=180)
-    elapsed = time.monotonic() - t0
+                       env=environment(bin_dir, **extra), capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stderr[-4000:]
+    assert time.monotonic() - t0 < 60
     report = json.loads(p.stdout.strip().splitlines()[-1])
-    return {"report": report, "local_dir": local_dir, "out_dir": out_dir, "elapsed": elapsed}
+    return {"report": report, "local_dir": local_dir, "out_dir": out_dir}
 
 
 def test_the_pool_starts_with_the_wheels_config_and_no_htcondor(personal):
@@ -92,6 +94,27 @@ def test_the_master_starts_the_paths_the_config_names(personal):
     assert "Cannot execute" not in log
     banner = (personal["local_dir"] / "log" / "SchedLog").read_text().splitlines()[2]
     assert banner.endswith(f"** {sbin}/condor_schedd")
+
+
+def test_which_program_runs_for_a_daemon_path(tmp_path):
+    from condor_sim.daemons.master import executables as X
+    from condor_sim.poolconfig import launcher
+    assert X.own_module("/usr/sbin/condor_schedd") == "condor_sim.daemons.schedd"
+    assert X.own_module("/opt/x/condor_startd") == "condor_sim.daemons.startd"
+    assert X.own_module("/usr/sbin/condor_master") is None        # the master runs itself
+    assert X.own_module("/usr/sbin/condor_shadow") is None        # not simulated as a daemon
+    assert X.own_module("/bin/false") is None
+    ours = tmp_path / "condor_schedd"
+    ours.write_text(launcher("condor_sim.daemons.schedd"))
+    assert X.own_module(str(ours)) is None                        # a launcher says it itself
+    exe, argv = X.exec_command("condor_sim.daemons.collector", "/usr/sbin/condor_collector",
+                               ["condor_collector", "-local-name", "C2"])
+    assert exe == sys.executable and argv[-2:] == ["-local-name", "C2"]
+    assert "sys.argv[0] = '/usr/sbin/condor_collector'" in argv[2]
+    assert X.master_command("/nonexistent/condor_master", "", ["-f"]) == \
+        (sys.executable, [sys.executable, "-m", "condor_sim.daemons.master", "-f"])
+    assert X.master_command("/nonexistent/condor_master", "/bin/true", ["-f"]) == ("/bin/true", ["/bin/true", "-f"])
+    assert X.master_command("/bin/true", "/x", ["-f"]) == ("/bin/true", ["/bin/true", "-f"])
 
 
 def test_a_job_runs_through_its_schedd(personal):
