@@ -7,8 +7,10 @@ the log directory (``LOG``): the address files and the daemons' logs.
   This is what ``htcondor2.personal.PersonalPool`` and HTCondor's test harness wait on.
 * ``-daemons`` scans the logs for each daemon's pid, exit status and address, and asks the
   live ones for their parent pid and executable (``RemoteParam``).
-* The default view (and ``-long``/``-af``) asks the startd for its slots with jobs; a pool
-  without a startd shows nothing.
+* The default view (and ``-long``/``-af``) asks the startd for its slots with jobs (the
+  collector, where the startd does not answer) and prints one line per running job, with
+  the job's pid and working directory read from this machine; a pool without a startd,
+  or a startd running nothing, shows nothing.
 
 The log scanning (:func:`scan_log_dir`) and the renderings (:func:`render_ready`,
 :func:`render_daemons`) are pure functions of file names, log text and ads.
@@ -446,21 +448,130 @@ def body(args: list[str]) -> int:
     return 0
 
 
-def startd_view(o: Options, addr: str) -> str:
-    """The slots with jobs of the startd at ``addr`` (the simulated pool has no startd)."""
-    import htcondor2
-    constraint = " && ".join(["JobId =!= undefined"] + [f"({c})" for c in o.constraints])
-    try:
-        ads = htcondor2.Collector().query(htcondor2.AdType.Startd, constraint=constraint)
-    except Exception:
+# ------------------------------------------------------------------------------ the startd's jobs
+WHO_COLUMNS = ("OWNER", "CLIENT", "SLOT", "JOB", "  RUNTIME", "PID", "JOB_DIR")
+
+
+def format_runtime(secs) -> str:
+    """``PRINTAS RUNTIME``: HTCondor's ``format_time``, days right-aligned in three."""
+    secs = max(int(secs), 0)
+    return f"{secs // 86400:3d}+{secs % 86400 // 3600:02d}:{secs % 3600 // 60:02d}:{secs % 60:02d}"
+
+
+def slot_id_text(ad) -> str:
+    """The SLOT column (``SLOT_ID``): ``1_1`` for a dynamic slot named ``slot1_1@...``."""
+    slot = ad.get("SlotID")
+    if not isinstance(slot, int):
         return ""
+    if ad.get("DynamicSlot") is True:
+        name = ad.get("Name")
+        if isinstance(name, str) and name.startswith("slot"):
+            return name[4:].split("@", 1)[0][:9]
+        return f"{slot}_?"
+    return str(slot)
+
+
+def startd_banner(ad, count: int) -> str:
+    """``--Startd : HOST has N job(s) running:`` (the host of the slot's name)."""
+    name = ad.get("Name") if isinstance(ad.get("Name"), str) else ad.get("RemoteHost")
+    host = name.split("@", 1)[1] if isinstance(name, str) and "@" in name else (name or "")
+    return f"\n--Startd : {host} has {count} job(s) running:\n"
+
+
+def job_rows(ads, pid_of, cwd_of) -> list[list[str]]:
+    """The cells of each slot with a job; ``pid_of(ad)`` finds the job's pid (None when
+    unknown), ``cwd_of(pid)`` its working directory."""
+    rows = []
+    for ad in ads:
+        pid = pid_of(ad)
+        run = ad.get("TotalJobRunTime")
+        rows.append([_text(ad.get("RemoteOwner")), _text(ad.get("ClientMachine")), slot_id_text(ad),
+                     _text(ad.get("JobId")), format_runtime(run) if isinstance(run, int) else "",
+                     str(pid) if pid else "", (cwd_of(pid) or "") if pid else ""])
+    return rows
+
+
+def _text(v) -> str:
+    return v if isinstance(v, str) else ("" if v is None else str(v))
+
+
+def render_jobs(ads, pid_of, cwd_of) -> str:
+    """The default view of one startd: its banner, the headings and one line per slot
+    with a job, then a blank line; nothing for a startd running no job.  Columns are as
+    wide as their widest cell or heading; the last cell of a line is not padded."""
+    ads = list(ads)
+    if not ads:
+        return ""
+    rows = job_rows(ads, pid_of, cwd_of)
+    widths = [max([len(h)] + [len(r[i]) for r in rows]) for i, h in enumerate(WHO_COLUMNS)]
+    out = [startd_banner(ads[0], len(ads))]
+    out.append(" ".join(h.ljust(w) for h, w in zip(WHO_COLUMNS, widths)) + "\n")
+    for r in rows:
+        cells = [c.ljust(w) for c, w in zip(r[:-1], widths)] + [r[-1]]
+        out.append(" ".join(cells) + "\n")
+    out.append("\n")
+    return "".join(out)
+
+
+def job_pid(ad) -> int | None:
+    """The job's pid: the slot's ``JobPid``, else the first child of its starter
+    (``StarterPid``) on this machine."""
+    pid = ad.get("JobPid")
+    if isinstance(pid, int) and pid > 0:
+        return pid
+    starter = ad.get("StarterPid")
+    if not isinstance(starter, int) or starter <= 0:
+        return None
+    try:
+        import psutil
+        kids = psutil.Process(starter).children()
+    except Exception:
+        return None
+    return kids[0].pid if kids else None
+
+
+def process_cwd(pid: int) -> str | None:
+    try:
+        import psutil
+        return psutil.Process(pid).cwd()
+    except Exception:
+        return None
+
+
+def startd_ads(addr: str, constraint: str) -> list:
+    """The startd's slot ads that match: asked of the startd itself (as the real tool
+    does), else of the collector (the same public ads, as of the startd's last update)."""
+    import htcondor2
+    for where in (addr, None):
+        try:
+            coll = htcondor2.Collector(where) if where else htcondor2.Collector()
+            c = constraint if where else f"({constraint}) && StartdIpAddr == {_quote(addr)}"
+            ads = list(coll.query(htcondor2.AdType.Startd, constraint=c))
+            return sorted(ads, key=lambda a: (_int(a.get("SlotID")), _int(a.get("DSlotId"))))
+        except Exception:
+            continue
+    return []
+
+
+def _int(v) -> int:
+    return v if isinstance(v, int) else 0
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def startd_view(o: Options, addr: str) -> str:
+    """The slots running jobs of the startd at ``addr``."""
+    constraint = " && ".join(["JobId =!= undefined"] + [f"({c})" for c in o.constraints])
+    ads = startd_ads(addr, constraint)
     if o.long:
         return C.render_long(ads)
     if o.af is not None:
         return o.af.render(ads)
     if o.formats:
         return C.render_format(ads, o.formats)
-    return ""
+    return render_jobs(ads, job_pid, process_cwd)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import time
 
 from ... import procs
 from ... import texts as T
-from . import forking
+from . import executables, forking
 from .constants import (BACKGROUND_FD_ENV, DAEMON_NO_RESTART, FAST, GRACEFUL, JOB_EXEC_FAILED, KILL,
                         NONE, PEACEFUL, SIGNAMES)
 
@@ -76,6 +76,7 @@ class ChildDaemon:
         self.name = name
         self.runs_here = name != "MASTER"
         self.process_name: str | None = None
+        self.module: str | None = None     # ours, standing in for process_name (see .executables)
         self.pid = 0
         self.restarts = 0
         self.on_hold = False
@@ -180,7 +181,9 @@ class ChildDaemon:
             m.log.log(T.SKIP_STARTUP.format(name=self.name))
             return False
         path = self.process_name or ""
-        if not os.access(path, os.X_OK):
+        own = getattr(m, "own_module", None)
+        self.module = own(path) if own is not None else None
+        if self.module is None and not os.access(path, os.X_OK):
             e = _errno_of_access(path)
             m.log.log(T.CANNOT_EXECUTE.format(path=path, errno=e, error=os.strerror(e)))
             self.pid = 0
@@ -223,13 +226,16 @@ class ChildDaemon:
                 return held.pid
             held.cancel()        # started with something else than we would start now
         fork_module = getattr(m, "fork_module", None)
-        module = fork_module(path, self.env) if fork_module is not None else None
+        module = fork_module(path, self.env, self.module) if fork_module is not None else None
         if module:
             return forking.fork_daemon(module, path, args, {**extra, **private}, (BACKGROUND_FD_ENV,))
         env = dict(os.environ)
         env.pop(BACKGROUND_FD_ENV, None)
         env.update(extra)
         env.update(private)
+        if self.module:
+            exe, argv = executables.exec_command(self.module, path, args)
+            return procs.spawn(exe, argv, env)
         return procs.spawn(path, args, env)
 
     def _started(self, path: str, args: list[str]) -> None:

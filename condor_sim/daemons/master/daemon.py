@@ -23,7 +23,7 @@ _HOST_PORT = re.compile(r"<[^<>\s]+>|\[[0-9A-Fa-f:.]+\](:\d+)?|[A-Za-z0-9_.-]+(:
 from .admin import MasterAdmin
 from .stopping import MasterStopping
 from .launch import Early, Options, predicted_sinful
-from . import forking
+from . import executables, forking
 from .children import ChildDaemon, _mtime, linux_caps_hex
 from .constants import (CAUGHT_SIGNALS, EXCEPT_FILES, JOB_EXCEPTION, MASTER_RESET, NONE, PID_FILE_NAME,
                         SIGNAMES)
@@ -315,13 +315,20 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self.release_background_parent(0)
 
     # ------------------------------------------------------------ daemons as forks
-    def fork_module(self, path: str, extra_env: dict[str, str]) -> str | None:
-        """The module to fork for a daemon started from ``path`` (imported here first),
-        or None to exec it: not one of ours, forking off, or a call of the client
-        library running in a thread (a fork would copy its locks held)."""
+    @staticmethod
+    def own_module(path: str) -> str | None:
+        """Our module that runs for the daemon path the config names, when that path is
+        not run as it is (:mod:`.executables`)."""
+        return executables.own_module(path)
+
+    def fork_module(self, path: str, extra_env: dict[str, str], own: str | None = None) -> str | None:
+        """The module to fork for a daemon started from ``path`` (``own``, when ours stands
+        in for that path; imported here first), or None to exec it: not one of ours,
+        forking off, or a call of the client library running in a thread (a fork would
+        copy its locks held)."""
         if self._client_lock.locked():
             return None
-        module = forking.forkable(self.config, path, extra_env)
+        module = forking.forkable(self.config, path, extra_env, own)
         if module:
             forking.preload([module])
         return module
@@ -332,7 +339,8 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         for name in self.ordered:
             d = self.daemons.get(name)
             if d is not None and d.runs_here and d.process_name:
-                modules.append(forking.forkable(self.config, d.process_name, d.env))
+                modules.append(forking.forkable(self.config, d.process_name, d.env,
+                                                executables.own_module(d.process_name)))
         forking.preload(modules)
 
     def _schedule_retry(self) -> None:

@@ -124,11 +124,13 @@ def launcher_module(path: str | None) -> str | None:
     return m.group(1).decode() if m else None
 
 
-def forkable(config, path: str | None, extra_env: dict[str, str]) -> str | None:
-    """The module to run in a fork for this daemon, or None when it must be exec'd."""
+def forkable(config, path: str | None, extra_env: dict[str, str],
+             module: str | None = None) -> str | None:
+    """The module to run in a fork for this daemon (``module``, the one that stands in
+    for ``path``, else the one its launcher runs), or None when it must be exec'd."""
     if not enabled(config) or any(k.startswith(("PYTHON", "LD_")) for k in extra_env):
         return None
-    return launcher_module(path)
+    return module or launcher_module(path)
 
 
 def preload(modules) -> None:
@@ -213,7 +215,11 @@ def _child(module: str, path: str, args: list[str], env: dict[str, str], drop_en
     initial = {k: v for k, v in os.environb.items() if k not in _NOT_INITIAL}
     if not set_environ_block(initial) or not set_title(argv):
         # no room for what /proc should show: be a fresh interpreter instead
-        os.execve(path, [os.path.basename(path)] + list(args[1:]), dict(os.environ))
+        if launcher_module(path) == module:
+            os.execve(path, [os.path.basename(path)] + list(args[1:]), dict(os.environ))
+        from .executables import exec_command
+        exe, exec_argv = exec_command(module, path, args)
+        os.execve(exe, exec_argv, dict(os.environ))
     set_process_name(os.path.basename(path))
     sys.argv = argv
     return _run(module)

@@ -15,6 +15,7 @@ import sys
 from ... import procs
 from ...registry import SIMULATED
 from . import forking
+from .executables import own_module
 from .children import _default_tz, child_environment, daemon_args
 from .constants import BACKGROUND_FD_ENV, CAUGHT_SIGNALS, HOLD_FD_ENV
 
@@ -141,7 +142,7 @@ class Early:
                 path = self.config.get(n)
                 extra = child_environment(self.config, n)
                 if path and os.access(path, os.X_OK) and not _needs_fresh_interpreter(extra) \
-                        and forking.forkable(self.config, path, extra) is None:
+                        and own_module(path) is None and forking.forkable(self.config, path, extra) is None:
                     extra["CONDOR_INHERIT"] = self.inherit
                     wanted[n] = (path, [os.path.basename(path)] + daemon_args(self.config, n), extra)
         for n, h in list(self.held.items()):

@@ -10,6 +10,7 @@ import time
 
 from ... import procs
 from ... import texts as T
+from .executables import master_command
 from .constants import (BACKGROUND_FD_ENV, GRACEFUL, MASTER_EXIT, MASTER_RESET, MASTER_RESTART,
                         NONE, PEACEFUL)
 
@@ -150,7 +151,8 @@ class MasterStopping:
         self.release_lock()
         os.environ.pop("CONDOR_INHERIT", None)
         os.environ.pop(BACKGROUND_FD_ENV, None)
-        argv = [path, "-f"] + [a for a in self.argv[1:] if a not in ("-f", "-foreground", "-b", "-background")]
+        args = ["-f"] + [a for a in self.argv[1:] if a not in ("-f", "-foreground", "-b", "-background")]
+        program, argv = master_command(path, self.exe_path(), args)
         self.log.log(T.DOING_EXEC.format(path=path))
         try:
             self.core.server.close()
@@ -160,7 +162,7 @@ class MasterStopping:
         sys.stderr.flush()
         while True:
             try:
-                os.execv(path, argv)
+                os.execv(program, argv)
             except OSError as e:
                 me = self.daemons["MASTER"]
                 me.restarts += 1
