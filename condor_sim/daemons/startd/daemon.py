@@ -19,6 +19,7 @@ import asyncio
 import gc
 import json
 import os
+import re
 import signal
 import time
 
@@ -148,6 +149,28 @@ class Startd(Daemon):
             await self.wait_starter(act, 10)
         await super().on_shutdown(fast)
 
+    @command(Cmd.QUERY_STARTD_ADS, perm=Perm.READ)
+    async def query_ads(self, req) -> None:
+        """Our slot ads that match the query's Requirements, in the collector's reply
+        format (condor_who asks the startd itself)."""
+        import classad2
+        query = get_ad(await req.read())
+        constraint = query.lookup("Requirements") if "Requirements" in query else None
+        m = self.build_machine()
+        msg = req.message()
+        for ad in m.public_ads(int(time.time()), dict(self.ad())):
+            if constraint is not None:
+                try:
+                    target = classad2.ClassAd(ad)
+                    if constraint.eval(target) is not True:
+                        continue
+                except Exception:
+                    continue
+            msg.put_int(1)
+            put_ad(msg, ad)
+        msg.put_int(0)
+        await req.send(msg)
+
     # ------------------------------------------------------------------ claims
     @command(Cmd.REQUEST_CLAIM, perm=Perm.DAEMON)
     async def request_claim(self, req) -> None:
@@ -167,8 +190,9 @@ class Startd(Daemon):
         user = str(_eval(job, "User") or _eval(job, "Owner") or "")
         job_id = f"{_eval(job, 'ClusterId')}.{_eval(job, 'ProcId')}"
         now = int(time.time())
+        host = re.match(r"<([^:>?]+)", schedd)
         slot = m.carve(request, now=now, claim_id=m.new_claim_id(), remote_user=user,
-                       client_machine=schedd, job_id=job_id)
+                       client_machine=host.group(1) if host else schedd, job_id=job_id)
         if slot is None:
             self.log.log(T.STARTD_CLAIM_REFUSED.format(slot=pslot, reason="not enough resources"))
             reply.put_int(NOT_OK).put_string("Insufficient resources for the request")
@@ -245,7 +269,7 @@ class Startd(Daemon):
         self.log.log(T.STARTD_REMOTE_JOB.format(slot=short, job=job_id))
         act = self.fork_starter(slot, job, job_id)
         self.activations[slot.name] = act
-        self.machine.activate(slot.name, now=int(time.time()), job_id=job_id)
+        self.machine.activate(slot.name, now=int(time.time()), job_id=job_id, starter_pid=act.pid)
         self.log.log(T.STARTD_UNIVERSE.format(slot=short, universe="VANILLA", number=5))
         self.log.log(T.STARTD_ACTIVATED.format(slot=short, pid=act.pid))
         self.log.log(T.STARTD_CHANGING_ACTIVITY.format(slot=short, old="Idle", new="Busy"))
