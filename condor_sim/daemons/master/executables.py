@@ -15,13 +15,31 @@ Import-light: the master's early start reads it.
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from ...registry import spec
-from . import forking
 
 PREFIX = "condor_"
 MASTER_MODULE = "condor_sim.daemons.master"
+
+LAUNCHER_MARK = b"# condor-sim daemon launcher"
+_RUN_MODULE = re.compile(rb"runpy\.run_module\(\s*['\"]([\w.]+)['\"]")
+
+
+def launcher_module(path: str | None) -> str | None:
+    """The module one of our ``$(SBIN)/condor_*`` launchers runs; None for anything else."""
+    if not path:
+        return None
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1024)
+    except OSError:
+        return None
+    if not head.startswith(b"#!") or LAUNCHER_MARK not in head:
+        return None
+    m = _RUN_MODULE.search(head)
+    return m.group(1).decode() if m else None
 
 
 def subsystem_of(path: str | None) -> str | None:
@@ -43,7 +61,7 @@ def own_module(path: str | None) -> str | None:
     sub = subsystem_of(path)
     if sub is None or sub == "MASTER":
         return None
-    if forking.launcher_module(path) is not None:
+    if launcher_module(path) is not None:
         return None
     return spec(sub).module
 

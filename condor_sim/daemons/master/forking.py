@@ -36,18 +36,16 @@ or environment) or a title that does not fit take the exec path.
 from __future__ import annotations
 
 import os
-import re
 import sys
 
 from ... import procs
 from ...procs import set_process_name, set_title
+from .executables import exec_command, launcher_module
 
 FORK_KNOB = "CONDOR_SIM_FORK_DAEMONS"
 # Room in the master's initial environment for its forks' own (see set_environ_block).
 ENV_ROOM = "CONDOR_SIM_ENV_ROOM"
 ENV_ROOM_SIZE = 2048
-LAUNCHER_MARK = b"# condor-sim daemon launcher"
-_RUN_MODULE = re.compile(rb"runpy\.run_module\(\s*['\"]([\w.]+)['\"]")
 
 _preloaded: set[str] = set()
 # Imported by every daemon on its first connection (lazily, in security/handshake.py):
@@ -107,21 +105,6 @@ def reexec_with_room() -> None:
 def take_room() -> None:
     """The master's children never see the room variable (it stays in /proc only)."""
     os.environ.pop(ENV_ROOM, None)
-
-
-def launcher_module(path: str | None) -> str | None:
-    """The module one of our ``$(SBIN)/condor_*`` launchers runs; None for anything else."""
-    if not path:
-        return None
-    try:
-        with open(path, "rb") as f:
-            head = f.read(1024)
-    except OSError:
-        return None
-    if not head.startswith(b"#!") or LAUNCHER_MARK not in head:
-        return None
-    m = _RUN_MODULE.search(head)
-    return m.group(1).decode() if m else None
 
 
 def forkable(config, path: str | None, extra_env: dict[str, str],
@@ -217,7 +200,6 @@ def _child(module: str, path: str, args: list[str], env: dict[str, str], drop_en
         # no room for what /proc should show: be a fresh interpreter instead
         if launcher_module(path) == module:
             os.execve(path, [os.path.basename(path)] + list(args[1:]), dict(os.environ))
-        from .executables import exec_command
         exe, exec_argv = exec_command(module, path, args)
         os.execve(exe, exec_argv, dict(os.environ))
     set_process_name(os.path.basename(path))
