@@ -1,103 +1,181 @@
 #!/usr/bin/env python3
-"""Jobs benchmark, through the real v2 client (``htcondor2``): how fast a submitted job
-runs to completion on a fresh five-daemon pool.
+"""Jobs benchmark: how fast a fresh five-daemon pool runs jobs, through the real v2 client.
 
-- latency: one ``/bin/true`` job from ``submit()`` until it has left the queue (the
-  median of ``--repeat`` jobs, one after the other), and from ``submit()`` to its EXECUTE
-  event in the user log;
-- throughput: ``--jobs`` ``/bin/true`` jobs in one submit until the queue is empty, in
-  jobs per second; and ``--jobs / 5`` ``sleep 1`` jobs on ``--cpus`` cores (the ideal is
-  their count / cpus seconds).
+For each run, a fresh pool (``NUM_CPUS`` from ``--cpus``, ``MEMORY`` 1 GiB per CPU and at
+least 4 GiB) and one client process (``htcondor2``) that measures, in this order:
 
-Every figure is wall time in the client process.  Prints numbers only.
+* **latency**: ``--jobs`` times, one ``/bin/true`` job submitted alone (with a user log)
+  and waited for: from the start of ``submit()`` to the first query that no longer finds
+  it in the queue (polled every 10 ms);
+* **submit → EXECUTE**: in those same jobs, from the start of ``submit()`` to the moment
+  the EXECUTE event can be read from the job's user log (``JobEventLog``, polled with the
+  queue).  The event's own time stamp has whole seconds only, so the client's clock is
+  used instead;
+* **throughput**: 100 x ``/bin/true`` in one ``submit(count=100)``, and 20 x ``sleep 1``,
+  from the start of ``submit()`` until the last of them has left the queue, in jobs/s.
+  With C CPUs, 20 one-second jobs cannot finish in less than ceil(20/C) s.
 
-    python bench/jobs.py [--jobs 100] [--cpus 4] [--repeat 5]
+Every figure is the median over ``--repeat`` runs (each on a fresh pool).  Prints a table.
+
+    python bench/jobs.py [--jobs 10] [--cpus 4] [--repeat 3] [--json]
 """
 from __future__ import annotations
 
 import argparse
 import json
-import os
+import math
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pool_startup import machine  # noqa: E402
 from condor_sim.pool import Pool  # noqa: E402
 
+FIVE = "MASTER COLLECTOR NEGOTIATOR SCHEDD STARTD"
+POLL = 0.01
+
 CLIENT = r"""
 import json, statistics, sys, time
-import htcondor2
-n, repeat, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-s = htcondor2.Schedd()
+import htcondor2 as htcondor
 
-def wait_empty(c):
-    while s.query(f"ClusterId == {c}", ["ProcId"]):
-        time.sleep(0.02)
+spec = json.loads(sys.argv[1])
+work = spec["work"]
+poll = spec["poll"]
+schedd = htcondor.Schedd()
 
-def execute_time(log):
-    for e in htcondor2.JobEventLog(log).events(stop_after=0):
-        if e.type == htcondor2.JobEventType.EXECUTE:
-            return e.timestamp
-    return None
 
-out = {"latency_s": [], "to_execute_s": []}
-for i in range(repeat):
+def in_queue(c):
+    return len(schedd.query(f"ClusterId == {c}", ["ProcId"]))
+
+
+def one_job(i):
     log = f"{work}/one{i}.log"
-    t = time.time()
-    c = s.submit(htcondor2.Submit({"executable": "/bin/true", "log": log})).cluster()
-    wait_empty(c)
-    out["latency_s"].append(time.time() - t)
-    ex = execute_time(log)
-    if ex is not None:
-        out["to_execute_s"].append(max(0.0, ex - int(t)))
-t = time.time()
-c = s.submit(htcondor2.Submit({"executable": "/bin/true"}), count=n).cluster()
-wait_empty(c)
-out["true_jobs_per_s"] = n / (time.time() - t)
-m = max(1, n // 5)
-t = time.time()
-c = s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "1"}), count=m).cluster()
-wait_empty(c)
-out["sleep_jobs"] = m
-out["sleep_wall_s"] = time.time() - t
-print(json.dumps(out))
+    sub = htcondor.Submit({"executable": "/bin/true", "log": log,
+                           "output": f"{work}/one{i}.out", "error": f"{work}/one{i}.err"})
+    t0 = time.perf_counter()
+    c = schedd.submit(sub).cluster()
+    execute = None
+    events = None
+    while True:
+        if execute is None:
+            if events is None:
+                try:
+                    events = htcondor.JobEventLog(log)
+                except Exception:
+                    pass
+            if events is not None:
+                for e in events.events(stop_after=0):
+                    if e.type == htcondor.JobEventType.EXECUTE:
+                        execute = time.perf_counter() - t0
+        if not in_queue(c):
+            done = time.perf_counter() - t0
+            break
+        time.sleep(poll)
+    if execute is None and events is not None:      # written before the job left
+        for e in events.events(stop_after=0):
+            if e.type == htcondor.JobEventType.EXECUTE:
+                execute = done
+    if events is not None:
+        events.close()
+    return done, execute
+
+
+def many(desc, n, timeout):
+    t0 = time.perf_counter()
+    c = schedd.submit(htcondor.Submit(desc), count=n).cluster()
+    deadline = time.monotonic() + timeout
+    while in_queue(c):
+        if time.monotonic() > deadline:
+            raise SystemExit(f"{n} jobs of {desc['executable']} not done in {timeout} s")
+        time.sleep(poll)
+    elapsed = time.perf_counter() - t0
+    hist = list(schedd.history(f"ClusterId == {c}", ["ExitCode", "JobStatus"], match=n))
+    ok = sum(1 for a in hist if a.get("JobStatus") == 4 and a.get("ExitCode") == 0)
+    return elapsed, ok
+
+
+out = {"latency": [], "execute": []}
+for i in range(spec["jobs"]):
+    done, execute = one_job(i)
+    out["latency"].append(done)
+    out["execute"].append(execute)
+out["true_s"], out["true_ok"] = many({"executable": "/bin/true"}, spec["n_true"], 300)
+out["sleep_s"], out["sleep_ok"] = many({"executable": "/bin/sleep", "arguments": "1"},
+                                       spec["n_sleep"], 300)
+print(json.dumps(out), flush=True)
 """
+
+
+def pool_config(cpus: int) -> dict[str, str]:
+    return {"DAEMON_LIST": FIVE, "NUM_CPUS": str(cpus), "MEMORY": str(max(4096, 1024 * cpus))}
+
+
+def one_run(cpus: int, jobs: int, n_true: int, n_sleep: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="bench-jobs-") as d:
+        work = Path(d) / "work"
+        work.mkdir()
+        pool = Pool(Path(d) / "pool", config=pool_config(cpus))
+        pool.start(timeout=60)
+        try:
+            spec = {"work": str(work), "poll": POLL, "jobs": jobs, "n_true": n_true, "n_sleep": n_sleep}
+            r = subprocess.run([sys.executable, "-c", CLIENT, json.dumps(spec)], env=pool.env,
+                               capture_output=True, text=True, timeout=900)
+            if r.returncode != 0:
+                raise RuntimeError(f"client failed:\n{r.stderr[-3000:]}")
+            return json.loads(r.stdout.strip().splitlines()[-1])
+        finally:
+            pool.stop(timeout=60)
+
+
+def summarize(runs: list[dict], n_true: int, n_sleep: int) -> dict:
+    lat = [x for r in runs for x in r["latency"]]
+    exe = [x for r in runs for x in r["execute"] if x is not None]
+    return {
+        "latency_median_s": statistics.median(lat), "latency_min_s": min(lat), "latency_max_s": max(lat),
+        "execute_median_s": statistics.median(exe) if exe else None,
+        "execute_min_s": min(exe) if exe else None, "execute_max_s": max(exe) if exe else None,
+        "true_jobs_per_s": statistics.median(n_true / r["true_s"] for r in runs),
+        "true_s": statistics.median(r["true_s"] for r in runs),
+        "true_ok": min(r["true_ok"] for r in runs),
+        "sleep_jobs_per_s": statistics.median(n_sleep / r["sleep_s"] for r in runs),
+        "sleep_s": statistics.median(r["sleep_s"] for r in runs),
+        "sleep_ok": min(r["sleep_ok"] for r in runs),
+    }
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jobs", type=int, default=100, help="jobs in the throughput run (default 100)")
-    ap.add_argument("--cpus", type=int, default=4, help="NUM_CPUS of the simulated machine (default 4)")
-    ap.add_argument("--repeat", type=int, default=5, help="single jobs for the latency (default 5)")
+    ap.add_argument("--jobs", type=int, default=10, help="single /bin/true jobs timed one by one (default 10)")
+    ap.add_argument("--cpus", type=int, default=4, help="the startd's NUM_CPUS (default 4)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh pool (default 1)")
+    ap.add_argument("--true", dest="n_true", type=int, default=100, help="/bin/true jobs for throughput")
+    ap.add_argument("--sleep", dest="n_sleep", type=int, default=20, help="'sleep 1' jobs for throughput")
+    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    import statistics
+    runs = [one_run(args.cpus, args.jobs, args.n_true, args.n_sleep) for _ in range(args.repeat)]
+    s = summarize(runs, args.n_true, args.n_sleep)
+    if args.json:
+        print(json.dumps({"machine": machine(), "cpus": args.cpus, "runs": runs, "summary": s}, indent=1))
+        return 0
+    floor = math.ceil(args.n_sleep / args.cpus)
     print(f"machine: {machine()}")
-    with tempfile.TemporaryDirectory(prefix="condor-sim-jobs-") as tmp:
-        pool = Pool(Path(tmp) / "pool", config={
-            "DAEMON_LIST": "MASTER COLLECTOR NEGOTIATOR SCHEDD STARTD",
-            "NUM_CPUS": str(args.cpus), "MEMORY": str(1024 * args.cpus * 2)})
-        pool.start(timeout=60)
-        try:
-            env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file))
-            r = subprocess.run([sys.executable, "-c", CLIENT, str(args.jobs), str(args.repeat), tmp],
-                               env=env, capture_output=True, text=True, timeout=900)
-            if r.returncode != 0:
-                print(r.stderr[-2000:])
-                return 1
-            out = json.loads(r.stdout.strip().splitlines()[-1])
-        finally:
-            pool.stop(timeout=30)
-    lat = out["latency_s"]
-    print(f"one /bin/true job, submit to out of the queue: median {statistics.median(lat):.3f} s "
-          f"(min {min(lat):.3f}, max {max(lat):.3f}, {len(lat)} jobs)")
-    if out["to_execute_s"]:
-        print(f"submit to EXECUTE event (1 s resolution): median {statistics.median(out['to_execute_s']):.0f} s")
-    print(f"{args.jobs} /bin/true jobs in one submit: {out['true_jobs_per_s']:.1f} jobs/s on {args.cpus} cpus")
-    print(f"{out['sleep_jobs']} 'sleep 1' jobs on {args.cpus} cpus: {out['sleep_wall_s']:.2f} s "
-          f"(ideal {out['sleep_jobs'] / args.cpus:.0f} s)")
+    print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC; NUM_CPUS {args.cpus}; {args.repeat} run(s); "
+          f"{args.jobs} single jobs per run")
+    print(f"{'figure':44} {'median':>10} {'min':>8} {'max':>8}")
+    print(f"{'one /bin/true: submit -> left the queue (s)':44} {s['latency_median_s']:10.3f} "
+          f"{s['latency_min_s']:8.3f} {s['latency_max_s']:8.3f}")
+    if s["execute_median_s"] is not None:
+        print(f"{'one /bin/true: submit -> EXECUTE in log (s)':44} {s['execute_median_s']:10.3f} "
+              f"{s['execute_min_s']:8.3f} {s['execute_max_s']:8.3f}")
+    print(f"{f'{args.n_true} x /bin/true (jobs/s)':44} {s['true_jobs_per_s']:10.2f}   "
+          f"({s['true_s']:.2f} s, {s['true_ok']} exited 0)")
+    print(f"{f'{args.n_sleep} x sleep 1 (jobs/s)':44} {s['sleep_jobs_per_s']:10.2f}   "
+          f"({s['sleep_s']:.2f} s, floor {floor} s = {args.n_sleep / floor:.2f} jobs/s; "
+          f"{s['sleep_ok']} exited 0)")
     return 0
 
 
