@@ -11,7 +11,15 @@ pool's processes together: PSS divides a library's pages among *all* processes m
 it, so other Python processes on the machine lower the pool's PSS; this does not
 depend on them.  Then ``Pool.stop()``.
 
-    python bench/memory.py [--daemons COLLECTOR,SCHEDD] [--repeat 3] [--config KEY=VALUE ...]
+With ``--jobs N`` each run measures the pool twice: idle as above, then with N jobs
+running (``/bin/sleep 600``, submitted through the real v2 client, which then exits;
+measured once the schedd says all N run and N job processes are in the pool's process
+tree).  The processes are then split by role: *daemons* (the master and its children),
+*starters* (the startd's forked children, one per running job) and *jobs* (what the
+starters run).  The pool's own cost is daemons + starters; the jobs are listed apart.
+``NUM_CPUS`` is raised to N where it is lower, ``MEMORY`` to 256 MB per CPU.
+
+    python bench/memory.py [--daemons COLLECTOR,SCHEDD] [--repeat 3] [--jobs 8] [--config KEY=VALUE ...]
 
 ``--daemons`` sets the pool's DAEMON_LIST (MASTER is always added); ``--config`` adds
 any other setting (e.g. ``CONDOR_SIM_FORK_DAEMONS=false`` for the exec model).  Prints
@@ -38,6 +46,26 @@ def pool_processes(pool: Pool) -> list[psutil.Process]:
     """The master and all its descendants (not orphans: a running pool has none)."""
     master = psutil.Process(pool.master_pid())
     return [master] + master.children(recursive=True)
+
+
+def roles(pool: Pool, procs: list[psutil.Process]) -> dict[int, str]:
+    """pid -> "daemon" (the master and its children), "starter" (a child of the startd
+    running the same program, i.e. forked) or "job" (anything below a starter)."""
+    master = pool.master_pid()
+    out: dict[int, str] = {}
+    by_pid = {p.pid: p for p in procs}
+    for p in procs:
+        try:
+            ppid = p.ppid()
+            if p.pid == master or ppid == master:
+                out[p.pid] = "daemon"
+            elif ppid in by_pid and by_pid[ppid].ppid() == master and p.exe() == by_pid[ppid].exe():
+                out[p.pid] = "starter"
+            else:
+                out[p.pid] = "job"
+        except psutil.Error:
+            out[p.pid] = "job"
+    return out
 
 
 def display_name(p: psutil.Process) -> str:
@@ -97,41 +125,82 @@ def pool_footprint(pids: list[int]) -> int | None:
 
 
 SUBMIT_AND_WAIT = r"""
-import sys, time, htcondor2
-n = int(sys.argv[1])
-s = htcondor2.Schedd()
-s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "600"}), count=n)
-deadline = time.time() + 120
-while time.time() < deadline and len(s.query("JobStatus == 2", ["ProcId"])) < n:
-    time.sleep(0.1)
-print(len(s.query("JobStatus == 2", ["ProcId"])))
+import sys, time
+import htcondor2 as htcondor
+n, timeout = int(sys.argv[1]), float(sys.argv[2])
+schedd = htcondor.Schedd()
+c = schedd.submit(htcondor.Submit({"executable": "/bin/sleep", "arguments": "600"}), count=n).cluster()
+deadline = time.monotonic() + timeout
+while len(schedd.query(f"ClusterId == {c} && JobStatus == 2", ["ProcId"])) < n:
+    if time.monotonic() > deadline:
+        sys.exit(f"not all {n} jobs running after {timeout} s")
+    time.sleep(0.05)
 """
 
 
-def start_jobs(pool: Pool, n: int) -> int:
-    """Submit ``n`` sleep jobs through the real client and wait until all run."""
-    env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file))
-    out = subprocess.run([sys.executable, "-c", SUBMIT_AND_WAIT, str(n)], env=env, capture_output=True,
-                         text=True, timeout=180)
-    return int(out.stdout.strip() or 0)
+def start_jobs(pool: Pool, n: int, timeout: float = 60) -> None:
+    """Submit n sleep jobs through the real client, and return once all n run and n job
+    processes are in the pool's process tree."""
+    subprocess.run([sys.executable, "-c", SUBMIT_AND_WAIT, str(n), str(timeout)], env=pool.env,
+                   check=True, timeout=timeout + 30)
+    deadline = time.monotonic() + timeout
+    while True:
+        procs = pool_processes(pool)
+        jobs = [p for p, r in zip(procs, roles(pool, procs).values()) if r == "job"]
+        if len(jobs) >= n or time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
 
 
-def one_run(directory: Path, config: dict[str, str], jobs: int = 0) -> tuple[list[tuple], str, float]:
+def snapshot(pool: Pool) -> dict:
+    procs = pool_processes(pool)
+    role = roles(pool, procs)
+    rows, kind = measure(procs)
+    rows = [(r[0] if role.get(r[1]) != "starter" else "(starter)",) + r[1:] + (role.get(r[1], "job"),)
+            for r in rows]
+    own = [p.pid for p in procs if role.get(p.pid) != "job"]
+    return {"rows": rows, "kind": kind, "footprint": pool_footprint(own)}
+
+
+def one_run(directory: Path, config: dict[str, str], jobs: int = 0) -> tuple[dict, float, dict | None]:
     pool = Pool(directory, config=config)
     pool.create()
+    busy = None
     try:
         ready = pool.start(timeout=60, create=False)
-        if jobs:
-            running = start_jobs(pool, jobs)
-            print(f"{running} of {jobs} jobs running")
         time.sleep(1.0)
-        procs = pool_processes(pool)
-        rows, kind = measure(procs)
-        footprint = pool_footprint([p.pid for p in procs])
+        idle = snapshot(pool)
+        if jobs:
+            start_jobs(pool, jobs)
+            time.sleep(1.0)
+            busy = snapshot(pool)
     finally:
         if pool.is_running():
             pool.stop(timeout=30)
-    return rows, kind, ready, footprint
+    return idle, ready, busy
+
+
+def report(title: str, snap: dict) -> dict[str, tuple[float, float, int]]:
+    """Print one snapshot; return role -> (RSS MB, PSS MB, processes)."""
+    kind, rows = snap["kind"], snap["rows"]
+    print(f"{title}: {len(rows)} processes")
+    print(f"  {'name':<18} {'pid':>8} {'ppid':>8} {'RSS MB':>8} {kind + ' MB':>8}  role")
+    for name, pid, ppid, rss, shared, role in rows:
+        print(f"  {name:<18} {pid:>8} {ppid:>8} {rss / 1e6:>8.1f} {shared / 1e6:>8.1f}  {role}")
+    sums: dict[str, tuple[float, float, int]] = {}
+    for role in ("daemon", "starter", "job"):
+        mine = [r for r in rows if r[5] == role]
+        if mine:
+            sums[role] = (sum(r[3] for r in mine) / 1e6, sum(r[4] for r in mine) / 1e6, len(mine))
+    pool_rows = [r for r in rows if r[5] != "job"]
+    sums["pool"] = (sum(r[3] for r in pool_rows) / 1e6, sum(r[4] for r in pool_rows) / 1e6, len(pool_rows))
+    for role, (rss, shared, n) in sums.items():
+        label = {"daemon": "daemons", "starter": "starters", "job": "jobs (apart)",
+                 "pool": "pool = daemons+starters"}[role]
+        print(f"  {label:<27} {rss:>8.1f} {shared:>8.1f}  ({n} processes)")
+    if snap["footprint"] is not None:
+        print(f"  distinct pages of the pool (daemons+starters): {snap['footprint'] / 1e6:.1f} MB")
+    return sums
 
 
 def main() -> int:
@@ -139,8 +208,8 @@ def main() -> int:
     ap.add_argument("--daemons", help="DAEMON_LIST, comma- or space-separated (default: the pool's)")
     ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh pool (default 1)")
     ap.add_argument("--config", action="append", default=[], metavar="KEY=VALUE")
-    ap.add_argument("--jobs", type=int, default=0,
-                    help="measure with this many sleep jobs running (their own processes listed apart)")
+    ap.add_argument("--jobs", type=int, default=0, metavar="N",
+                    help="also measure with N sleep jobs running (needs SCHEDD, NEGOTIATOR, STARTD)")
     args = ap.parse_args()
     config: dict[str, str] = {}
     for item in args.config:
@@ -149,35 +218,46 @@ def main() -> int:
     if args.daemons:
         names = [n.upper() for n in args.daemons.replace(",", " ").split()]
         config["DAEMON_LIST"] = ", ".join(["MASTER"] + [n for n in names if n != "MASTER"])
-    totals_rss, totals_shared, readies, footprints = [], [], [], []
+    if args.jobs:
+        cpus = int(config.get("NUM_CPUS") or 0)
+        if cpus < args.jobs:
+            config["NUM_CPUS"] = str(args.jobs)
+        config.setdefault("MEMORY", str(256 * max(cpus, args.jobs)))
+    readies: list[float] = []
+    idle_sums: list[dict] = []
+    busy_sums: list[dict] = []
+    idle_pages: list[float] = []
+    busy_pages: list[float] = []
     kind = "PSS"
     with tempfile.TemporaryDirectory(prefix="condor-sim-mem-") as tmp:
         for i in range(args.repeat):
-            rows, kind, ready, footprint = one_run(Path(tmp) / f"run{i}", config, args.jobs)
+            idle, ready, busy = one_run(Path(tmp) / f"run{i}", config, args.jobs)
+            kind = idle["kind"]
             readies.append(ready)
-            print(f"run {i + 1}: ready in {ready:.3f} s; {len(rows)} processes")
-            print(f"  {'name':<18} {'pid':>8} {'ppid':>8} {'RSS MB':>8} {kind + ' MB':>8}")
-            for name, pid, ppid, rss, shared in rows:
-                print(f"  {name:<18} {pid:>8} {ppid:>8} {rss / 1e6:>8.1f} {shared / 1e6:>8.1f}")
-            ours = [r for r in rows if r[0].startswith("condor_")]     # daemons and starters
-            rss_t = sum(r[3] for r in ours) / 1e6
-            shared_t = sum(r[4] for r in ours) / 1e6
-            totals_rss.append(rss_t)
-            totals_shared.append(shared_t)
-            print(f"  {'total (pool)':<18} {'':>8} {'':>8} {rss_t:>8.1f} {shared_t:>8.1f}")
-            if len(ours) < len(rows):
-                print(f"  {'jobs themselves':<18} {'':>8} {'':>8} "
-                      f"{sum(r[3] for r in rows if r not in ours) / 1e6:>8.1f} "
-                      f"{sum(r[4] for r in rows if r not in ours) / 1e6:>8.1f}")
-            if footprint is not None:
-                footprints.append(footprint / 1e6)
-                print(f"  distinct pages of the pool: {footprint / 1e6:.1f} MB")
+            idle_sums.append(report(f"run {i + 1}: ready in {ready:.3f} s; idle", idle))
+            if idle["footprint"] is not None:
+                idle_pages.append(idle["footprint"] / 1e6)
+            if busy is not None:
+                busy_sums.append(report(f"run {i + 1}: {args.jobs} jobs running", busy))
+                if busy["footprint"] is not None:
+                    busy_pages.append(busy["footprint"] / 1e6)
     if kind == "USS":
         print("note: no PSS on this system; USS (memory private to each process) shown instead")
-    if args.repeat > 1:
-        print(f"median over {args.repeat} runs: RSS {statistics.median(totals_rss):.1f} MB, "
-              f"{kind} {statistics.median(totals_shared):.1f} MB, ready {statistics.median(readies):.3f} s"
-              + (f", distinct pages {statistics.median(footprints):.1f} MB" if footprints else ""))
+    print(f"median over {args.repeat} run(s), MB ({kind}); the pool is daemons + starters:")
+    print(f"  {'':<28} {'RSS':>8} {kind:>8}")
+    for title, sums, pages in (("idle", idle_sums, idle_pages), (f"{args.jobs} jobs running", busy_sums, busy_pages)):
+        if not sums:
+            continue
+        for role in ("daemon", "starter", "pool", "job"):
+            if role not in sums[0]:
+                continue
+            label = f"{title}: " + {"daemon": "daemons", "starter": "starters", "pool": "pool",
+                                     "job": "jobs (apart)"}[role]
+            print(f"  {label:<28} {statistics.median(s[role][0] for s in sums):>8.1f} "
+                  f"{statistics.median(s[role][1] for s in sums):>8.1f}  ({sums[0][role][2]} processes)")
+        if pages:
+            print(f"  {title + ': distinct pages':<28} {statistics.median(pages):>8.1f}")
+    print(f"  ready (median) {statistics.median(readies):.3f} s")
     return 0
 
 
