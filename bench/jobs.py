@@ -4,20 +4,24 @@
 For each run, a fresh pool (``NUM_CPUS`` from ``--cpus``, ``MEMORY`` 1 GiB per CPU and at
 least 4 GiB) and one client process (``htcondor2``) that measures, in this order:
 
-* **latency**: ``--jobs`` times, one ``/bin/true`` job submitted alone (with a user log)
+* **latency**: ``--singles`` times, one ``/bin/true`` job submitted alone (with a user log)
   and waited for: from the start of ``submit()`` to the first query that no longer finds
   it in the queue (polled every 10 ms);
 * **submit → EXECUTE**: in those same jobs, from the start of ``submit()`` to the moment
   the EXECUTE event can be read from the job's user log (``JobEventLog``, polled with the
   queue).  The event's own time stamp has whole seconds only, so the client's clock is
   used instead;
-* **throughput**: 100 x ``/bin/true`` in one ``submit(count=100)``, and 20 x ``sleep 1``,
-  from the start of ``submit()`` until the last of them has left the queue, in jobs/s.
-  With C CPUs, 20 one-second jobs cannot finish in less than ceil(20/C) s.
+* **throughput**: ``--jobs`` (100) x ``/bin/true`` in one ``submit(count=...)``, then
+  ``--jobs``/5 (20) x ``sleep 1``, each from the start of ``submit()`` until the last of
+  them has left the queue, in jobs/s.  With C CPUs, 20 one-second jobs cannot finish in
+  less than ceil(20/C) s.
 
 Every figure is the median over ``--repeat`` runs (each on a fresh pool).  Prints a table.
 
-    python bench/jobs.py [--jobs 10] [--cpus 4] [--repeat 3] [--json]
+The queue is polled every 10 ms by the client, so figures include up to that much
+polling delay, and the schedd answers those queries while it runs the jobs.
+
+    python bench/jobs.py [--jobs 100] [--singles 10] [--cpus 4] [--repeat 3] [--json]
 """
 from __future__ import annotations
 
@@ -149,14 +153,15 @@ def summarize(runs: list[dict], n_true: int, n_sleep: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--jobs", type=int, default=10, help="single /bin/true jobs timed one by one (default 10)")
+    ap.add_argument("--jobs", type=int, default=100,
+                    help="/bin/true jobs for the throughput (default 100); a fifth as many 'sleep 1' jobs")
+    ap.add_argument("--singles", type=int, default=10, help="single /bin/true jobs timed one by one (default 10)")
     ap.add_argument("--cpus", type=int, default=4, help="the startd's NUM_CPUS (default 4)")
     ap.add_argument("--repeat", type=int, default=1, help="runs, each on a fresh pool (default 1)")
-    ap.add_argument("--true", dest="n_true", type=int, default=100, help="/bin/true jobs for throughput")
-    ap.add_argument("--sleep", dest="n_sleep", type=int, default=20, help="'sleep 1' jobs for throughput")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    runs = [one_run(args.cpus, args.jobs, args.n_true, args.n_sleep) for _ in range(args.repeat)]
+    args.n_true, args.n_sleep = args.jobs, max(1, args.jobs // 5)
+    runs = [one_run(args.cpus, args.singles, args.n_true, args.n_sleep) for _ in range(args.repeat)]
     s = summarize(runs, args.n_true, args.n_sleep)
     if args.json:
         print(json.dumps({"machine": machine(), "cpus": args.cpus, "runs": runs, "summary": s}, indent=1))
@@ -164,7 +169,7 @@ def main() -> int:
     floor = math.ceil(args.n_sleep / args.cpus)
     print(f"machine: {machine()}")
     print(f"{time.strftime('%Y-%m-%d %H:%M')} UTC; NUM_CPUS {args.cpus}; {args.repeat} run(s); "
-          f"{args.jobs} single jobs per run")
+          f"{args.singles} single jobs per run")
     print(f"{'figure':44} {'median':>10} {'min':>8} {'max':>8}")
     print(f"{'one /bin/true: submit -> left the queue (s)':44} {s['latency_median_s']:10.3f} "
           f"{s['latency_min_s']:8.3f} {s['latency_max_s']:8.3f}")

@@ -156,8 +156,7 @@ def snapshot(pool: Pool) -> dict:
     procs = pool_processes(pool)
     role = roles(pool, procs)
     rows, kind = measure(procs)
-    rows = [(r[0] if role.get(r[1]) != "starter" else "(starter)",) + r[1:] + (role.get(r[1], "job"),)
-            for r in rows]
+    rows = [r + (role.get(r[1], "job"),) for r in rows]
     own = [p.pid for p in procs if role.get(p.pid) != "job"]
     return {"rows": rows, "kind": kind, "footprint": pool_footprint(own)}
 
