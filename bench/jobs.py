@@ -16,7 +16,10 @@ least 4 GiB) and one client process (``htcondor2``) that measures, in this order
   them has left the queue, in jobs/s.  With C CPUs, 20 one-second jobs cannot finish in
   less than ceil(20/C) s.
 
-Every figure is the median over ``--repeat`` runs (each on a fresh pool).  Prints a table.
+Also the pool's CPU time per job in each step (each daemon's user + system; the startd's
+includes the starters it forked and their jobs), which the machine's load moves much less
+than the wall times.  Every figure is the median over ``--repeat`` runs (each on a fresh
+pool).  Prints a table.
 
 The queue is polled every 10 ms by the client, so figures include up to that much
 polling delay, and the schedd answers those queries while it runs the jobs.
@@ -28,12 +31,15 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.pool_startup import machine  # noqa: E402
@@ -88,7 +94,14 @@ def one_job(i):
     return done, execute
 
 
+def phase(name):
+    # the parent reads the pool's CPU times before the next step
+    print(json.dumps({"phase": name}), flush=True)
+    sys.stdin.readline()
+
+
 def many(desc, n, timeout):
+    phase(desc["executable"])
     t0 = time.perf_counter()
     c = schedd.submit(htcondor.Submit(desc), count=n).cluster()
     deadline = time.monotonic() + timeout
@@ -103,6 +116,7 @@ def many(desc, n, timeout):
 
 
 out = {"latency": [], "execute": []}
+phase("singles")
 for i in range(spec["jobs"]):
     done, execute = one_job(i)
     out["latency"].append(done)
@@ -110,8 +124,23 @@ for i in range(spec["jobs"]):
 out["true_s"], out["true_ok"] = many({"executable": "/bin/true"}, spec["n_true"], 300)
 out["sleep_s"], out["sleep_ok"] = many({"executable": "/bin/sleep", "arguments": "1"},
                                        spec["n_sleep"], 300)
+phase("end")
 print(json.dumps(out), flush=True)
 """
+
+
+def pool_cpu(pool: Pool) -> dict[str, float]:
+    """CPU seconds (user + system) so far of each daemon; the startd's include the
+    starters it has reaped (and their jobs)."""
+    out: dict[str, float] = {}
+    for p in pool.processes():
+        try:
+            name = next((a.rsplit("/", 1)[-1] for a in p.cmdline() if "/sbin/condor_" in a), p.name())
+            t = p.cpu_times()
+            out[name] = out.get(name, 0.0) + t.user + t.system + t.children_user + t.children_system
+        except psutil.Error:
+            continue
+    return out
 
 
 def pool_config(cpus: int) -> dict[str, str]:
@@ -126,11 +155,22 @@ def one_run(cpus: int, jobs: int, n_true: int, n_sleep: int) -> dict:
         pool.start(timeout=60)
         try:
             spec = {"work": str(work), "poll": POLL, "jobs": jobs, "n_true": n_true, "n_sleep": n_sleep}
-            r = subprocess.run([sys.executable, "-c", CLIENT, json.dumps(spec)], env=pool.env,
-                               capture_output=True, text=True, timeout=900)
-            if r.returncode != 0:
-                raise RuntimeError(f"client failed:\n{r.stderr[-3000:]}")
-            return json.loads(r.stdout.strip().splitlines()[-1])
+            proc = subprocess.Popen([sys.executable, "-c", CLIENT, json.dumps(spec)], env=pool.env,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            marks: list[tuple[str, dict[str, float]]] = []
+            for line in proc.stdout:
+                msg = json.loads(line)
+                if "phase" not in msg:
+                    result = msg
+                    break
+                marks.append((msg["phase"], pool_cpu(pool)))
+                proc.stdin.write("\n")
+                proc.stdin.flush()
+            if proc.wait(60) != 0:
+                raise RuntimeError("client failed")
+            result["cpu"] = {name: {d: after[d] - before.get(d, 0.0) for d in after}
+                             for (name, before), (_, after) in zip(marks, marks[1:])}
+            return result
         finally:
             pool.stop(timeout=60)
 
@@ -148,6 +188,12 @@ def summarize(runs: list[dict], n_true: int, n_sleep: int) -> dict:
         "sleep_jobs_per_s": statistics.median(n_sleep / r["sleep_s"] for r in runs),
         "sleep_s": statistics.median(r["sleep_s"] for r in runs),
         "sleep_ok": min(r["sleep_ok"] for r in runs),
+        # pool CPU ms per job, per daemon, in each step (median over runs)
+        "cpu_ms_per_job": {
+            step: {d: 1000 * statistics.median(r["cpu"][step].get(d, 0.0) for r in runs) / n
+                   for d in runs[0]["cpu"][step]}
+            for step, n in (("singles", len(runs[0]["latency"])), ("/bin/true", n_true), ("/bin/sleep", n_sleep))
+        },
     }
 
 
@@ -181,6 +227,16 @@ def main() -> int:
     print(f"{f'{args.n_sleep} x sleep 1 (jobs/s)':44} {s['sleep_jobs_per_s']:10.2f}   "
           f"({s['sleep_s']:.2f} s, floor {floor} s = {args.n_sleep / floor:.2f} jobs/s; "
           f"{s['sleep_ok']} exited 0)")
+    print("pool CPU per job (ms; user + system, the startd's with its starters and their jobs):")
+    steps = {"singles": "single /bin/true", "/bin/true": f"{args.n_true} x /bin/true",
+             "/bin/sleep": f"{args.n_sleep} x sleep 1"}
+    daemons = sorted({d for v in s["cpu_ms_per_job"].values() for d in v})
+    print(f"  {'step':22}" + "".join(f"{d.replace('condor_', ''):>12}" for d in daemons) + f"{'total':>10}")
+    for step, label in steps.items():
+        row = s["cpu_ms_per_job"][step]
+        print(f"  {label:22}" + "".join(f"{row.get(d, 0.0):12.1f}" for d in daemons)
+              + f"{sum(row.values()):10.1f}")
+    print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 
 
