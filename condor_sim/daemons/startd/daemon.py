@@ -86,10 +86,10 @@ class Startd(Daemon):
         sinful = self.collector_address()
         ok = True
         try:
-            daemon_ad = m.startd_ad(now, dict(base))
-            await self._send(sinful, [lambda w: put_ad(w, daemon_ad)])
-            for public, private in zip(m.public_ads(now, dict(base)), m.private_ads(now)):
-                await self._send(sinful, [lambda w, a=public, b=private: put_ad(put_ad(w, a), b)])
+            batches = [[m.startd_ad(now, dict(base))]]
+            batches += [[public, private] for public, private in
+                        zip(m.public_ads(now, dict(base)), m.private_ads(now))]
+            await self._send(sinful, batches)
         except Exception as e:
             ok = False
             self.log.log(f"Failed to send UPDATE_STARTD_AD to collector: {e}", "D_FULLDEBUG")
@@ -98,10 +98,23 @@ class Startd(Daemon):
             self.log.log(T.STARTD_INITIAL_UPDATE)
             await self.tell_master_ready()
 
-    async def _send(self, sinful: str | None, payloads: list) -> None:
+    async def _send(self, sinful: str | None, batches: list[list]) -> None:
+        """All our ads in one connection: the collector serves further
+        ``[UPDATE_STARTD_AD][ad][private ad]`` messages on the socket of the first."""
         if not sinful:
             raise OSError("no collector address")
-        await security_client.send_command(sinful, Cmd.UPDATE_STARTD_AD, payloads, subsystem=self.SUBSYS)
+        conn = await asyncio.wait_for(
+            security_client.open_command(sinful, Cmd.UPDATE_STARTD_AD, subsystem=self.SUBSYS), 10)
+        try:
+            for i, ads in enumerate(batches):
+                w = conn.message()
+                if i:
+                    w.put_int(Cmd.UPDATE_STARTD_AD)
+                for ad in ads:
+                    put_ad(w, ad)
+                await conn.send(w.getvalue())
+        finally:
+            conn.close()
 
     def changed(self) -> None:
         """A slot changed state: tell the collector now (the negotiator reads it there)."""
