@@ -92,12 +92,15 @@ class SimPool:
             sizes.append((cpus, k))
             remaining -= 1 + k
         width = _seq_to_width(len(sizes))
+        built = self.now
         for i, (cpus, k) in enumerate(sizes, 1):
             m = self._machine(machine_name(i, self.settings.domain, width), cpus)
             self.machines.append(m)
-            for _ in range(k):
+            for _ in range(k):       # claims made some time since the machine started
+                self.now = self.rng.randint(m.start_time, built)
                 if self._claim(m) is None:
                     break
+            self.now = built
         # a machine too small for its share: the rest go where they fit
         short = self.settings.count - self.slot_count()
         while short > 0:
@@ -116,7 +119,8 @@ class SimPool:
         m = SimMachine(self.config, fqdn, S.Resources(cpus, memory, disk), now=self.now,
                        sinful=self.sinful, facts=facts,
                        detected_resources=S.Detected(cpus, memory + 1024, disk + disk // 10))
-        m.start_time = m.num_dslots_time = self.rng.randint(boot + 60, self.now)
+        m.start_time = m.num_dslots_time = self.rng.randint(boot + 60, self.now - 60)
+        m.pslot.entered_state = m.pslot.entered_activity = m.start_time
         return m
 
     def _request(self, m: SimMachine) -> dict | None:
@@ -151,9 +155,11 @@ class SimPool:
     def _run(self, m: SimMachine, s: S.Slot, schedd: str | None = None, job_id: str | None = None) -> None:
         job_id = job_id or self._job_id()
         schedd = schedd or s.client_machine or f"submit-1.{self.settings.domain}"
-        m.activate(s.name, now=self.now, job_id=job_id,
+        size = self.rng.randint(1000, 4_000_000)
+        m.activate(s.name, now=self.now, job_id=job_id, starter_pid=self.rng.randint(1000, 4_000_000),
                    job_ad={"GlobalJobId": f"{schedd}#{job_id}#{self.now}", "JobUniverse": 5,
-                           "ImageSize": self.rng.randint(1000, 4_000_000)})
+                           "ImageSize": size, "DiskUsage": self.rng.randint(10, size),
+                           "ExecutableSize": self.rng.randint(10, 100_000)})
 
     # ------------------------------------------------------------------ the pool moves on
     def slot_count(self) -> int:
@@ -197,6 +203,8 @@ class SimPool:
                     self._drop_one(exclude=i, changed=changed, gone=gone)
                     self._add_one(exclude=i, changed=changed)
             changed.add(i)
+        # a name that went and came back in the same round is an update, not an invalidation
+        gone = [(j, name) for j, name in dict.fromkeys(gone) if name not in self.machines[j].dslots]
         return changed, gone
 
     def _add_one(self, exclude: int, changed: set[int]) -> None:
