@@ -158,8 +158,10 @@ class SimSlots(Daemon):
         """At shutdown: every slot of ours, in one invalidation (they share our address)."""
         if self.pool is None:
             return
+        # StartdIpAddr is not in the query ad, so the name means the slot ad's whether the
+        # collector takes that as MY or as TARGET
         ad = {"MyType": "Query", "TargetType": "Machine",
-              "Requirements": _expr(f'( TARGET.MyAddress == "{self.core.sinful}" )'),
+              "Requirements": _expr(f'( StartdIpAddr == "{self.core.sinful}" )'),
               "MyAddress": self.core.sinful}
         try:
             await asyncio.wait_for(self.to_collector(self.INVALIDATE_COMMAND, ad), 10)
