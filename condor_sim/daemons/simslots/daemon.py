@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import socket
 import time
 
 from ...cedar.commands import Cmd
@@ -127,6 +128,7 @@ class SimSlots(Daemon):
         for start in range(0, len(indices), max(1, BATCH_MESSAGES // 8)):
             chunk = indices[start:start + max(1, BATCH_MESSAGES // 8)]
             conn = await security_client.open_command(sinful, Cmd.UPDATE_STARTD_AD, subsystem=self.SUBSYS)
+            _no_delay(conn)
             try:
                 first = True
                 for i in chunk:
@@ -139,9 +141,9 @@ class SimSlots(Daemon):
                         put_dict_ad(w, public)
                         if private is not None:
                             put_dict_ad(w, private)
-                        await conn.send(w.getvalue())
+                        conn.writer.write(conn.framer.encode_message(w.getvalue()))
                         self.sent_updates += 1
-                    await asyncio.sleep(0)
+                    await conn.writer.drain()      # a machine's updates in one go
             finally:
                 conn.close()
 
@@ -167,6 +169,17 @@ class SimSlots(Daemon):
             await asyncio.wait_for(self.to_collector(self.INVALIDATE_COMMAND, ad), 10)
         except Exception as e:
             self.log.log(f"Failed to invalidate our ads at the collector: {e}", "D_FULLDEBUG")
+
+
+def _no_delay(conn) -> None:
+    """Updates get no answer: without TCP_NODELAY each small write can wait for the
+    collector's delayed acknowledgement."""
+    sock = conn.writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
 
 
 def _expr(text: str):
