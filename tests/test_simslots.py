@@ -205,6 +205,18 @@ def test_condor_status_total_counts_them(sim_pool):
     assert int(total[3]) + int(total[4]) == N
 
 
+def test_a_reconfig_with_another_count_replaces_the_machines(sim_pool):
+    slots(sim_pool)
+    extra = sim_pool.directory / "config.d" / "50-fewer-slots"
+    extra.write_text("CONDOR_SIM_SIMULATED_SLOTS = 60\n")
+    try:
+        send(sim_pool, "Reconfig")
+        ads = slots(sim_pool, want=60)
+        assert len(ads) == 60 and {a["Machine"] for a in ads} >= {"sim-0001.pool.example"}
+    finally:
+        extra.unlink()
+
+
 def test_the_slots_go_with_their_daemon_and_the_pool(sim_pool):
     slots(sim_pool)
     send(sim_pool, "DaemonOff", "SIMSLOTS")

@@ -80,6 +80,17 @@ class SimSlots(Daemon):
         self.pool = self.build_pool()
         self.core.every(TICK, self.tick, first=0)
 
+    async def on_reconfig(self) -> None:
+        """A new count, seed or domain: the old machines go and new ones come."""
+        if self.pool is not None and self.settings() != self.pool.settings:
+            await self.invalidate()
+            self.pool = self.build_pool()
+            self.pending.clear()
+            self.gone.clear()
+            self.cursor = 0
+            self._initial_done = False
+        await super().on_reconfig()
+
     async def advertise(self) -> None:
         """A reconfig sends everything again."""
         if self.pool is not None:
