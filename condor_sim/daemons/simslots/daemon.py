@@ -31,7 +31,7 @@ from .wire import put_dict_ad
 
 KNOB = "CONDOR_SIM_SIMULATED_SLOTS"
 TICK = 1.0                  # seconds between two batches of updates
-BATCH_MESSAGES = 5000       # updates on one connection before a fresh one
+MACHINES_PER_CONNECTION = 600   # (some 4000 updates) before a fresh connection
 
 
 class SimSlots(Daemon):
@@ -135,9 +135,13 @@ class SimSlots(Daemon):
             self.log.log(f"Failed to send UPDATE_STARTD_AD to collector: {e}", "D_FULLDEBUG")
 
     async def send_machines(self, sinful: str, indices: list[int], now: int) -> None:
+        """Each machine's StartD ad and slot ads, many machines per connection: the first
+        update goes with the command, each further one as ``[cmd][ad][private ad]``."""
         base = self.ad()
-        for start in range(0, len(indices), max(1, BATCH_MESSAGES // 8)):
-            chunk = indices[start:start + max(1, BATCH_MESSAGES // 8)]
+        for start in range(0, len(indices), MACHINES_PER_CONNECTION):
+            chunk = indices[start:start + MACHINES_PER_CONNECTION]
+            if start:
+                now = int(time.time())
             conn = await security_client.open_command(sinful, Cmd.UPDATE_STARTD_AD, subsystem=self.SUBSYS)
             _no_delay(conn)
             try:
