@@ -1,6 +1,7 @@
 """The ``condor-sim`` command (pool lifecycle) and the ``condor_master`` command.
 
     condor-sim up     [--dir DIR] [--config KEY=VALUE ...] [--security secure|plaintext] [--timeout S]
+                      [--simulate-slots N]
     condor-sim down   [--dir DIR] [--fast] [--timeout S]
     condor-sim status [--dir DIR] [--json]
     condor-sim env    [--dir DIR]
@@ -73,6 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--no-jobs", action="store_true",
                     help="only the master, collector and schedd (DAEMON_LIST = MASTER COLLECTOR SCHEDD): "
                          "jobs queue but never run; for suites that only submit and query")
+    up.add_argument("--simulate-slots", metavar="N", type=_count, default=None,
+                    help="add N simulated execute slots (synthetic machines sim-0001.<domain> ... "
+                         "advertised to the collector, with claims coming and going; "
+                         "CONDOR_SIM_SIMULATED_SLOTS = N)")
 
     down = sub.add_parser("down", help="shut the pool down and wait for it")
     _dir_arg(down)
@@ -88,6 +93,16 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("token", help="IDTOKENS for the pool (condor-sim token create --help)", add_help=False)
     return p
+
+
+def _count(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"wants a number of slots, got {text!r}")
+    return n
 
 
 def _overrides(items: list[str]) -> dict[str, str]:
@@ -142,6 +157,8 @@ def cmd_up(args) -> int:
         return EXIT_USAGE
     if getattr(args, "no_jobs", False):
         overrides.setdefault("DAEMON_LIST", NO_JOBS_DAEMONS)
+    if getattr(args, "simulate_slots", None) is not None:
+        overrides["CONDOR_SIM_SIMULATED_SLOTS"] = str(args.simulate_slots)
     pool = _pool(args, config=overrides, security=args.security)
     problem = _usable_dir(pool.directory)
     if problem:
@@ -150,7 +167,7 @@ def cmd_up(args) -> int:
     try:
         seconds = pool.start(timeout=args.timeout)
     except PoolAlreadyRunning as e:
-        if args.config:
+        if args.config or args.simulate_slots is not None:
             _err(f"{e}; its settings stay as they are: `condor-sim down --dir {pool.directory}` "
                  f"first to start it with --config")
             return EXIT_FAIL

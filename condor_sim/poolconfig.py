@@ -100,6 +100,7 @@ COLLECTOR = $(SBIN)/condor_collector
 SCHEDD    = $(SBIN)/condor_schedd
 NEGOTIATOR = $(SBIN)/condor_negotiator
 STARTD    = $(SBIN)/condor_startd
+SIMSLOTS  = $(SBIN)/condor_simslots
 
 MASTER_ADDRESS_FILE          = $(LOG)/.master_address
 COLLECTOR_ADDRESS_FILE       = $(LOG)/.collector_address
@@ -109,6 +110,7 @@ SCHEDD_SUPER_ADDRESS_FILE    = $(SCHEDD_ADDRESS_FILE).super
 JOB_QUEUE_LOG                = $(SPOOL)/job_queue.log
 NEGOTIATOR_ADDRESS_FILE      = $(LOG)/.negotiator_address
 STARTD_ADDRESS_FILE          = $(LOG)/.startd_address
+SIMSLOTS_ADDRESS_FILE        = $(LOG)/.simslots_address
 
 SEC_PASSWORD_DIRECTORY     = $(LOCAL_DIR)/passwords.d
 SEC_TOKEN_DIRECTORY        = $(LOCAL_DIR)/tokens.d
@@ -156,11 +158,28 @@ def create_pool_dir(pool_dir: Path, security: str = "secure",
     return cfg
 
 
+SIMULATED_SLOTS = "CONDOR_SIM_SIMULATED_SLOTS"
+
+
+def simulated_slots(overrides: dict[str, str]) -> int:
+    """How many simulated slots the settings ask for (0: none)."""
+    for k, v in overrides.items():
+        if k.upper() == SIMULATED_SLOTS:
+            try:
+                return max(0, int(str(v).strip()))
+            except ValueError:
+                return 0
+    return 0
+
+
 def write_overrides(pool_dir: Path, overrides: dict[str, str]) -> None:
     path = Path(pool_dir) / "config.d" / OVERRIDES
     if overrides:
         lines = ["## settings given to condor-sim (--config KEY=VALUE)"]
         lines += [f"{k} = {v}" for k, v in overrides.items()]
+        if simulated_slots(overrides) and "SIMSLOTS" not in str(overrides.get("DAEMON_LIST", "")).upper().split():
+            # the daemon that advertises them
+            lines.append("DAEMON_LIST = $(DAEMON_LIST) SIMSLOTS")
         path.write_text("\n".join(lines) + "\n")
     elif path.exists():
         path.unlink()
