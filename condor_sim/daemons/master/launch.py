@@ -175,7 +175,8 @@ def _needs_fresh_interpreter(extra: dict) -> bool:
     return any(k.startswith(("PYTHON", "LD_")) for k in extra)
 
 
-_SPECULATE = tuple(n for n in SIMULATED if n != "MASTER")
+# the daemons of a default pool (SIMSLOTS runs only when asked for)
+_SPECULATE = tuple(n for n in SIMULATED if n not in ("MASTER", "SIMSLOTS", "SHARED_PORT"))
 
 
 def _speculative_prestart(argv: list[str], inherit: str) -> dict[str, "HeldProcess"]:
