@@ -448,6 +448,8 @@ class Collector(Daemon):
         table, _ = INVALIDATES[req.cmd]
         if table is None:
             table = _s(ad, "TargetType") or "Generic"
+        elif table == "Machine" and _s(ad, "TargetType") == "StartD":
+            table = "StartD"          # the startd's daemon ad, in its own table
         ads = self.tables.get(table, {})
         private = self.tables.get(PRIVATE, {}) if table == "Machine" else {}
         key = hash_key(table, ad) if _s(ad, "Name") else None
@@ -459,11 +461,11 @@ class Collector(Daemon):
         else:
             req_expr = ad.lookup("Requirements") if "Requirements" in ad else None
             for k in list(ads):
-                if req_expr is not None and _matches(req_expr, ads[k]):
+                if req_expr is not None and _matches(req_expr, ad, ads[k]):
                     del ads[k]
                     removed += 1
             for k in list(private):
-                if req_expr is not None and _matches(req_expr, private[k]):
+                if req_expr is not None and _matches(req_expr, ad, private[k]):
                     del private[k]
         self.log.log(T.INVALIDATED.format(count=removed, table=table), "D_FULLDEBUG")
         if req.cmd == Cmd.INVALIDATE_STARTD_ADS:
@@ -605,10 +607,12 @@ def _table_name(tables: dict, name: str) -> str:
     return next((t for t in tables if t.lower() == low), name)
 
 
-def _matches(expr, ad) -> bool:
-    """Requirements evaluated with the stored ad as MY (no TARGET)."""
+def _matches(expr, ad, target=None) -> bool:
+    """Requirements evaluated with ``ad`` as MY: a query's on each stored ad (no TARGET);
+    an invalidation's in its own ad with the stored one as TARGET (the real collector's
+    half match)."""
     try:
-        v = expr.eval(ad)
+        v = expr.eval(ad, target) if target is not None else expr.eval(ad)
     except Exception:
         return False
     if isinstance(v, classad2.Value):      # undefined or error (an IntEnum: test it first)

@@ -146,7 +146,7 @@ class Startd(Daemon):
         m = self.machine
         if m is None:
             return
-        for ad_type, cmd in (("Machine", "INVALIDATE_STARTD_ADS"),):
+        for ad_type, cmd in (("Machine", "INVALIDATE_STARTD_ADS"), ("StartD", "INVALIDATE_STARTD_ADS")):
             ad = {"MyType": "Query", "TargetType": ad_type,
                   "Requirements": _expr(f'( TARGET.Machine == "{self.fqdn}" )'),
                   "MyAddress": self.core.sinful}
