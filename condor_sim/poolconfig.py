@@ -94,12 +94,14 @@ BIND_ALL_INTERFACES = false
 ENABLE_IPV6         = false
 USE_SHARED_PORT     = false
 AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST = false
+SHARED_PORT_PORT    = 0
 
 MASTER    = $(SBIN)/condor_master
 COLLECTOR = $(SBIN)/condor_collector
 SCHEDD    = $(SBIN)/condor_schedd
 NEGOTIATOR = $(SBIN)/condor_negotiator
 STARTD    = $(SBIN)/condor_startd
+SHARED_PORT = $(SBIN)/condor_shared_port
 
 MASTER_ADDRESS_FILE          = $(LOG)/.master_address
 COLLECTOR_ADDRESS_FILE       = $(LOG)/.collector_address
@@ -109,6 +111,7 @@ SCHEDD_SUPER_ADDRESS_FILE    = $(SCHEDD_ADDRESS_FILE).super
 JOB_QUEUE_LOG                = $(SPOOL)/job_queue.log
 NEGOTIATOR_ADDRESS_FILE      = $(LOG)/.negotiator_address
 STARTD_ADDRESS_FILE          = $(LOG)/.startd_address
+SHARED_PORT_ADDRESS_FILE     = $(LOG)/.shared_port_address
 
 SEC_PASSWORD_DIRECTORY     = $(LOCAL_DIR)/passwords.d
 SEC_TOKEN_DIRECTORY        = $(LOCAL_DIR)/tokens.d
