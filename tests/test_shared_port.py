@@ -5,6 +5,7 @@ connection without one reaches the collector.  A pool without it is unchanged.""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
 
@@ -77,6 +78,7 @@ def test_a_connection_is_passed_with_its_unread_bytes(tmp_path):
         got: asyncio.Future = asyncio.get_running_loop().create_future()
 
         async def take(sock: socket.socket):
+            assert not os.get_inheritable(sock.fileno())
             reader, writer = await asyncio.open_connection(sock=sock)
             got.set_result(await reader.readexactly(5))
             writer.close()

@@ -73,6 +73,10 @@ async def read_message_exactly(sock: socket.socket, max_size: int = 1 << 16) -> 
             return bytes(body)
 
 
+# close-on-exec from the moment it arrives, where the platform can say so
+_CLOEXEC = getattr(socket, "MSG_CMSG_CLOEXEC", 0)
+
+
 # ---------------------------------------------------------------------------- the daemon's side
 class Endpoint:
     """One daemon's named socket: every connection on it brings one client connection,
@@ -149,12 +153,13 @@ async def receive_passed(conn: socket.socket) -> socket.socket:
     while True:
         await readable(conn)
         try:
-            data, fds, _flags, _addr = socket.recv_fds(conn, 16, 1)
+            data, fds, _flags, _addr = socket.recv_fds(conn, 16, 1, _CLOEXEC)
         except BlockingIOError:
             continue
         if fds:
             for extra in fds[1:]:
                 os.close(extra)
+            os.set_inheritable(fds[0], False)     # a job or a starter must never hold it open
             s = socket.socket(fileno=fds[0])
             s.setblocking(False)
             return s
