@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal
 import socket
 
 import pytest
@@ -15,7 +16,8 @@ from condor_sim.cedar.framing import Framer
 from condor_sim.daemons.shared_port import endpoint as sp
 from condor_sim.daemons.shared_port import wire
 from support.clients import require_v1
-from support.pools import FIVE_DAEMONS, SINFUL, client, log, running_pool
+from support.pools import (FIVE_DAEMONS, SINFUL, client, daemon_pids, log, running_pool, started_pid,
+                           wait_gone, wait_log)
 
 SHARED = re.compile(r"^<127\.0\.0\.1:(\d+)\?addrs=127\.0\.0\.1-(\d+)&alias=[^&>]+&noUDP&sock=([a-z0-9_]+)>$")
 
@@ -214,3 +216,20 @@ def test_without_shared_port_nothing_changes(tmp_path):
     with running_pool(tmp_path / "p") as p:
         assert SINFUL.match(p.address("SCHEDD")) and p.address("SHARED_PORT") is None
         assert "SHARED_PORT" not in log(p)
+
+
+def test_a_restarted_shared_port_daemon_takes_its_port_again(tmp_path):
+    with running_pool(tmp_path / "p", USE_SHARED_PORT="True", AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST="True") as p:
+        before = p.address("SHARED_PORT")
+        pid = daemon_pids(p)["SHARED_PORT"]
+        mark, sp_mark = len(log(p)), len(log(p, "SharedPortLog"))
+        os.kill(pid, signal.SIGKILL)
+        wait_gone(pid)
+        assert started_pid(p, "SHARED_PORT", start=mark) != pid
+        wait_log(p, rf"^.* DaemonCore: command socket at {re.escape(before)}$", name="SharedPortLog",
+                 start=sp_mark)
+        r = client(p, """
+import htcondor2
+return [a["MyAddress"] for a in htcondor2.Collector().query(htcondor2.AdTypes.Schedd, projection=["MyAddress"])]
+""")
+        assert r == [p.address("SCHEDD")]

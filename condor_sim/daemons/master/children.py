@@ -221,6 +221,8 @@ class ChildDaemon:
         cookie = getattr(m, "shared_port_cookie", None)
         if cookie:
             private["CONDOR_PRIVATE_SHARED_PORT_COOKIE"] = cookie
+        if self.name == "SHARED_PORT" and getattr(m, "shared_port_port", None):
+            private["CONDOR_PRIVATE_SHARED_PORT_PORT"] = str(m.shared_port_port)
         held = m.held.pop(self.name, None)
         if held is not None:
             if (held.path, held.args, held.extra) == (path, args, extra) and held.go(private):

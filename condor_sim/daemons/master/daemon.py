@@ -68,6 +68,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self._pid_file = None
         self.master_name = opts.name
         self.shared_port_cookie: str | None = None
+        self.shared_port_port: int | None = None
         self.private_inherit = family_session_text(*self.core.security.new_family_session())
         self.lock_or_except()
 
@@ -324,11 +325,26 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         port daemon (move our own command socket behind it)."""
         if d.name == "COLLECTOR":
             self.start_advertising()
-        elif d.name == "SHARED_PORT" and self.core.shared_port_id is None:
+        elif d.name == "SHARED_PORT":
+            self.remember_shared_port()
+        if d.name == "SHARED_PORT" and self.core.shared_port_id is None:
             if self.core.start_shared_endpoint():
                 for knob in self.ADDRESS_KNOBS:
                     self.core.write_address_file(self.config.get(knob))
                 self.log.log(T.COMMAND_SOCKET.format(sinful=self.core.sinful))
+
+    def remember_shared_port(self) -> None:
+        """The port the shared port daemon took (SHARED_PORT_PORT = 0: one the OS picked).
+        A restarted shared port daemon takes it again, so that every address the other
+        daemons advertise stays good."""
+        from ..shared_port import wire
+        try:
+            with open(self.config.get("SHARED_PORT_DAEMON_AD_FILE") or "") as f:
+                hp = wire.host_port(wire.address_from_ad_text(f.read()) or "")
+        except OSError:
+            hp = None
+        if hp is not None:
+            self.shared_port_port = hp[1]
 
     def prepare_shared_port(self) -> None:
         """Before the shared port daemon starts: where the pool's named sockets live,

@@ -19,6 +19,9 @@ from . import endpoint as sp
 from . import wire
 
 
+PREVIOUS_PORT_ENV = "CONDOR_PRIVATE_SHARED_PORT_PORT"
+
+
 class SharedPort(Daemon):
     SUBSYS = "SHARED_PORT"
     MY_TYPE = "SharedPort"
@@ -34,9 +37,16 @@ class SharedPort(Daemon):
         self.ad_file: str | None = None
 
     def start(self) -> None:
-        """Listen on SHARED_PORT_PORT (0: a port the OS picks, as the pool's config says)."""
+        """Listen on SHARED_PORT_PORT (0: a port the OS picks, as the pool's config says;
+        after a restart, the one we had before, which the master hands down)."""
         from ...daemoncore import run
-        run(self.core, self.setup, port=max(0, self.config.get_int("SHARED_PORT_PORT", 9618)))
+        port = max(0, self.config.get_int("SHARED_PORT_PORT", 9618))
+        if port == 0:
+            try:
+                port = int(os.environ.pop(PREVIOUS_PORT_ENV, "0"))
+            except ValueError:
+                port = 0
+        run(self.core, self.setup, port=port)
 
     # ------------------------------------------------------------------ configuration
     def default_id(self) -> str | None:
