@@ -64,6 +64,11 @@ class DaemonCore:
         self.server: asyncio.base_events.Server | None = None
         self.port = 0
         self.sinful = ""
+        self.shared_port_id: str | None = None     # our endpoint's id behind the shared port
+        self.endpoint = None                       # its named socket (shared_port.endpoint.Endpoint)
+        # Takes each accepted socket before any byte is read (the shared port daemon):
+        # when set, listen() accepts raw sockets instead of asyncio streams.
+        self.raw_acceptor: Callable[[socket.socket], Awaitable[None]] | None = None
         self.start_time = int(time.time())
         self._connections: dict[asyncio.Task, Channel] = {}     # in the order they opened
         self.preauth = PreauthBudget()
@@ -92,16 +97,77 @@ class DaemonCore:
 
     # ------------------------------------------------------------------ serving
     async def listen(self, port: int = 0) -> None:
-        self.server = await asyncio.start_server(self._accept, "127.0.0.1", port,
-                                                 limit=1 << 16, backlog=256)
-        self.port = self.server.sockets[0].getsockname()[1]
+        if self.raw_acceptor is not None:
+            self.server = _RawServer(self.raw_acceptor, port)
+            self.port = self.server.port
+        else:
+            self.server = await asyncio.start_server(self._accept, "127.0.0.1", port,
+                                                     limit=1 << 16, backlog=256)
+            self.port = self.server.sockets[0].getsockname()[1]
         alias = self.hostname
         self.sinful = f"<127.0.0.1:{self.port}?addrs=127.0.0.1-{self.port}&alias={alias}&noUDP>"
         for line in T.LOOPBACK_WARNING:
             self.log.log(line)
         self.log.log(T.LISTENING.format(port=self.port))
+        if self.subsystem not in ("MASTER", "SHARED_PORT") and self.uses_shared_port():
+            self.start_shared_endpoint()
         self.log.log(T.COMMAND_SOCKET.format(sinful=self.sinful))
         self.log.log(T.PRIVATE_COMMAND_SOCKET.format(sinful=self.sinful))
+
+    # ------------------------------------------------------------------ shared port
+    def uses_shared_port(self) -> bool:
+        """USE_SHARED_PORT (read under our subsystem, so ``SCHEDD.USE_SHARED_PORT`` counts)."""
+        return self.config.get_bool("USE_SHARED_PORT", False)
+
+    def shared_port_id_wanted(self) -> str:
+        """The collector takes SHARED_PORT_DEFAULT_ID (``collector``), where connections
+        without a preamble go; every other daemon a fresh ``<name>_<pid>_<tag>``."""
+        from .daemons.shared_port import wire
+        if self.subsystem == "COLLECTOR" and self.config.get_bool("COLLECTOR_USES_SHARED_PORT", True):
+            return self.config.get("SHARED_PORT_DEFAULT_ID") or wire.DEFAULT_ID
+        local = getattr(self.config, "local_name", None)
+        return wire.endpoint_name(local or self.subsystem)
+
+    def start_shared_endpoint(self) -> bool:
+        """Listen on our named socket and advertise the shared port daemon's address with
+        ``sock=``; False (and our own TCP address kept) when the shared port daemon has
+        not published its address."""
+        from .daemons.shared_port import endpoint as sp, wire
+        ad_file = self.config.get("SHARED_PORT_DAEMON_AD_FILE")
+        try:
+            with open(ad_file or "") as f:
+                shared = wire.address_from_ad_text(f.read())
+        except OSError:
+            shared = None
+        cookie = sp.cookie_from_environment(self.config.get("DAEMON_SOCKET_DIR"), self.config.get("LOCK"))
+        if not shared or not cookie:
+            self.log.log(f"SharedPortEndpoint: no shared port daemon address in {ad_file}; "
+                         f"staying on our own port")
+            return False
+        sp_id = self.shared_port_id_wanted()
+        endpoint = sp.Endpoint(wire.endpoint_address(cookie, sp_id), self.adopt_socket,
+                               on_error=self.log.log)
+        try:
+            endpoint.start()
+        except OSError as e:
+            self.log.log(f"ERROR: SharedPortEndpoint: failed to listen on named socket {sp_id}: {e}")
+            return False
+        if self.endpoint is not None:
+            self.endpoint.close()
+        self.endpoint = endpoint
+        self.shared_port_id = sp_id
+        self.sinful = wire.sinful_for(shared, sp_id)
+        self.log.log(f"SharedPortEndpoint: waiting for connections to named socket {sp_id}", "D_FULLDEBUG")
+        return True
+
+    async def adopt_socket(self, sock: socket.socket) -> None:
+        """Serve a connection accepted elsewhere (passed by the shared port daemon)."""
+        try:
+            reader, writer = await asyncio.open_connection(sock=sock, limit=1 << 16)
+        except OSError:
+            sock.close()
+            return
+        await self._accept(reader, writer)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -263,11 +329,48 @@ class DaemonCore:
         except Exception as e:
             self.log.log(f"ERROR: during shutdown: {e}")
         self.server.close()
+        if self.endpoint is not None:
+            self.endpoint.close()
         for t in self._timers + list(self._connections):
             t.cancel()
         self.remove_address_files()
         self.log.exiting(self.exit_status)
         return self.exit_status
+
+
+class _RawServer:
+    """A listening TCP socket whose connections go, unread, to ``acceptor``."""
+
+    def __init__(self, acceptor: Callable[[socket.socket], Awaitable[None]], port: int):
+        self.acceptor = acceptor
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind(("127.0.0.1", port))
+        s.listen(256)
+        s.setblocking(False)
+        self.sock = s
+        self.port = s.getsockname()[1]
+        self._tasks: set[asyncio.Task] = set()
+        self._loop = asyncio.get_running_loop().create_task(self._accept_loop())
+
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(self.sock)
+            except OSError:
+                await asyncio.sleep(0.1)       # out of descriptors: let some close
+                continue
+            conn.setblocking(False)
+            task = loop.create_task(self.acceptor(conn))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def close(self) -> None:
+        self._loop.cancel()
+        for t in list(self._tasks):
+            t.cancel()
+        self.sock.close()
 
 
 def raise_fd_limit(want: int = MAX_CONNECTIONS + 256) -> None:

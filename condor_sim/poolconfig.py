@@ -94,6 +94,7 @@ BIND_ALL_INTERFACES = false
 ENABLE_IPV6         = false
 USE_SHARED_PORT     = false
 AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST = false
+SHARED_PORT_PORT    = 0
 
 MASTER    = $(SBIN)/condor_master
 COLLECTOR = $(SBIN)/condor_collector
@@ -101,6 +102,7 @@ SCHEDD    = $(SBIN)/condor_schedd
 NEGOTIATOR = $(SBIN)/condor_negotiator
 STARTD    = $(SBIN)/condor_startd
 SIMSLOTS  = $(SBIN)/condor_simslots
+SHARED_PORT = $(SBIN)/condor_shared_port
 
 MASTER_ADDRESS_FILE          = $(LOG)/.master_address
 COLLECTOR_ADDRESS_FILE       = $(LOG)/.collector_address
@@ -111,6 +113,7 @@ JOB_QUEUE_LOG                = $(SPOOL)/job_queue.log
 NEGOTIATOR_ADDRESS_FILE      = $(LOG)/.negotiator_address
 STARTD_ADDRESS_FILE          = $(LOG)/.startd_address
 SIMSLOTS_ADDRESS_FILE        = $(LOG)/.simslots_address
+SHARED_PORT_ADDRESS_FILE     = $(LOG)/.shared_port_address
 
 SEC_PASSWORD_DIRECTORY     = $(LOCAL_DIR)/passwords.d
 SEC_TOKEN_DIRECTORY        = $(LOCAL_DIR)/tokens.d

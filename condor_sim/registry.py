@@ -49,6 +49,8 @@ DAEMONS: dict[str, DaemonSpec] = {s.subsystem: s for s in (
                "condor_sim.daemons.startd"),
     DaemonSpec("SIMSLOTS", "Machine", "Startd", "SimSlotsLog", "log/.simslots_address", 6,
                "condor_sim.daemons.simslots"),
+    DaemonSpec("SHARED_PORT", "SharedPort", "SharedPort", "SharedPortLog", "log/.shared_port_address", 10,
+               "condor_sim.daemons.shared_port.daemon"),
 )}
 
 # The daemons condor-sim runs, in the order a pool starts them.

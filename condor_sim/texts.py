@@ -131,6 +131,9 @@ INVALIDATED = "({count}) Invalidated {table} ads"
 AD_TOO_LARGE = "Refusing {name} from {peer}: {reason}"
 ATTEMPTING_LOCK = "Attempting to lock {path}."
 OBTAINED_LOCK = "Obtained lock on {path}."
+ADDING_SHARED_PORT = ("Adding SHARED_PORT to DAEMON_LIST, because USE_SHARED_PORT=true "
+                      "(to disable this, set AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST=False)")
+STARTING_SHARED_PORT = "Starting shared port with port: {port}"
 NOT_STARTING = "START_DAEMONS flag was set to FALSE.  Not starting daemons."
 WATCHING = "Master restart (GRACEFUL) is watching {path} (mtime:{mtime})"
 

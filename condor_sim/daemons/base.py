@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import socket
 import sys
@@ -192,11 +193,13 @@ class Daemon(CoreHooks):
         return out
 
     def address_v1(self) -> str:
-        port = self.core.port
+        m = re.match(r"<[^:>?]+:(\d+)", self.core.sinful)
+        port = int(m.group(1)) if m else self.core.port
         alias = self.core.hostname
+        spid = f'spid="{self.core.shared_port_id}"; ' if self.core.shared_port_id else ""
         return (f'{{[ p="primary"; a="127.0.0.1"; port={port}; n="Internet"; alias="{alias}"; '
-                f'noUDP=true; ], [ p="IPv4"; a="127.0.0.1"; port={port}; n="Internet"; '
-                f'alias="{alias}"; noUDP=true; ]}}')
+                f'{spid}noUDP=true; ], [ p="IPv4"; a="127.0.0.1"; port={port}; n="Internet"; '
+                f'alias="{alias}"; {spid}noUDP=true; ]}}')
 
     # ------------------------------------------------------------------ collector updates
     async def client_call(self, func, *args):

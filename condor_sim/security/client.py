@@ -24,6 +24,7 @@ from ..cedar.classad_wire import get_ad, put_ad
 from ..cedar.commands import Cmd
 from ..cedar.framing import Framer
 from ..cedar.stream import MessageReader, MessageWriter
+from ..daemons.shared_port import endpoint as shared_port
 from .handshake import derive_session_key, encode_public_key
 from .methods import METHOD_BITS
 
@@ -115,7 +116,7 @@ async def _open(sinful: str, cmd: int, subsystem: str, crypto: str) -> _Conn:
     m = re.match(r"<([^:>?]+):(\d+)", sinful)
     if not m:
         raise ClientRefused(f"not an address: {sinful}")
-    reader, writer = await asyncio.open_connection(m.group(1), int(m.group(2)))
+    reader, writer = await shared_port.open_connection(sinful, subsystem)
     conn = _Conn(reader, writer)
     try:
         private = ec.generate_private_key(ec.SECP256R1())

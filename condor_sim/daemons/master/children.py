@@ -109,7 +109,8 @@ class ChildDaemon:
         self.backoff_factor = factor if factor > 0 else m.backoff_factor
         self.recover_time = max(1, c.get_int(f"MASTER_{self.name}_RECOVER_FACTOR", m.recover_time))
         self.env = child_environment(c, self.name)
-        self.wait_file = c.get("COLLECTOR_ADDRESS_FILE") if self.name == "COLLECTOR" else None
+        self.wait_file = c.get("COLLECTOR_ADDRESS_FILE") if self.name == "COLLECTOR" else \
+            c.get("SHARED_PORT_DAEMON_AD_FILE") if self.name == "SHARED_PORT" else None
 
     def init_params(self) -> None:
         old = self.process_name
@@ -220,6 +221,11 @@ class ChildDaemon:
         extra = dict(self.env)
         extra["CONDOR_INHERIT"] = f"{os.getpid()} {m.core.sinful} 0 0"
         private = {"CONDOR_PRIVATE_INHERIT": m.private_inherit}
+        cookie = getattr(m, "shared_port_cookie", None)
+        if cookie:
+            private["CONDOR_PRIVATE_SHARED_PORT_COOKIE"] = cookie
+        if self.name == "SHARED_PORT" and getattr(m, "shared_port_port", None):
+            private["CONDOR_PRIVATE_SHARED_PORT_PORT"] = str(m.shared_port_port)
         held = m.held.pop(self.name, None)
         if held is not None:
             if (held.path, held.args, held.extra) == (path, args, extra) and held.go(private):

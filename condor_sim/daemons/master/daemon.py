@@ -67,6 +67,8 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         self._lock_fd = -1
         self._pid_file = None
         self.master_name = opts.name
+        self.shared_port_cookie: str | None = None
+        self.shared_port_port: int | None = None
         self.private_inherit = family_session_text(*self.core.security.new_family_session())
         self.lock_or_except()
 
@@ -222,6 +224,10 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         if "SHARED_PORT" in names:
             i = names.index("SHARED_PORT")
             names[0], names[i] = names[i], names[0]
+        elif self.core.uses_shared_port() and \
+                self.config.get_bool("AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST", True):
+            self.log.log(T.ADDING_SHARED_PORT)
+            names.insert(0, "SHARED_PORT")
         self.ordered = names
         for n in names:
             if n not in self.daemons:
@@ -301,18 +307,54 @@ class Master(MasterAdmin, MasterStopping, Daemon):
                 if d.wait_before_starting_others(False):
                     self._schedule_retry()
                     return
-                if d.name == "COLLECTOR":
-                    self.start_advertising()
+                self._started_first(d)
                 continue
+            if d.name == "SHARED_PORT":
+                self.prepare_shared_port()
             if not self.start_daemon_here(d):
                 continue
             if d.wait_before_starting_others(True):
                 self._schedule_retry()
                 return
-            if d.name == "COLLECTOR":
-                self.start_advertising()
+            self._started_first(d)
         self.log.log(T.ALL_STARTED)
         self.release_background_parent(0)
+
+    def _started_first(self, d: ChildDaemon) -> None:
+        """A daemon the others wait for is up: the collector (advertise to it), the shared
+        port daemon (move our own command socket behind it)."""
+        if d.name == "COLLECTOR":
+            self.start_advertising()
+        elif d.name == "SHARED_PORT":
+            self.remember_shared_port()
+        if d.name == "SHARED_PORT" and self.core.shared_port_id is None:
+            if self.core.start_shared_endpoint():
+                for knob in self.ADDRESS_KNOBS:
+                    self.core.write_address_file(self.config.get(knob))
+                self.log.log(T.COMMAND_SOCKET.format(sinful=self.core.sinful))
+
+    def remember_shared_port(self) -> None:
+        """The port the shared port daemon took (SHARED_PORT_PORT = 0: one the OS picked).
+        A restarted shared port daemon takes it again, so that every address the other
+        daemons advertise stays good."""
+        from ..shared_port import wire
+        try:
+            with open(self.config.get("SHARED_PORT_DAEMON_AD_FILE") or "") as f:
+                hp = wire.host_port(wire.address_from_ad_text(f.read()) or "")
+        except OSError:
+            hp = None
+        if hp is not None:
+            self.shared_port_port = hp[1]
+
+    def prepare_shared_port(self) -> None:
+        """Before the shared port daemon starts: where the pool's named sockets live,
+        handed to every child (CONDOR_PRIVATE_SHARED_PORT_COOKIE)."""
+        from ..shared_port import endpoint as sp, wire
+        if self.shared_port_cookie is None:
+            self.shared_port_cookie = sp.cookie_from_environment(None, None) or \
+                sp.make_cookie(self.config.get("DAEMON_SOCKET_DIR"), self.config.get("LOCK"))
+            os.environ[wire.COOKIE_ENV] = self.shared_port_cookie
+        self.log.log(T.STARTING_SHARED_PORT.format(port=self.config.get_int("SHARED_PORT_PORT", 9618)))
 
     # ------------------------------------------------------------ daemons as forks
     @staticmethod
