@@ -122,7 +122,7 @@ class DaemonCore:
     def shared_port_id_wanted(self) -> str:
         """The collector takes SHARED_PORT_DEFAULT_ID (``collector``), where connections
         without a preamble go; every other daemon a fresh ``<name>_<pid>_<tag>``."""
-        from .daemons.shared_port import wire
+        from .shared_port import wire
         if self.subsystem == "COLLECTOR" and self.config.get_bool("COLLECTOR_USES_SHARED_PORT", True):
             return self.config.get("SHARED_PORT_DEFAULT_ID") or wire.DEFAULT_ID
         local = getattr(self.config, "local_name", None)
@@ -132,7 +132,7 @@ class DaemonCore:
         """Listen on our named socket and advertise the shared port daemon's address with
         ``sock=``; False (and our own TCP address kept) when the shared port daemon has
         not published its address."""
-        from .daemons.shared_port import endpoint as sp, wire
+        from .shared_port import endpoint as sp, wire
         ad_file = self.config.get("SHARED_PORT_DAEMON_AD_FILE")
         try:
             with open(ad_file or "") as f:

@@ -76,7 +76,7 @@ async def send_alive(sinful: str, sid: str, key: bytes, pid: int, max_hang: int,
     framer, first = resume_request(sid, sinful)
 
     async def exchange() -> bool:
-        from .daemons.shared_port.endpoint import open_connection
+        from .shared_port.endpoint import open_connection
         reader, writer = await open_connection(sinful, "DAEMON")
         try:
             writer.write(first)

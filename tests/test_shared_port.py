@@ -13,8 +13,8 @@ import socket
 import pytest
 
 from condor_sim.cedar.framing import Framer
-from condor_sim.daemons.shared_port import endpoint as sp
-from condor_sim.daemons.shared_port import wire
+from condor_sim.shared_port import endpoint as sp
+from condor_sim.shared_port import wire
 from support.clients import require_v1
 from support.pools import (FIVE_DAEMONS, SINFUL, client, daemon_pids, log, running_pool, started_pid,
                            wait_gone, wait_log)

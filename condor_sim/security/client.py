@@ -24,7 +24,7 @@ from ..cedar.classad_wire import get_ad, put_ad
 from ..cedar.commands import Cmd
 from ..cedar.framing import Framer
 from ..cedar.stream import MessageReader, MessageWriter
-from ..daemons.shared_port import endpoint as shared_port
+from ..shared_port import endpoint as shared_port
 from .handshake import derive_session_key, encode_public_key
 from .methods import METHOD_BITS
 

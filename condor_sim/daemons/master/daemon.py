@@ -337,7 +337,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
         """The port the shared port daemon took (SHARED_PORT_PORT = 0: one the OS picked).
         A restarted shared port daemon takes it again, so that every address the other
         daemons advertise stays good."""
-        from ..shared_port import wire
+        from ...shared_port import wire
         try:
             with open(self.config.get("SHARED_PORT_DAEMON_AD_FILE") or "") as f:
                 hp = wire.host_port(wire.address_from_ad_text(f.read()) or "")
@@ -349,7 +349,7 @@ class Master(MasterAdmin, MasterStopping, Daemon):
     def prepare_shared_port(self) -> None:
         """Before the shared port daemon starts: where the pool's named sockets live,
         handed to every child (CONDOR_PRIVATE_SHARED_PORT_COOKIE)."""
-        from ..shared_port import endpoint as sp, wire
+        from ...shared_port import endpoint as sp, wire
         if self.shared_port_cookie is None:
             self.shared_port_cookie = sp.cookie_from_environment(None, None) or \
                 sp.make_cookie(self.config.get("DAEMON_SOCKET_DIR"), self.config.get("LOCK"))

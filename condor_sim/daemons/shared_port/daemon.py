@@ -15,8 +15,8 @@ import socket
 
 from ...connection import PREAUTH_DEADLINE
 from ..base import Daemon
-from . import endpoint as sp
-from . import wire
+from ...shared_port import endpoint as sp
+from ...shared_port import wire
 
 
 PREVIOUS_PORT_ENV = "CONDOR_PRIVATE_SHARED_PORT_PORT"

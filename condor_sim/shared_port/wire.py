@@ -21,9 +21,9 @@ import random
 import re
 import sys
 
-from ...cedar.commands import Cmd
-from ...cedar.framing import HEADER
-from ...cedar.stream import MessageReader, MessageWriter
+from ..cedar.commands import Cmd
+from ..cedar.framing import HEADER
+from ..cedar.stream import MessageReader, MessageWriter
 
 SHARED_PORT_CONNECT = int(Cmd.SHARED_PORT_CONNECT)    # 75
 SHARED_PORT_PASS_SOCK = 76

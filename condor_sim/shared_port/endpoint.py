@@ -13,7 +13,7 @@ import socket
 import tempfile
 from typing import Awaitable, Callable
 
-from ...cedar.framing import Framer
+from ..cedar.framing import Framer
 from . import wire
 
 
