@@ -25,7 +25,9 @@ from ...cedar.stream import MAX_ENCRYPTED_STRING, MessageReader
 from ...jobqueue.select import names_in
 
 _INT = struct.Struct(">q")
-_NAME = re.compile(r"(?:^|\0)[ \t]*([A-Za-z_][A-Za-z0-9_.]*)[ \t]*=")
+# Each line's name, found from the NUL before it (a literal prefix the scanner skips to);
+# a line it does not fit sends the ad to the careful split.
+_NAME = re.compile(r"\0([A-Za-z_][A-Za-z0-9_.]*) ?=")
 _NOT_OPS = bytes(b for b in range(256) if b not in b"-+*/%&|^!<>=?:.~")
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"([{")
 # Functions whose result is not a function of the attribute lines a constraint names:
@@ -71,17 +73,17 @@ class StoredAd:
 
     __slots__ = ("layout", "text", "starts")
 
-    def __init__(self, text: str, names: tuple[str, ...] | None = None):
+    def __init__(self, text: str, names: tuple[str, ...] | None = None, lines: list[str] | None = None):
         self.text = text
         if names is None:
-            names = tuple(_NAME.findall(text))
-        lines = text.split("\0") if text else []
+            names = tuple(_NAME.findall("\0" + text))
+        if lines is None:
+            lines = text.split("\0") if text else []
         if len(names) != len(lines):
             names = tuple(line.partition("=")[0].strip() for line in lines)
         self.layout = layout_of(names)
-        starts = array("I" if len(text) >= 1 << 16 else "H", [0])
-        starts.extend(accumulate(len(line) + 1 for line in lines))
-        self.starts = starts
+        self.starts = array("I" if len(text) >= 1 << 16 else "H",
+                            accumulate(map(_PLUS_ONE, map(len, lines)), initial=0))
 
     @classmethod
     def from_lines(cls, lines: list[str]) -> "StoredAd":
@@ -130,6 +132,27 @@ class StoredAd:
         if line is None:
             raise KeyError(name)
         return parse_line(line)[1]
+
+    def values(self, names: tuple[str, ...]) -> dict:
+        """Several attributes at once (one parse), as ``get`` gives each; absent ones left out."""
+        index = self.layout.index
+        lines = [self.line(index[n.lower()]) for n in names if n.lower() in index]
+        if not lines:
+            return {}
+        if any("\n" in line for line in lines):
+            return {n: self.get(n) for n in names if n in self}
+        try:
+            ad = classad2.parseNext("\n".join(lines), parser=classad2.ParserType.Old)
+        except Exception:
+            ad = None
+        if ad is None or len(ad) != len(lines):
+            return {n: self.get(n) for n in names if n in self}
+        out = {}
+        for n in names:
+            v = ad.get(n, _MISSING)
+            if v is not _MISSING:
+                out[n] = v
+        return out
 
     def get(self, name: str, default=None):
         """The attribute's value as classad2 gives it (a literal, or an ExprTree)."""
@@ -197,6 +220,18 @@ class StoredAd:
 
     def with_lines(self, extra: list[tuple[str, str]]) -> "StoredAd":
         """A copy with ``(name, line)`` pairs set (replacing or appending), built at once."""
+        index = self.layout.index
+        if not any(name.lower() in index for name, _ in extra) and self.text:
+            new = [line for _, line in extra]      # all new: appended, nothing re-split
+            names = self.layout.names + tuple(name for name, _ in extra)
+            out = StoredAd.__new__(StoredAd)
+            out.text = self.text + "\0" + "\0".join(new)
+            out.layout = layout_of(names)
+            starts = array("I" if len(out.text) >= 1 << 16 else "H", self.starts)
+            starts.extend(accumulate(map(_PLUS_ONE, map(len, new)), initial=starts[-1]))
+            del starts[len(self.starts)]        # accumulate repeats its initial value
+            out.starts = starts
+            return out
         lines = self.lines()
         names = list(self.layout.names)
         index = self.layout.index
@@ -207,7 +242,7 @@ class StoredAd:
                 names.append(name)
             else:
                 lines[i] = line
-        return StoredAd("\0".join(lines), tuple(names))
+        return StoredAd("\0".join(lines), tuple(names), lines)
 
     # ---------------------------------------------------------------- sending
     def encode(self, encrypted: bool, include_private: bool = False) -> bytes:
@@ -253,6 +288,7 @@ class StoredAd:
 
 
 _MISSING = object()
+_PLUS_ONE = (1).__add__
 _SIZED_EMPTY = (_INT.pack(1) + b"\0") * 2
 
 

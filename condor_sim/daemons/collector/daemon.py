@@ -74,6 +74,9 @@ def _per_table(column: int):
 
 
 _INT = struct.Struct(">q")
+SEQUENCE_ATTRS = ("UpdateSequenceNumber", "DaemonStartTime")
+# What the keys (hashkey.cpp) and the update statistics read of an ad.
+KEY_ATTRS = ("Name", "Machine", "SlotID", "MyAddress", "ScheddName", "NegotiatorName") + SEQUENCE_ATTRS
 
 # Bounds on one stored ad (ours; the real collector has none).  Real startd ads carry
 # about 150 attributes and a few KiB.
@@ -269,7 +272,7 @@ class Collector(Daemon):
         for classad in self.offline.classads():
             classad["LastHeardFrom"] = int(time.time())
             ad = StoredAd.from_classad(classad)
-            if not self._store("Machine", ad, Cmd.UPDATE_STARTD_AD):
+            if self._store("Machine", ad, Cmd.UPDATE_STARTD_AD) is None:
                 self.log.log("Received malformed ad. Ignoring.")
 
     def _persist(self, text: str) -> None:
@@ -326,32 +329,38 @@ class Collector(Daemon):
         return True
 
     # ------------------------------------------------------------------ tables
-    def _store(self, table: str, ad: StoredAd, cmd: int) -> bool:
-        key = hash_key(table, ad)
+    def _store(self, table: str, ad: StoredAd, cmd: int, extra: list | None = None) -> str | None:
+        """Store ``ad`` (with ``extra`` (name, line) pairs set) under its key; the key,
+        or None when the ad has none."""
+        fields = ad.values(KEY_ATTRS)        # one parse for the key and the statistics
+        key = hash_key(table, fields)
         if key is None:
             if table in ("Machine", "StartD"):
                 self.log.log("StartAd Error: Neither 'Name' nor 'Machine' found in ad")
             self.log.log("Could not make hashkey --- ignoring ad")
             self.log.log(T.MALFORMED_AD.format(cmd=cmd))
-            return False
+            return None
         t = self.tables.setdefault(table, {})
         label = LABELS.get(table, f"{table}Ad")
         old = t.get(key)
         verb = "Updating ... " if old is not None else "Inserting ** "
         self.log.log(T.STORING_AD.format(label=label, verb=verb, key=key), "D_FULLDEBUG")
-        if table != PRIVATE and self.daemon_stats:
-            ad = self.count_update(table, key, old, ad)
-        t[key] = ad
-        return True
+        extra = list(extra or ())
+        if table != PRIVATE and self.daemon_stats and not (table == "Collector" and key == self.name()):
+            extra += self.count_update(table, key, old, fields)
+        t[key] = ad.with_lines(extra) if extra else ad
+        return key
 
     @property
     def daemon_stats(self) -> bool:
         return self.config.get_bool("COLLECTOR_DAEMON_STATS", True)
 
-    def count_update(self, table: str, key: str, old: StoredAd | None, ad: StoredAd) -> StoredAd:
-        """The update statistics of ``key`` advanced by this ad, written into it
-        (``CollectorStats::update``): lost updates are gaps in UpdateSequenceNumber
-        between two ads of one DaemonStartTime."""
+    def count_update(self, table: str, key: str, old: StoredAd | None, new: dict) -> list:
+        """The update statistics of ``key`` advanced by an ad whose KEY_ATTRS are ``new``,
+        as the lines to write into it (``CollectorStats::update``): lost updates are gaps
+        in UpdateSequenceNumber between two ads of one DaemonStartTime."""
+        if not (_s(new, "Name") or _s(new, "Machine")) or not _s(new, "MyAddress"):
+            return []             # no statistics without a name and an address (as real)
         stats = self.update_stats.get((table, key))
         if stats is None:
             size = self.config.get_int("COLLECTOR_DAEMON_HISTORY_SIZE", DEFAULT_HISTORY)
@@ -359,9 +368,10 @@ class Collector(Daemon):
         if old is None:
             stats.update(False, 0)
         else:
-            stats.update(*lost_updates(old.get("UpdateSequenceNumber"), old.get("DaemonStartTime"),
-                                       ad.get("UpdateSequenceNumber"), ad.get("DaemonStartTime")))
-        return ad.with_lines(stats.lines())
+            before = old.values(SEQUENCE_ATTRS)
+            stats.update(*lost_updates(before.get("UpdateSequenceNumber"), before.get("DaemonStartTime"),
+                                       new.get("UpdateSequenceNumber"), new.get("DaemonStartTime")))
+        return stats.lines()
 
     async def housekeep(self) -> None:
         now = time.time()
@@ -442,13 +452,13 @@ class Collector(Daemon):
             if req.policy.get("AuthMethods"):
                 own.append(("AuthenticationMethod",
                             _string_line("AuthenticationMethod", req.policy["AuthMethods"])))
-        ad = ad.with_lines(own)
-        if not self._store(table, ad, cmd):
+        key = self._store(table, ad, cmd, own)
+        if key is None:
             return
+        ad = self.tables[table][key]
         if private is not None:
             private = private.with_lines([(name, ad.line_of(name)) for name in ("MyType", "MyAddress", "Name")
                                           if name in ad])
-            key = hash_key(table, ad)
             self.tables.setdefault(PRIVATE, {})[key] = private
             self.log.log(T.STORING_AD.format(label="MachinePvtAd ", verb="Updating ... ", key=key),
                          "D_FULLDEBUG")

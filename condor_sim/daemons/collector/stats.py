@@ -54,6 +54,8 @@ class UpdateStats:
         """The ring newest first, four bits to a hex digit (``getHistoryString``)."""
         if not self.size:
             return ""
+        if not self.bits:
+            return "0" * ((self.size + 3) // 4)
         offset = self.bitnum - 1
         if offset < 0:
             offset = self.maxbit
