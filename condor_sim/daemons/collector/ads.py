@@ -328,7 +328,8 @@ def read_ad(r: MessageReader, max_attrs: int) -> StoredAd:
     if len(blob) > MAX_LINE or len(blob.translate(None, _NOT_OPS)) > MAX_OPERATORS \
             or len(blob.translate(None, _NOT_BRACKETS)) > MAX_BRACKETS:
         check_expression_lines([p.decode("utf-8", "surrogateescape") for p in pieces])
-    return StoredAd(blob.decode("utf-8", "surrogateescape"))
+    text = blob.decode("utf-8", "surrogateescape")
+    return StoredAd(text, None, text.split("\0") if text else [])
 
 
 def _fast_pieces(r: MessageReader, n: int) -> list[bytes] | None:
@@ -347,17 +348,22 @@ def _fast_pieces(r: MessageReader, n: int) -> list[bytes] | None:
         return pieces
     pos, end = r.pos, len(data)
     pieces = []
+    append = pieces.append
     unpack = _INT.unpack_from
-    for _ in range(n + 2):
-        if pos + 8 > end:
-            return None
-        size = unpack(data, pos)[0]
-        if size < 1 or size > MAX_ENCRYPTED_STRING or pos + 8 + size > end or data[pos + 7 + size] != 0:
-            return None
-        pieces.append(data[pos + 8:pos + 7 + size])
-        pos += 8 + size
-    pieces = pieces[:n]
-    if b"ZKM" in pieces or b"\xff" in pieces or any(b"\0" in p for p in pieces):
+    try:
+        for _ in range(n + 2):
+            size = unpack(data, pos)[0]
+            if size < 1 or size > MAX_ENCRYPTED_STRING:
+                return None
+            pos += 8
+            append(data[pos:pos + size])
+            pos += size
+    except struct.error:
+        return None
+    if pos > end or any(p[-1:] != b"\0" for p in pieces):
+        return None
+    pieces = [p[:-1] for p in pieces[:n]]
+    if b"ZKM" in pieces or b"\xff" in pieces or b"\0" in b"".join(pieces):
         return None
     r.pos = pos
     return pieces

@@ -347,6 +347,7 @@ class Collector(Daemon):
         self.log.log(T.STORING_AD.format(label=label, verb=verb, key=key), "D_FULLDEBUG")
         extra = list(extra or ())
         if table != PRIVATE and self.daemon_stats and not (table == "Collector" and key == self.name()):
+            # (self.name() only for the Collector table: it reads the configuration)
             extra += self.count_update(table, key, old, fields)
         t[key] = ad.with_lines(extra) if extra else ad
         return key
@@ -401,6 +402,7 @@ class Collector(Daemon):
         r = await req.read()
         max_attrs = self.config.get_int("COLLECTOR_MAX_AD_ATTRIBUTES", MAX_AD_ATTRIBUTES)
         max_bytes = self.config.get_int("COLLECTOR_MAX_AD_BYTES", MAX_AD_BYTES)
+        idle = self.config.get_int("COLLECTOR_TCP_IDLE", 300)
         while True:
             before = r.remaining
             try:
@@ -429,7 +431,7 @@ class Collector(Daemon):
             self._collect(req, cmd, table, ad, private)
             # The real collector keeps the socket and serves further [cmd][ad] messages.
             try:
-                r = await req.chan.read_message(timeout=self.config.get_int("COLLECTOR_TCP_IDLE", 300))
+                r = await req.chan.read_message(timeout=idle)
             except ConnectionClosed:
                 return
             cmd = r.get_int()
