@@ -380,9 +380,10 @@ class Collector(Daemon):
         for table, ads in self.tables.items():
             for key in list(ads):
                 ad = ads[key]
-                life = ad.get("ClassAdLifetime")
+                times = ad.values(("ClassAdLifetime", "LastHeardFrom"))
+                life = times.get("ClassAdLifetime")
                 life = life if isinstance(life, int) and not isinstance(life, bool) else default
-                heard = ad.get("LastHeardFrom")
+                heard = times.get("LastHeardFrom")
                 if isinstance(heard, int) and now - heard > life and not (
                         table == "Collector" and key == self.name()):
                     self.log.log(T.STALE_AD.format(key=key))
@@ -545,19 +546,18 @@ class Collector(Daemon):
                 break
             constraint = None if requirements is None else Constraint(requirements)
             with_private = send_private and table == PRIVATE
-            out = []
+            put = msg.put_bytes        # straight into the reply: no list of 10,000 copies
             for ad in list(self.tables.get(_table_name(self.tables, table), {}).values()):
                 if skip_absent and "Absent" in ad and ad.get("Absent") is True:
                     continue
                 if constraint is not None and not constraint.matches(ad):
                     continue
-                out.append(one)
-                out.append(ad.encode(encrypted, with_private) if projection is None
-                           else ad.encode_projection(projection, encrypted, with_private))
+                put(one)
+                put(ad.encode(encrypted, with_private) if projection is None
+                    else ad.encode_projection(projection, encrypted, with_private))
                 count += 1
                 if limit and count >= limit:
                     break
-            msg.put_bytes(b"".join(out))
         msg.put_int(0)
         await req.send(msg)
 
