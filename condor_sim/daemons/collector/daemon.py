@@ -12,23 +12,29 @@ ClassAd-log format of :mod:`condor_sim.jobqueue.classad_log`) and read back at s
 with ``ABSENT_REQUIREMENTS`` an expiring startd ad that matches is kept as ``Absent``;
 startd private ads are kept apart and sent only to NEGOTIATOR-level queries;
 ``COLLECTOR_REQUIREMENTS`` refuses updates.
+
+Ads are stored as their wire lines (:mod:`.ads`) and carry the real collector's update
+statistics (:mod:`.stats`).
 """
 from __future__ import annotations
 
+import struct
 import time
 
 import classad2
 
-from .. import texts as T
-from ..cedar import ProtocolError
-from ..cedar.commands import Cmd, command_name
-from ..cedar.classad_wire import get_ad, put_ad
-from ..command_table import command
-from ..connection import ConnectionClosed
-from ..jobqueue import classad_log as L
-from ..jobqueue.store import QueueStore
-from ..security.perms import Perm
-from .base import Daemon, valid_daemon_name
+from ... import texts as T
+from ...cedar import ProtocolError
+from ...cedar.commands import Cmd, command_name
+from ...cedar.classad_wire import format_line, get_ad
+from ...command_table import command
+from ...connection import ConnectionClosed
+from ...jobqueue import classad_log as L
+from ...jobqueue.store import QueueStore
+from ...security.perms import Perm
+from ..base import Daemon, valid_daemon_name
+from .ads import Constraint, StoredAd, evaluates_true, read_ad
+from .stats import DEFAULT_HISTORY, UpdateStats, lost_updates
 
 # One row per ad type: its table (None: the generic table, keyed by MyType), the commands
 # that update and invalidate it, and the permission both need (collector_engine.cpp).
@@ -66,6 +72,11 @@ def _per_table(column: int):
         return fn
     return mark
 
+
+_INT = struct.Struct(">q")
+SEQUENCE_ATTRS = ("UpdateSequenceNumber", "DaemonStartTime")
+# What the keys (hashkey.cpp) and the update statistics read of an ad.
+KEY_ATTRS = ("Name", "Machine", "SlotID", "MyAddress", "ScheddName", "NegotiatorName") + SEQUENCE_ATTRS
 
 # Bounds on one stored ad (ours; the real collector has none).  Real startd ads carry
 # about 150 attributes and a few KiB.
@@ -161,8 +172,8 @@ class OfflineAds:
     def store(self, key: str, ad) -> str:
         """Replace ``key`` by ``ad`` in one transaction (``persistentStoreAd``)."""
         lines = [L.destroy_ad(key)] if key in self.ads else []
-        stored = L.Ad(_s(ad, "MyType") or "", _s(ad, "TargetType") or "",
-                      {name: str(ad.lookup(name)) for name in ad})
+        attrs = ad.attribute_texts() if isinstance(ad, StoredAd) else {name: str(ad.lookup(name)) for name in ad}
+        stored = L.Ad(_s(ad, "MyType") or "", _s(ad, "TargetType") or "", attrs)
         self.ads[key] = stored
         lines.append(L.new_ad(key, stored.mytype, stored.targettype))
         lines.extend(L.set_attr(key, k, v) for k, v in stored.attrs.items())
@@ -194,7 +205,8 @@ class Collector(Daemon):
 
     def __init__(self, config, log, **kw):
         super().__init__(config, log, **kw)
-        self.tables: dict[str, dict[str, classad2.ClassAd]] = {}
+        self.tables: dict[str, dict[str, StoredAd]] = {}
+        self.update_stats: dict[tuple[str, str], UpdateStats] = {}
         self.offline = OfflineAds()
         self.offline_store: QueueStore | None = None
         self.log.log(T.COLLECTOR_INIT)
@@ -227,13 +239,13 @@ class Collector(Daemon):
         """The collector inserts its own ad into its own table."""
         ad = classad2.ClassAd(self.ad())
         ad["LastHeardFrom"] = int(time.time())
-        self._store("Collector", ad, Cmd.UPDATE_COLLECTOR_AD)
+        self._store("Collector", StoredAd.from_classad(ad), Cmd.UPDATE_COLLECTOR_AD)
 
     async def invalidate(self) -> None:
         return None
 
     async def setup(self) -> None:
-        from ..security import tokens
+        from ...security import tokens
         key = self.config.get("SEC_TOKEN_POOL_SIGNING_KEY_FILE") or (
             (self.config.get("SEC_PASSWORD_DIRECTORY") or "") + "/POOL")
         if key and key != "/POOL":
@@ -257,9 +269,10 @@ class Collector(Daemon):
         self.log.log(f"OfflineCollectorPlugin::configure: off-line ad persistent store: '{path}'.")
         self.offline_store = QueueStore(path, self.log.log, historical=2)
         self.offline_store.open(self.offline)
-        for ad in self.offline.classads():
-            ad["LastHeardFrom"] = int(time.time())
-            if not self._store("Machine", ad, Cmd.UPDATE_STARTD_AD):
+        for classad in self.offline.classads():
+            classad["LastHeardFrom"] = int(time.time())
+            ad = StoredAd.from_classad(classad)
+            if self._store("Machine", ad, Cmd.UPDATE_STARTD_AD) is None:
                 self.log.log("Received malformed ad. Ignoring.")
 
     def _persist(self, text: str) -> None:
@@ -301,37 +314,65 @@ class Collector(Daemon):
                 self.log.log(f"Removed ad from persistent store key={key}")
             return False
         try:
-            absent = classad2.ExprTree(text).eval(ad) is True
+            absent = classad2.ExprTree(text).eval(ad.classad()) is True
         except Exception:
             absent = False
         if not absent:
             return False
         life = self.config.get_int("ABSENT_EXPIRE_ADS_AFTER", ABSENT_LIFETIME)
         now = int(time.time())
-        ad["Absent"] = True
-        ad["ClassAdLifetime"] = life if life else INT_MAX
-        ad["LastHeardFrom"] = now
-        ad["MyCurrentTime"] = now
+        ad.update({"Absent": True, "ClassAdLifetime": life if life else INT_MAX,
+                   "LastHeardFrom": now, "MyCurrentTime": now})
         if key is not None:
             self._persist(self.offline.store(key, ad))
             self.log.log(f"Added ad to persistent store key={key}")
         return True
 
     # ------------------------------------------------------------------ tables
-    def _store(self, table: str, ad, cmd: int) -> bool:
-        key = hash_key(table, ad)
+    def _store(self, table: str, ad: StoredAd, cmd: int, extra: list | None = None) -> str | None:
+        """Store ``ad`` (with ``extra`` (name, line) pairs set) under its key; the key,
+        or None when the ad has none."""
+        fields = ad.values(KEY_ATTRS)        # one parse for the key and the statistics
+        key = hash_key(table, fields)
         if key is None:
             if table in ("Machine", "StartD"):
                 self.log.log("StartAd Error: Neither 'Name' nor 'Machine' found in ad")
             self.log.log("Could not make hashkey --- ignoring ad")
             self.log.log(T.MALFORMED_AD.format(cmd=cmd))
-            return False
+            return None
         t = self.tables.setdefault(table, {})
         label = LABELS.get(table, f"{table}Ad")
-        verb = "Updating ... " if key in t else "Inserting ** "
+        old = t.get(key)
+        verb = "Updating ... " if old is not None else "Inserting ** "
         self.log.log(T.STORING_AD.format(label=label, verb=verb, key=key), "D_FULLDEBUG")
-        t[key] = ad
-        return True
+        extra = list(extra or ())
+        if table != PRIVATE and self.daemon_stats and not (table == "Collector" and key == self.name()):
+            # (self.name() only for the Collector table: it reads the configuration)
+            extra += self.count_update(table, key, old, fields)
+        t[key] = ad.with_lines(extra) if extra else ad
+        return key
+
+    @property
+    def daemon_stats(self) -> bool:
+        return self.config.get_bool("COLLECTOR_DAEMON_STATS", True)
+
+    def count_update(self, table: str, key: str, old: StoredAd | None, new: dict) -> list:
+        """The update statistics of ``key`` advanced by an ad whose KEY_ATTRS are ``new``,
+        as the lines to write into it (``CollectorStats::update``): lost updates are gaps
+        in UpdateSequenceNumber between two ads of one DaemonStartTime."""
+        if not (_s(new, "Name") or _s(new, "Machine")) or not _s(new, "MyAddress"):
+            return []             # no statistics without a name and an address (as real)
+        stats = self.update_stats.get((table, key))
+        if stats is None:
+            size = self.config.get_int("COLLECTOR_DAEMON_HISTORY_SIZE", DEFAULT_HISTORY)
+            stats = self.update_stats[(table, key)] = UpdateStats(size)
+        if old is None:
+            stats.update(False, 0)
+        else:
+            before = old.values(SEQUENCE_ATTRS)
+            stats.update(*lost_updates(before.get("UpdateSequenceNumber"), before.get("DaemonStartTime"),
+                                       new.get("UpdateSequenceNumber"), new.get("DaemonStartTime")))
+        return stats.lines()
 
     async def housekeep(self) -> None:
         now = time.time()
@@ -339,9 +380,10 @@ class Collector(Daemon):
         for table, ads in self.tables.items():
             for key in list(ads):
                 ad = ads[key]
-                life = ad.get("ClassAdLifetime")
+                times = ad.values(("ClassAdLifetime", "LastHeardFrom"))
+                life = times.get("ClassAdLifetime")
                 life = life if isinstance(life, int) and not isinstance(life, bool) else default
-                heard = ad.get("LastHeardFrom")
+                heard = times.get("LastHeardFrom")
                 if isinstance(heard, int) and now - heard > life and not (
                         table == "Collector" and key == self.name()):
                     self.log.log(T.STALE_AD.format(key=key))
@@ -350,6 +392,9 @@ class Collector(Daemon):
                     del ads[key]
                     if table == "Machine":
                         self.tables.get(PRIVATE, {}).pop(key, None)
+        for table, key in list(self.update_stats):       # statistics of ads no longer kept
+            if key not in self.tables.get(table, {}):
+                del self.update_stats[(table, key)]
 
     # ------------------------------------------------------------------ updates
     @_per_table(1)
@@ -358,10 +403,11 @@ class Collector(Daemon):
         r = await req.read()
         max_attrs = self.config.get_int("COLLECTOR_MAX_AD_ATTRIBUTES", MAX_AD_ATTRIBUTES)
         max_bytes = self.config.get_int("COLLECTOR_MAX_AD_BYTES", MAX_AD_BYTES)
+        idle = self.config.get_int("COLLECTOR_TCP_IDLE", 300)
         while True:
             before = r.remaining
             try:
-                ad = get_ad(r, max_attrs=max_attrs)
+                ad = read_ad(r, max_attrs)
             except ProtocolError as e:
                 self.log.log(T.AD_TOO_LARGE.format(
                     name=command_name(cmd), peer=req.chan.peer_description,
@@ -377,11 +423,16 @@ class Collector(Daemon):
             if table == "Machine" and _s(ad, "MyType") == "StartD":
                 table = "StartD"       # the startd's daemon ad: its own table, as real
             elif table == "Machine" and not r.at_end():
-                private = get_ad(r)   # the startd's private ad, kept for NEGOTIATOR queries
+                try:                   # the startd's private ad, kept for NEGOTIATOR queries
+                    private = read_ad(r, max_attrs)
+                except ProtocolError as e:
+                    self.log.log(T.AD_TOO_LARGE.format(
+                        name=command_name(cmd), peer=req.chan.peer_description, reason=str(e)))
+                    return
             self._collect(req, cmd, table, ad, private)
             # The real collector keeps the socket and serves further [cmd][ad] messages.
             try:
-                r = await req.chan.read_message(timeout=self.config.get_int("COLLECTOR_TCP_IDLE", 300))
+                r = await req.chan.read_message(timeout=idle)
             except ConnectionClosed:
                 return
             cmd = r.get_int()
@@ -398,18 +449,19 @@ class Collector(Daemon):
                 self.log.log("collect: UPDATE_AD_GENERIC: ad has no type")
                 self.log.log(T.MALFORMED_AD.format(cmd=cmd))
                 return
-        ad["LastHeardFrom"] = int(time.time())
+        own = [("LastHeardFrom", f"LastHeardFrom = {int(time.time())}")]
         if req.authenticated:
-            ad["AuthenticatedIdentity"] = req.user
+            own.append(("AuthenticatedIdentity", _string_line("AuthenticatedIdentity", req.user)))
             if req.policy.get("AuthMethods"):
-                ad["AuthenticationMethod"] = req.policy["AuthMethods"]
-        if not self._store(table, ad, cmd):
+                own.append(("AuthenticationMethod",
+                            _string_line("AuthenticationMethod", req.policy["AuthMethods"])))
+        key = self._store(table, ad, cmd, own)
+        if key is None:
             return
+        ad = self.tables[table][key]
         if private is not None:
-            for name in ("MyType", "MyAddress", "Name"):
-                if name in ad:
-                    private[name] = ad.lookup(name)
-            key = hash_key(table, ad)
+            private = private.with_lines([(name, ad.line_of(name)) for name in ("MyType", "MyAddress", "Name")
+                                          if name in ad])
             self.tables.setdefault(PRIVATE, {})[key] = private
             self.log.log(T.STORING_AD.format(label="MachinePvtAd ", verb="Updating ... ", key=key),
                          "D_FULLDEBUG")
@@ -431,7 +483,8 @@ class Collector(Daemon):
                              f"inconsistent IP addresses: {ipattr}={ad[ipattr]}, MyAddress={mine}")
                 return False
         try:
-            ok = classad2.ExprTree(text).eval(ad, ad)
+            whole = ad.classad()
+            ok = classad2.ExprTree(text).eval(whole, whole)
         except Exception:
             ok = None
         if not isinstance(ok, bool):
@@ -458,14 +511,14 @@ class Collector(Daemon):
             del ads[key]
             private.pop(key, None)
             removed = 1
-        else:
-            req_expr = ad.lookup("Requirements") if "Requirements" in ad else None
+        elif "Requirements" in ad:
+            req_expr = ad.lookup("Requirements")
             for k in list(ads):
-                if req_expr is not None and _matches(req_expr, ad, ads[k]):
+                if _half_match(req_expr, ad, ads[k]):
                     del ads[k]
                     removed += 1
             for k in list(private):
-                if req_expr is not None and _matches(req_expr, ad, private[k]):
+                if _half_match(req_expr, ad, private[k]):
                     del private[k]
         self.log.log(T.INVALIDATED.format(count=removed, table=table), "D_FULLDEBUG")
         if req.cmd == Cmd.INVALIDATE_STARTD_ADS:
@@ -486,19 +539,24 @@ class Collector(Daemon):
         send_private = req.cmd in (Cmd.QUERY_STARTD_PVT_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS)
         multi = req.cmd in (Cmd.QUERY_MULTIPLE_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS)
         count = 0             # one limit over all tables, except QUERY_MULTIPLE's per type
+        one = _INT.pack(1)
+        encrypted = msg.encrypted
         for table, requirements, projection, limit, skip_absent in scans:
             if multi:
                 count = 0
             elif limit and count >= limit:
                 break
+            constraint = None if requirements is None else Constraint(requirements)
+            with_private = send_private and table == PRIVATE
+            put = msg.put_bytes        # straight into the reply: no list of 10,000 copies
             for ad in list(self.tables.get(_table_name(self.tables, table), {}).values()):
-                if skip_absent and ad.get("Absent") is True:
+                if skip_absent and "Absent" in ad and ad.get("Absent") is True:
                     continue
-                if requirements is not None and not _matches(requirements, ad):
+                if constraint is not None and not constraint.matches(ad):
                     continue
-                msg.put_int(1)
-                put_ad(msg, ad if projection is None else project(ad, projection),
-                       include_private=send_private and table == PRIVATE)
+                put(one)
+                put(ad.encode(encrypted, with_private) if projection is None
+                    else ad.encode_projection(projection, encrypted, with_private))
                 count += 1
                 if limit and count >= limit:
                     break
@@ -607,21 +665,28 @@ def _table_name(tables: dict, name: str) -> str:
     return next((t for t in tables if t.lower() == low), name)
 
 
-def _matches(expr, ad, target=None) -> bool:
-    """Requirements evaluated with ``ad`` as MY: a query's on each stored ad (no TARGET);
-    an invalidation's in its own ad with the stored one as TARGET (the real collector's
-    half match)."""
+def _matches(expr, ad) -> bool:
+    """Requirements evaluated with the (parsed) ad as MY (no TARGET)."""
+    return evaluates_true(expr, ad)
+
+
+def _string_line(name: str, value: str) -> str:
+    return format_line(name, value)
+
+
+def _half_match(expr, query, stored) -> bool:
+    """An invalidation's Requirements in its own ad, with the stored ad as TARGET (the
+    real collector's half match; invalidations are rare, the stored ad is parsed)."""
     try:
-        v = expr.eval(ad, target) if target is not None else expr.eval(ad)
+        target = stored.classad() if hasattr(stored, "classad") else stored
+        v = expr.eval(query, target)
     except Exception:
         return False
     if isinstance(v, classad2.Value):      # undefined or error (an IntEnum: test it first)
         return False
     if isinstance(v, bool):
         return v
-    if isinstance(v, (int, float)):
-        return v != 0
-    return False
+    return isinstance(v, (int, float)) and v != 0
 
 
 def main() -> None:
