@@ -9,9 +9,11 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 
+import filelock
 import pytest
 
 from support.tool_bin import environment, make_bin, processes_of
@@ -63,9 +65,12 @@ def personal(request, tmp_path_factory):
     bin_dir = make_bin(base / "bin")
     local_dir, out_dir = base / "pool", base / "out"
     out_dir.mkdir()
-    t0 = time.monotonic()
-    p = subprocess.run([sys.executable, "-c", SCRIPT, str(local_dir), str(out_dir)],
-                       env=environment(bin_dir, **extra), capture_output=True, text=True, timeout=180)
+    # PersonalPool's config leaves the ports at HTCondor's defaults: its shared port takes
+    # 9618, so two of these pools (other test workers) must not run at once
+    with filelock.FileLock(os.path.join(tempfile.gettempdir(), "condor-sim-personal-pool-9618.lock")):
+        t0 = time.monotonic()
+        p = subprocess.run([sys.executable, "-c", SCRIPT, str(local_dir), str(out_dir)],
+                           env=environment(bin_dir, **extra), capture_output=True, text=True, timeout=180)
     assert p.returncode == 0, p.stderr[-4000:]
     assert time.monotonic() - t0 < 60
     report = json.loads(p.stdout.strip().splitlines()[-1])
@@ -90,7 +95,9 @@ def test_the_master_starts_the_paths_the_config_names(personal):
     sbin = personal["report"]["sbin"]
     log = (personal["local_dir"] / "log" / "MasterLog").read_text()
     started = re.findall(r'Started DaemonCore process "([^"]+)", pid and pgroup = \d+$', log, re.M)
-    assert started == [f"{sbin}/condor_{d}" for d in ("collector", "negotiator", "startd", "schedd")]
+    # USE_SHARED_PORT is true by default, so the shared port (in $(LIBEXEC)) comes first
+    assert started[0].endswith("/condor_shared_port")
+    assert started[1:] == [f"{sbin}/condor_{d}" for d in ("collector", "negotiator", "startd", "schedd")]
     assert "Cannot execute" not in log
     banner = (personal["local_dir"] / "log" / "SchedLog").read_text().splitlines()[2]
     assert banner.endswith(f"** {sbin}/condor_schedd")

@@ -86,7 +86,8 @@ while True:
     sch = coll.query(htcondor2.AdType.Schedd, projection=["TotalIdleJobs", "TotalHeldJobs", "TotalJobAds", "NumUsers"])
     sub = coll.query(htcondor2.AdType.Submitter, projection=["Name", "IdleJobs", "HeldJobs", "RunningJobs"])
     got = [dict(sch[0]) if sch else {{}}, [dict(a) for a in sub]]
-    if (got[0].get("TotalJobAds") == {jobs} and got[0].get("TotalHeldJobs") == {held} and got[1]) \
+    if (got[0].get("TotalJobAds") == {jobs} and got[0].get("TotalHeldJobs") == {held} and got[1]
+            and got[1][0].get("HeldJobs") == {held}) \
             or time.time() > deadline:
         return [got, time.time()]
     time.sleep(0.1)

@@ -213,8 +213,24 @@ class Daemon(CoreHooks):
         self._seq = getattr(self, "_seq", 0) + 1
         try:
             await self.to_collector(self.UPDATE_COMMAND, self.ad())
+            self._failed_updates = 0
         except Exception as e:   # the collector may be down; a real daemon just tries again later
             self.log.log(f"Failed to send {self.UPDATE_COMMAND} to collector: {e}", "D_FULLDEBUG")
+            self.retry_advertise_soon()
+
+    def retry_advertise_soon(self) -> None:
+        """A failed update is tried again within seconds a few times (the collector of a
+        pool that is starting may not be reachable yet, or be moving behind the shared
+        port), not only at the next UPDATE_INTERVAL, which may be minutes away."""
+        n = getattr(self, "_failed_updates", 0) + 1
+        self._failed_updates = n
+        if n > 5:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        loop.call_later(min(2.0 ** (n - 1) * 0.5, 8.0), lambda: self.core.spawn(self.advertise()))
 
     async def invalidate(self) -> None:
         if not self.INVALIDATE_COMMAND:
