@@ -250,7 +250,18 @@ class Startd(Daemon):
         self.log.log(T.STARTD_NO_PREEMPTING_CLAIM.format(slot=short))
         self.machine.release(slot.name, now=int(time.time()))
         self.log.log(T.STARTD_DSLOT_DELETED.format(slot=short, name=short))
+        self.core.spawn(self.invalidate_slot(slot.name))
         self.changed()
+
+    async def invalidate_slot(self, name: str) -> None:
+        """A deleted dynamic slot's ad leaves the collector at once, as the real startd
+        sends it, rather than when it expires."""
+        ad = {"MyType": "Query", "TargetType": "Machine", "Name": name, "MyAddress": self.core.sinful,
+              "Requirements": _expr(f'TARGET.Name == "{name}"')}
+        try:
+            await asyncio.wait_for(self.to_collector("INVALIDATE_STARTD_ADS", ad), 5)
+        except Exception as e:
+            self.log.log(f"Failed to invalidate the ad of {name}: {e}", "D_FULLDEBUG")
 
     @command(Cmd.DEACTIVATE_CLAIM, Cmd.DEACTIVATE_CLAIM_FORCIBLY, perm=Perm.DAEMON)
     async def deactivate_claim(self, req) -> None:
