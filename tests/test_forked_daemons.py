@@ -90,8 +90,9 @@ def test_a_crashed_forked_daemon_is_restarted_as_a_fork(tmp_path):
         assert new != pids["COLLECTOR"]
         proc = psutil.Process(new)
         assert proc.ppid() == pids["MASTER"] and os.getpgid(new) == new
-        assert _is_fork(proc, f"{d}/sbin/condor_collector")
+        # the fork names itself (command line, title) just after the master logged it
         wait_log(pool, rf"\*\* PID = {new} ", name="CollectorLog")
+        assert _is_fork(proc, f"{d}/sbin/condor_collector")
 
 
 def test_exec_fallback_when_forking_is_off(tmp_path, monkeypatch):
