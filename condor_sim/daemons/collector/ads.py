@@ -14,13 +14,13 @@ import re
 import struct
 from array import array
 from functools import lru_cache
-from itertools import accumulate, chain, repeat
+from itertools import accumulate
 
 import classad2
 
 from ...cedar import ProtocolError
 from ...cedar.adlimits import MAX_BRACKETS, MAX_LINE, MAX_OPERATORS, check_expression_lines
-from ...cedar.classad_wire import SECRET_MARKER, _parse_lines, format_line, is_private, parse_line
+from ...cedar.classad_wire import SECRET_MARKER, _parse_lines, encode_lines, format_line, is_private, parse_line
 from ...cedar.stream import MAX_ENCRYPTED_STRING, MessageReader
 from ...jobqueue.select import names_in
 
@@ -289,19 +289,6 @@ class StoredAd:
 
 _MISSING = object()
 _PLUS_ONE = (1).__add__
-_SIZED_EMPTY = (_INT.pack(1) + b"\0") * 2
-
-
-def encode_lines(lines: list[str], encrypted: bool) -> bytes:
-    count = _INT.pack(len(lines))
-    if not lines:
-        return count + (_SIZED_EMPTY if encrypted else b"\0\0")
-    blob = "\0".join(lines).encode("utf-8", "surrogateescape")
-    if not encrypted:
-        return count + blob + b"\0\0\0"
-    pieces = blob.split(b"\0")
-    sizes = map(_INT.pack, map((1).__add__, map(len, pieces)))
-    return count + b"".join(chain.from_iterable(zip(sizes, pieces, repeat(b"\0")))) + _SIZED_EMPTY
 
 
 # ---------------------------------------------------------------------- receiving
