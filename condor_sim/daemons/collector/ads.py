@@ -416,9 +416,10 @@ def reach(ad: StoredAd, refs) -> list[str]:
     return out
 
 
-def evaluates_true(expr, ad) -> bool:
+def evaluates_true(expr, ad, target=None) -> bool:
+    """``expr`` in ``ad`` (and ``target`` as TARGET) is true, or a non-zero number."""
     try:
-        v = expr.eval(ad)
+        v = expr.eval(ad, target) if target is not None else expr.eval(ad)
     except Exception:
         return False
     if isinstance(v, classad2.Value):      # undefined or error (an IntEnum: test it first)

@@ -677,16 +677,7 @@ def _string_line(name: str, value: str) -> str:
 def _half_match(expr, query, stored) -> bool:
     """An invalidation's Requirements in its own ad, with the stored ad as TARGET (the
     real collector's half match; invalidations are rare, the stored ad is parsed)."""
-    try:
-        target = stored.classad() if hasattr(stored, "classad") else stored
-        v = expr.eval(query, target)
-    except Exception:
-        return False
-    if isinstance(v, classad2.Value):      # undefined or error (an IntEnum: test it first)
-        return False
-    if isinstance(v, bool):
-        return v
-    return isinstance(v, (int, float)) and v != 0
+    return evaluates_true(expr, query, stored.classad() if hasattr(stored, "classad") else stored)
 
 
 def main() -> None:
