@@ -261,3 +261,42 @@ def test_collector_requirements_refuse_a_real_clients_update(tmp_path):
                        name="CollectorLog")
     finally:
         d.stop()
+
+
+# ---------------------------------------------------------------------------- statistics
+REAL_COLLECTOR_AD = __import__("pathlib").Path(__file__).resolve().parent.parent / "fixtures" / \
+    "collector" / "collector-ad.Collector.txt"
+COLLECTOR_STATS = """
+import htcondor2, time
+c = htcondor2.Collector()
+deadline = time.time() + 20
+while time.time() < deadline:
+    [ad] = c.query(htcondor2.AdTypes.Collector)
+    if "UpdatesTotal_Negotiator" in ad and "UpdatesTotal_Schedd" in ad:
+        break
+    time.sleep(0.2)
+c.query(htcondor2.AdTypes.Startd)
+[after] = c.query(htcondor2.AdTypes.Collector)
+return [dict(ad), dict(after)]
+"""
+
+
+def test_the_collector_ad_carries_the_real_statistics(tmp_path):
+    """The pool-wide update, query, ad and job counters of the real Collector ad, at the
+    default STATISTICS_TO_PUBLISH, through the real client on a five-daemon pool."""
+    from support.pools import FIVE_DAEMONS, client, running_pool
+    real = next(iter(classad2.parseAds(REAL_COLLECTOR_AD.read_text())))
+    with running_pool(tmp_path / "p", DAEMON_LIST=FIVE_DAEMONS) as pool:
+        ad, after = client(pool, COLLECTOR_STATS)
+    own = {"DaemonStartTime", "DaemonLastReconfigTime", "MyPid", "UpdateSequenceNumber"}
+    missing = set(real.keys()) - set(ad)
+    assert not missing, sorted(missing)
+    extra = set(ad) - set(real.keys()) - own
+    # the classes of ads that had not been updated when the real ad was captured
+    assert all(n.split("_")[-1] in ("Master", "Slot", "StartD", "Submittor") for n in extra), sorted(extra)
+    assert ad["UpdatesTotal"] >= ad["UpdatesTotal_Schedd"] + ad["UpdatesTotal_Negotiator"] >= 2
+    assert ad["UpdatesInitial_Schedd"] == 1 and ad["UpdatesLost"] == 0 and ad["UpdatesLostRatio"] == 0.0
+    assert ad["RecentUpdatesTotal"] == ad["UpdatesTotal"]                 # all within the window
+    assert after["ForkQueriesFromTOOL"] > ad["ForkQueriesFromTOOL"] and ad["ForkQueriesFromNEGOTIATOR"] >= 0
+    assert after["MachineAds"] == 1 and after["ActiveQueryWorkersPeak"] >= 1
+    assert after["StatsLifetime"] >= 0 and after["CCBRequests"] == 0

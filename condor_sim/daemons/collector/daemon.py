@@ -34,7 +34,7 @@ from ...jobqueue.store import QueueStore
 from ...security.perms import Perm
 from ..base import Daemon, valid_daemon_name
 from .ads import Constraint, StoredAd, evaluates_true, read_ad
-from .stats import DEFAULT_HISTORY, UpdateStats, lost_updates
+from .stats import CLASS_OF_TABLE, DEFAULT_HISTORY, PoolStats, UpdateStats, lost_updates
 
 # One row per ad type: its table (None: the generic table, keyed by MyType), the commands
 # that update and invalidate it, and the permission both need (collector_engine.cpp).
@@ -209,6 +209,7 @@ class Collector(Daemon):
         self.update_stats: dict[tuple[str, str], UpdateStats] = {}
         self.offline = OfflineAds()
         self.offline_store: QueueStore | None = None
+        self.pool_stats = PoolStats(time.time(), self.config.get_int("STATISTICS_WINDOW_SECONDS", 1200))
         self.log.log(T.COLLECTOR_INIT)
 
     # ------------------------------------------------------------------ own ad
@@ -228,6 +229,9 @@ class Collector(Daemon):
             "HostsTotal": len(slots), "HostsClaimed": states.count("C"),
             "HostsUnclaimed": states.count("U"), "HostsOwner": states.count("O"),
         })
+        ad.update(self.pool_stats.publish(time.time(), machine_ads=len(slots),
+                                          submitter_ads=len(self.tables.get("Submitter", {})),
+                                          running_jobs=ad["RunningJobs"]))
         if self.config.get("CONDOR_ADMIN"):
             ad["CondorAdmin"] = self.config.get("CONDOR_ADMIN")
         return ad
@@ -236,7 +240,9 @@ class Collector(Daemon):
         return max(1, self.config.get_int("COLLECTOR_UPDATE_INTERVAL", 900))
 
     async def advertise(self) -> None:
-        """The collector inserts its own ad into its own table."""
+        """The collector inserts its own ad into its own table (each insertion one more
+        in its UpdateSequenceNumber, as each of its updates to itself is)."""
+        self._seq = getattr(self, "_seq", 0) + 1
         ad = classad2.ClassAd(self.ad())
         ad["LastHeardFrom"] = int(time.time())
         self._store("Collector", StoredAd.from_classad(ad), Cmd.UPDATE_COLLECTOR_AD)
@@ -346,6 +352,7 @@ class Collector(Daemon):
         verb = "Updating ... " if old is not None else "Inserting ** "
         self.log.log(T.STORING_AD.format(label=label, verb=verb, key=key), "D_FULLDEBUG")
         extra = list(extra or ())
+        self.count_pool_update(table, old, fields)
         if table != PRIVATE and self.daemon_stats and not (table == "Collector" and key == self.name()):
             # (self.name() only for the Collector table: it reads the configuration)
             extra += self.count_update(table, key, old, fields)
@@ -355,6 +362,16 @@ class Collector(Daemon):
     @property
     def daemon_stats(self) -> bool:
         return self.config.get_bool("COLLECTOR_DAEMON_STATS", True)
+
+    def count_pool_update(self, table: str, old: StoredAd | None, new: dict) -> None:
+        """The pool-wide update counters of the collector's own ad (``CollectorStats::update``)."""
+        if old is None:
+            sequenced, dropped = False, 0
+        else:
+            before = old.values(SEQUENCE_ATTRS)
+            sequenced, dropped = lost_updates(before.get("UpdateSequenceNumber"), before.get("DaemonStartTime"),
+                                              new.get("UpdateSequenceNumber"), new.get("DaemonStartTime"))
+        self.pool_stats.update(CLASS_OF_TABLE.get(table, table), sequenced, dropped, time.time())
 
     def count_update(self, table: str, key: str, old: StoredAd | None, new: dict) -> list:
         """The update statistics of ``key`` advanced by an ad whose KEY_ATTRS are ``new``,
@@ -528,6 +545,14 @@ class Collector(Daemon):
     @command(*QUERIES, perm=Perm.READ)
     @command(Cmd.QUERY_STARTD_PVT_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS, perm=Perm.NEGOTIATOR)
     async def receive_query(self, req) -> None:
+        who = "NEGOTIATOR" if req.cmd in (Cmd.QUERY_STARTD_PVT_ADS, Cmd.QUERY_MULTIPLE_PVT_ADS) else "TOOL"
+        self.pool_stats.query_started(who, time.time())
+        try:
+            await self.serve_query(req)
+        finally:
+            self.pool_stats.query_ended()
+
+    async def serve_query(self, req) -> None:
         q = get_ad(await req.read())
         self.log.log(f"Got {command_name(req.cmd)}", "D_FULLDEBUG")
         scans = self.query_scans(req.cmd, q)
