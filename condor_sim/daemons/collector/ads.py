@@ -61,6 +61,23 @@ def layout_of(names: tuple[str, ...]) -> Layout:
     return got
 
 
+_NONE: frozenset = frozenset()
+
+
+def refs_of(rhs: str) -> frozenset:
+    """The names a value's text mentions; a string or number literal (most values, and
+    unique ones like Name: the cache would not hold them) is seen as such at once."""
+    if rhs[:1] == '"' and rhs.find('"', 1) == len(rhs) - 1:
+        return _NONE
+    if rhs[:1].isdigit() or rhs[:1] == "-":
+        try:
+            float(rhs)
+            return _NONE
+        except ValueError:
+            pass
+    return value_names(rhs)
+
+
 @lru_cache(maxsize=8192)
 def value_names(text: str) -> frozenset:
     """The lower-cased names an expression's text mentions."""
@@ -279,7 +296,7 @@ class StoredAd:
             out.append(f"{spelled} = {rhs}")
             if k > n_listed:
                 continue            # one level: what a listed attribute refers to
-            for ref in value_names(rhs):
+            for ref in refs_of(rhs):
                 if ref not in wanted and ref in index:
                     real = self.layout.names[index[ref]]
                     wanted[ref] = real
