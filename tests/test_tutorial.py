@@ -79,3 +79,35 @@ def test_tutorial_example_output(tmp_path, name):
         down = run_cli("down", "--dir", str(pool_dir))
         assert down.returncode == 0, down.stderr
         assert_nothing_left(pool)
+
+
+@pytest.mark.parametrize("name", ["interacting_with_daemons", "interacting_with_daemons_v1"])
+def test_the_tutorial_runs_behind_the_shared_port(tmp_path, name):
+    """The same tutorial on a pool with HTCondor's default USE_SHARED_PORT: every daemon
+    reached through the one port; the output differs only where addresses and the
+    daemon list show (the shared port's ``sock=`` and its own log lines)."""
+    python = require_v1() if name.endswith("_v1") else sys.executable
+    pool_dir = tmp_path / "pool"
+    up = run_cli("up", "--dir", str(pool_dir), "--config", "USE_SHARED_PORT=True",
+                 "--config", "AUTO_INCLUDE_SHARED_PORT_IN_DAEMON_LIST=True")
+    assert up.returncode == 0, up.stderr
+    pool = Pool(pool_dir)
+    try:
+        assert "SHARED_PORT" in daemon_pids(pool)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")}
+        env["CONDOR_CONFIG"] = str(pool.config_file)
+        env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"
+        run = subprocess.run([python, str(EXAMPLES / f"{name}.py")], capture_output=True, text=True,
+                             env=env, cwd=tmp_path, timeout=120)
+        assert run.returncode == 0, run.stderr[-3000:]
+        got = mask(run.stdout, pool_dir)
+        want = (EXAMPLES / "expected" / f"{name}.txt").read_text().splitlines()
+        assert len(got) == len(want)
+        assert "sock=" in run.stdout                          # addresses behind the shared port
+        same = [g for g, w in zip(got, want) if g == w]
+        assert len(same) >= len(want) - 3, "\n".join(difflib.unified_diff(want, got, lineterm=""))
+        pool.wait_ready(20)
+    finally:
+        down = run_cli("down", "--dir", str(pool_dir))
+        assert down.returncode == 0, down.stderr
+        assert_nothing_left(pool)
