@@ -88,7 +88,7 @@ return htcondor2.ping(htcondor2.Collector().locate(htcondor2.DaemonType.Master),
 SUBMIT = """
 import htcondor2
 s = htcondor2.Schedd()
-c = s.submit(htcondor2.Submit({"executable": "/bin/true"}), count=2).cluster()
+c = s.submit(htcondor2.Submit({"executable": "/bin/true", "hold": "true"}), count=2).cluster()
 return [[a["Owner"], a["User"].split("@")[0], a["JobStatus"]] for a in s.query(f"ClusterId == {c}")]
 """
 
@@ -98,10 +98,10 @@ def test_an_ordinary_users_pool_takes_their_jobs_and_never_roots(user_pool):
     no job of this pool is ever owned by root (the real schedd refuses root's jobs)."""
     r = run_client(SUBMIT, user_pool / "condor_config", user=USER)
     assert r["ok"], r
-    assert r["result"] == [[USER, USER, 1]] * 2
+    assert r["result"] == [[USER, USER, 5]] * 2          # held: they stay in the queue
     r = run_client(SUBMIT, user_pool / "condor_config")
     assert r["ok"], r
-    assert r["result"] == [[USER, USER, 1]] * 2
+    assert r["result"] == [[USER, USER, 5]] * 2
     assert (user_pool / "spool" / "job_queue.log").stat().st_uid == pwd.getpwnam(USER).pw_uid
 
 

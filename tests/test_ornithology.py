@@ -36,7 +36,7 @@ ALLOW_READ = $(ALLOW_READ) $(USERNAME)@*
 """
 
 SCRIPT = textwrap.dedent("""
-    import json, re, sys
+    import json, re, sys, time
     from pathlib import Path
     sys.path.insert(0, sys.argv[3])
     import htcondor2
@@ -55,7 +55,12 @@ SCRIPT = textwrap.dedent("""
         report["who_before"] = who(condor)
         report["startds"] = sorted(a["Name"] for a in condor.status(
             htcondor2.AdTypes.Startd, projection=["Name"]))
-        report["types"] = sorted({a["MyType"] for a in condor.status(projection=["MyType"])})
+        deadline = time.time() + 20       # every daemon's first update has arrived
+        while True:
+            report["types"] = sorted({a["MyType"] for a in condor.status(projection=["MyType"])})
+            if "DaemonMaster" in report["types"] or time.time() > deadline:
+                break
+            time.sleep(0.2)
         handle = condor.submit({"executable": "/bin/echo", "arguments": "hello from ornithology",
                                 "output": str(out_dir / "echo.out"), "error": str(out_dir / "echo.err"),
                                 "log": str(out_dir / "echo.log")})
