@@ -392,8 +392,9 @@ STARTD_FIX = Path(__file__).resolve().parent.parent / "fixtures" / "startd"
 NOT_YET = {"TotalTimeUnclaimedIdle"}
 
 
-def test_machine_and_startd_ads_in_the_collector_are_the_real_ones(pool):
+def test_machine_and_startd_ads_in_the_collector_are_the_real_ones(pool, tmp_path):
     import classad2
+    run_to_end(pool, {"executable": "/bin/true"})      # a claim and a release on the slot
     real = {n: set(next(iter(classad2.parseAds((STARTD_FIX / n).read_text()))).keys())
             for n in ("pslot-idle.ad", "startd.ad")}
     machines, daemons = client(pool, """
@@ -408,3 +409,5 @@ return [[dict(a) for a in c.query(htcondor2.AdTypes.Startd, "SlotType == \\"Part
     assert set(slot) ^ real["pslot-idle.ad"] <= NOT_YET, set(slot) ^ real["pslot-idle.ad"]
     assert set(daemon) ^ real["startd.ad"] <= NOT_YET, set(daemon) ^ real["startd.ad"]
     assert slot["TotalCpus"] == 4 and slot["TotalMemory"] == 4096      # NUM_CPUS, MEMORY
+    # answers to the schedd's claims are no updates: the collector sees none lost
+    assert slot["UpdatesTotal"] >= 2 and slot["UpdatesLost"] == 0, slot

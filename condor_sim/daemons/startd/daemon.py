@@ -171,7 +171,7 @@ class Startd(Daemon):
         constraint = query.lookup("Requirements") if "Requirements" in query else None
         m = self.build_machine()
         msg = req.message()
-        for ad in m.public_ads(int(time.time()), dict(self.ad())):
+        for ad in m.current_ads(int(time.time()), dict(self.ad())):
             if constraint is not None:
                 try:
                     target = classad2.ClassAd(ad)
@@ -220,9 +220,7 @@ class Startd(Daemon):
         self.log.log(T.STARTD_CHANGING_STATE.format(slot=short, old="Owner", new="Claimed"))
         self.log.log(T.STARTD_CLAIMED.format(slot=short))
         reply.put_int(OK).put_string(slot.claim_id)
-        base = self.ad()
-        ads = {a.get("Name"): a for a in m.public_ads(now, dict(base))}
-        put_ad(reply, ads.get(slot.name, {"Name": slot.name}))
+        put_ad(reply, m.slot_ad(slot.name, now, self.ad()))
         await req.send(reply)
         self.changed()
 

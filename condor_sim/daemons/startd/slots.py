@@ -738,13 +738,21 @@ class Machine:
         return out
 
     def public_ads(self, now: int, daemon_attrs: dict) -> list[dict]:
-        """One public Machine ad per slot, the pslot first; each update bumps the slots'
-        own UpdateSequenceNumber, as each real slot counts its updates."""
-        ads = []
+        """One public Machine ad per slot, the pslot first, for an update to the collector:
+        each update bumps the slots' own UpdateSequenceNumber, as each real slot counts
+        its updates."""
         for s in self.slots():
             s.update_seq += 1
-            ads.append(self._slot_ad(s, now, daemon_attrs))
-        return ads
+        return self.current_ads(now, daemon_attrs)
+
+    def current_ads(self, now: int, daemon_attrs: dict) -> list[dict]:
+        """The public ads as they stand, for an answer that is no update (a query, a
+        claim's reply): no sequence number moves."""
+        return [self._slot_ad(s, now, daemon_attrs) for s in self.slots()]
+
+    def slot_ad(self, name: str, now: int, daemon_attrs: dict) -> dict:
+        """One slot's public ad as it stands."""
+        return self._slot_ad(self.slot(name), now, daemon_attrs)
 
     def private_ads(self, now: int, daemon_attrs: dict | None = None) -> list[dict]:
         """The private ad of each slot, in the order of :meth:`public_ads`: its claim id
