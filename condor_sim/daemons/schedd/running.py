@@ -42,10 +42,6 @@ OK = 1
 JOB_EXITED, JOB_SHOULD_REQUEUE, JOB_SHOULD_REMOVE, JOB_SHOULD_HOLD = 100, 107, 108, 112
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 class Shadow:
     """One running job, from the claim's activation to the job's end."""
 
@@ -58,7 +54,6 @@ class Shadow:
         self.startd = startd
         self.stop_reason: str | None = None     # "remove", "hold", "vacate", "shutdown"
         self.task: asyncio.Task | None = None
-        self.started = 0
         self.activated = 0
         self.executing_since = 0
         self.counted_start = False
@@ -74,7 +69,6 @@ class Shadow:
     # -- the run
     async def run(self) -> None:
         s = self.schedd
-        self.started = int(time.time())
         s.shadow_log.log(T.SHADOW_INITIALIZING.format(universe="VANILLA", job=self.jid))
         try:
             conn = await security_client.open_command(self.startd, Cmd.ACTIVATE_CLAIM, subsystem="SHADOW")
@@ -107,7 +101,7 @@ class Shadow:
                 except Exception:
                     await self.lost("the startd went away")
                     return
-                report = {_snake(k): v for k, v in get_ad(msg).items()}
+                report = dict(get_ad(msg).items())
                 if await self.on_report(report):
                     return
         finally:
@@ -667,16 +661,3 @@ def _plain_job(job) -> dict:
         if s is not None and t.startswith('"'):
             out[k] = s
     return out
-
-
-def _classad(job: dict):
-    import classad2
-    ad = classad2.ClassAd()
-    for k, v in job.items():
-        if v is None:
-            continue
-        try:
-            ad[k] = classad2.ExprTree(v)
-        except Exception:
-            pass
-    return ad

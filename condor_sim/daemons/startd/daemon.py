@@ -380,7 +380,7 @@ class Startd(Daemon):
             if act.job_pid:
                 procs.kill_tree(act.job_pid)
                 procs.kill_group(act.job_pid)
-            await act.reports.put({"Event": "starter_lost", "Reason": _status_text(status)})
+            await act.reports.put({"event": "starter_lost", "reason": _status_text(status)})
         else:
             code = os.WEXITSTATUS(status) if status is not None and os.WIFEXITED(status) else -1
             self.log.log(T.STARTD_STARTER_EXITED.format(pid=act.pid, status=code))
@@ -438,14 +438,13 @@ def _child_signals() -> None:
 
 
 def _report_ad(report: dict) -> dict:
-    """A starter report as the ClassAd relayed to the shadow: ``event`` -> ``Event``,
-    other keys CamelCased as job-ad style attributes."""
-    ad = {}
-    for k, v in report.items():
-        name = "".join(p[:1].upper() + p[1:] for p in str(k).split("_"))
-        if isinstance(v, (str, int, float, bool)):
-            ad[name] = v
-    return ad
+    """A starter report as the ClassAd relayed to the shadow: its keys (``event``,
+    ``exit_code``, ...) as the attribute names, its scalar values as they are."""
+    return {k: v for k, v in report.items()
+            if isinstance(k, str) and _IDENTIFIER.fullmatch(k) and isinstance(v, (str, int, float, bool))}
+
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _status_text(status: int | None) -> str:
