@@ -91,6 +91,29 @@ def procs_with(marker: str) -> list[psutil.Process]:
     return found
 
 
+WAIT_GONE = """
+import htcondor2 as htcondor, time
+schedd = htcondor.Schedd()
+def main():
+    deadline = time.time() + {timeout}
+    while time.time() < deadline and schedd.query("ClusterId == {c}", ["ProcId"]):
+        time.sleep(0.1)
+    return [dict(a) for a in schedd.query("ClusterId == {c}", ["ProcId", "JobStatus"])]
+"""
+
+
+def wait_left_queue(pool, c: int, timeout: float = 20) -> list[dict]:
+    """Poll (in one client) until cluster ``c`` has left the queue; what is left of it."""
+    return call(pool, WAIT_GONE.format(c=c, timeout=timeout), timeout=timeout + 30)
+
+
+def wait_procs(marker: str, timeout: float = 15) -> list[psutil.Process]:
+    deadline = time.monotonic() + timeout
+    while not (found := procs_with(marker)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return found
+
+
 def wait_no_procs(marker: str, timeout: float = 15) -> list[psutil.Process]:
     deadline = time.monotonic() + timeout
     while (left := procs_with(marker)) and time.monotonic() < deadline:
@@ -181,10 +204,7 @@ def main():
     c = call(pool, body)
     [ad] = wait_status(pool, f"ClusterId == {c} && JobStatus == 2")
     assert ad["JobStatus"] == 2 and ad["RemoteHost"].startswith("slot1_")
-    deadline = time.monotonic() + 15
-    while not procs_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert procs_with(marker), "the job's process runs"
+    assert wait_procs(marker), "the job's process runs"
     return c
 
 
@@ -201,10 +221,7 @@ def test_remove_kills_a_running_job(pool, tmp_path):
     c = _submit_sleeper(pool, tmp_path, marker)
     _act(pool, "Remove", c)
     assert not wait_no_procs(marker)
-    deadline = time.monotonic() + 20
-    while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1), "the removed job left the queue"
+    assert not wait_left_queue(pool, c, timeout=20), "the removed job left the queue"
     types = [e["type"] for e in events(pool, tmp_path / "run.log")]
     assert types[-1] == "JOB_ABORTED" and "EXECUTE" in types
 
@@ -297,10 +314,7 @@ def test_periodic_hold_release_and_remove(pool, tmp_path):
                        "periodic_release": "NumHolds < 2",
                        "periodic_remove": "NumHolds >= 2 && JobStatus == 5"})
     # runs, is held by its policy, released, runs again, held again, then removed
-    deadline = time.monotonic() + 60
-    while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1)
+    assert not wait_left_queue(pool, c, timeout=60)
     evs = events(pool, tmp_path / "p.log")
     types = [e["type"] for e in evs]
     assert types.count("JOB_HELD") == 2 and "JOB_RELEASED" in types and types[-1] == "JOB_ABORTED", types
@@ -355,15 +369,10 @@ def test_a_job_ignoring_sigterm_is_killed_on_remove(pool, tmp_path):
     script.chmod(0o755)
     c = _submit(pool, {"executable": str(script), "log": str(tmp_path / "t.log")})
     wait_status(pool, f"ClusterId == {c} && JobStatus == 2")
-    deadline = time.monotonic() + 15
-    while not procs_with(marker) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_procs(marker)
     _act(pool, "Remove", c)
     assert not wait_no_procs(marker, timeout=15), "gone within the killing timeout"
-    deadline = time.monotonic() + 20
-    while wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not wait_status(pool, f"ClusterId == {c}", n=0, timeout=0.1)
+    assert not wait_left_queue(pool, c, timeout=20)
 
 
 # ---------------------------------------------------------------------------- fidelity
