@@ -341,13 +341,8 @@ class Accountant:
                    "PriorityFactor1": _num(rec.get("PriorityFactor"), self.default_factor),
                    "EffectiveQuota1": 0.0, "ConfigQuota1": 0.0, "SubtreeQuota1": 0.0,
                    "GroupSortKey1": 0.0, "SurplusPolicy1": "byquota", "Requested1": 0.0,
-                   "ResourcesUsed1": _int(rec.get("ResourcesUsed")),
-                   "WeightedResourcesUsed1": _num(rec.get("WeightedResourcesUsed")),
-                   "AccumulatedUsage1": _num(rec.get("AccumulatedUsage")),
                    "HierWeightedResourcesUsed1": _num(rec.get("HierWeightedResourcesUsed")),
-                   "WeightedAccumulatedUsage1": _num(rec.get("WeightedAccumulatedUsage")),
-                   "BeginUsageTime1": _int(rec.get("BeginUsageTime")),
-                   "LastUsageTime1": _int(rec.get("LastUsageTime"))})
+                   **_usage(rec, "1")})
         n = 2
         for name in self.users():
             rec = self.customers[name]
@@ -356,14 +351,9 @@ class Accountant:
                        f"AccountingGroup{n}": self.group_of(name), f"Priority{n}": prio,
                        f"Ceiling{n}": self.ceiling(name), f"Floor{n}": self.floor(name),
                        f"PriorityFactor{n}": _num(rec.get("PriorityFactor")),
-                       f"ResourcesUsed{n}": _int(rec.get("ResourcesUsed")),
-                       f"WeightedResourcesUsed{n}": _num(rec.get("WeightedResourcesUsed")),
-                       f"AccumulatedUsage{n}": _num(rec.get("AccumulatedUsage")),
-                       f"WeightedAccumulatedUsage{n}": _num(rec.get("WeightedAccumulatedUsage")),
                        f"SubmitterShare{n}": self.limits.get(name, (0.0, 0.0))[1],
                        f"SubmitterLimit{n}": self.limits.get(name, (0.0, 0.0))[0],
-                       f"BeginUsageTime{n}": _int(rec.get("BeginUsageTime")),
-                       f"LastUsageTime{n}": _int(rec.get("LastUsageTime"))})
+                       **_usage(rec, str(n))})
             n += 1
         ad["NumSubmittors"] = n - 1
         return ad
@@ -402,13 +392,7 @@ class Accountant:
                     "AccountingGroup": g, "IsAccountingGroup": True,
                     "Priority": self.effective_priority(g),
                     "PriorityFactor": _num(rec.get("PriorityFactor"), self.default_factor),
-                    "ResourcesUsed": _int(rec.get("ResourcesUsed")),
-                    "WeightedResourcesUsed": _num(rec.get("WeightedResourcesUsed")),
-                    "AccumulatedUsage": _num(rec.get("AccumulatedUsage")),
-                    "WeightedAccumulatedUsage": _num(rec.get("WeightedAccumulatedUsage")),
-                    "BeginUsageTime": _int(rec.get("BeginUsageTime")),
-                    "LastUsageTime": _int(rec.get("LastUsageTime")),
-                    "LastUpdate": self.last_update, "ConfigQuota": 0.0, "EffectiveQuota": 0.0,
+                    **_usage(rec), "LastUpdate": self.last_update, "ConfigQuota": 0.0, "EffectiveQuota": 0.0,
                     "SubtreeQuota": 0.0, "GroupSortKey": 0.0, "SurplusPolicy": "byquota",
                     "Requested": 0.0}
         out.append({**group_ad, **extra})
@@ -418,19 +402,24 @@ class Accountant:
                         "AccountingGroup": self.group_of(name), "IsAccountingGroup": False,
                         "Priority": self.effective_priority(name),
                         "PriorityFactor": self.priority_factor(name),
-                        "ResourcesUsed": _int(rec.get("ResourcesUsed")),
-                        "WeightedResourcesUsed": _num(rec.get("WeightedResourcesUsed")),
-                        "AccumulatedUsage": _num(rec.get("AccumulatedUsage")),
-                        "WeightedAccumulatedUsage": _num(rec.get("WeightedAccumulatedUsage")),
-                        "BeginUsageTime": _int(rec.get("BeginUsageTime")),
-                        "LastUsageTime": _int(rec.get("LastUsageTime")),
-                        "LastUpdate": self.last_update, "Ceiling": self.ceiling(name),
+                        **_usage(rec), "LastUpdate": self.last_update, "Ceiling": self.ceiling(name),
                         "Floor": self.floor(name),
                         "SubmitterLimit": self.limits.get(name, (0.0, 0.0))[0],
                         "SubmitterShare": self.limits.get(name, (0.0, 0.0))[1],
                         "UnchargedTime": _int(rec.get("UnchargedTime")),
                         "WeightedUnchargedTime": _num(rec.get("WeightedUnchargedTime")), **extra})
         return out
+
+
+def _usage(rec: dict, suffix: str = "") -> dict:
+    """A customer's usage as the priority and Accounting ads carry it (``suffix``: the
+    entry number of GET_PRIORITY's ad)."""
+    return {f"ResourcesUsed{suffix}": _int(rec.get("ResourcesUsed")),
+            f"WeightedResourcesUsed{suffix}": _num(rec.get("WeightedResourcesUsed")),
+            f"AccumulatedUsage{suffix}": _num(rec.get("AccumulatedUsage")),
+            f"WeightedAccumulatedUsage{suffix}": _num(rec.get("WeightedAccumulatedUsage")),
+            f"BeginUsageTime{suffix}": _int(rec.get("BeginUsageTime")),
+            f"LastUsageTime{suffix}": _int(rec.get("LastUsageTime"))}
 
 
 def claimed_by(ad) -> str | None:
