@@ -339,10 +339,15 @@ class DaemonCore:
 
 
 class _RawServer:
-    """A listening TCP socket whose connections go, unread, to ``acceptor``."""
+    """A listening TCP socket whose connections go, unread, to ``acceptor``.  At most
+    ``limit`` of them are in its hands at once: past that the oldest one is dropped, as
+    DaemonCore drops its oldest untrusted connection (nothing has authenticated yet)."""
 
-    def __init__(self, acceptor: Callable[[socket.socket], Awaitable[None]], port: int):
+    def __init__(self, acceptor: Callable[[socket.socket], Awaitable[None]], port: int,
+                 limit: int = MAX_CONNECTIONS):
         self.acceptor = acceptor
+        self.limit = limit
+        self._held: dict[asyncio.Task, socket.socket] = {}     # oldest first
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         s.bind(("127.0.0.1", port))
@@ -350,7 +355,6 @@ class _RawServer:
         s.setblocking(False)
         self.sock = s
         self.port = s.getsockname()[1]
-        self._tasks: set[asyncio.Task] = set()
         self._loop = asyncio.get_running_loop().create_task(self._accept_loop())
 
     async def _accept_loop(self) -> None:
@@ -362,13 +366,17 @@ class _RawServer:
                 await asyncio.sleep(0.1)       # out of descriptors: let some close
                 continue
             conn.setblocking(False)
+            if len(self._held) >= self.limit:
+                oldest = next(iter(self._held))
+                self._held.pop(oldest).close()
+                oldest.cancel()
             task = loop.create_task(self.acceptor(conn))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._held[task] = conn
+            task.add_done_callback(lambda t: self._held.pop(t, None))
 
     def close(self) -> None:
         self._loop.cancel()
-        for t in list(self._tasks):
+        for t in list(self._held):
             t.cancel()
         self.sock.close()
 

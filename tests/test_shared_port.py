@@ -233,3 +233,38 @@ import htcondor2
 return [a["MyAddress"] for a in htcondor2.Collector().query(htcondor2.AdTypes.Schedd, projection=["MyAddress"])]
 """)
         assert r == [p.address("SCHEDD")]
+
+
+def test_connections_not_yet_routed_are_bounded():
+    """A peer that opens connections and says nothing holds at most ``limit`` of them:
+    past that, the oldest is closed (the shared port reads nothing before routing, so no
+    authentication can have happened)."""
+    from condor_sim.daemoncore import _RawServer
+
+    async def scenario():
+        taken = []
+
+        async def silent(conn):            # a route that waits forever for its preamble
+            taken.append(conn)
+            await asyncio.Event().wait()
+        server = _RawServer(silent, 0, limit=3)
+        try:
+            clients = []
+            for i in range(5):
+                clients.append(await asyncio.open_connection("127.0.0.1", server.port))
+                while len(taken) <= i:           # the server has taken it, in this order
+                    await asyncio.sleep(0.01)
+            closed = []
+            for r, _ in clients:
+                try:
+                    closed.append(await asyncio.wait_for(r.read(1), 0.5) == b"")
+                except asyncio.TimeoutError:
+                    closed.append(False)
+            for _, w in clients:
+                w.close()
+            return closed, len(server._held)
+        finally:
+            server.close()
+
+    closed, held = asyncio.run(scenario())
+    assert closed == [True, True, False, False, False] and held == 3
