@@ -44,34 +44,76 @@ UNKNOWN_HOST_EXTRA = (
 
 
 class ToolError(Exception):
-    """A failure the user sees as text: ``stderr`` (and optionally ``stdout``) then ``rc``."""
+    """A failure the user sees as text: ``stderr`` (and optionally ``stdout``) then ``rc``.
 
-    def __init__(self, stderr: str, rc: int = 1, stdout: str = ""):
+    Every tool stops this one way.  A tool that collects its output in an :class:`Output`
+    may write its message there first and raise :class:`Exit`, which carries no text."""
+
+    def __init__(self, stderr: str = "", rc: int = 1, stdout: str = ""):
         super().__init__(stderr)
         self.stderr = stderr
         self.stdout = stdout
         self.rc = rc
 
 
+class Exit(ToolError):
+    """Stop the tool now with what has been collected, and this exit code."""
+
+    def __init__(self, rc: int = 1):
+        super().__init__("", rc)
+
+
 def run_tool(body: Callable[[list[str]], int], argv: Sequence[str] | None) -> int:
-    """Run a tool's body: a :class:`ToolError` becomes its text and exit code, anything
-    else one ``Error:`` line and exit code 1; a closed stdout is not an error."""
-    args = list(sys.argv[1:] if argv is None else argv)
-    try:
-        return body(args)
-    except ToolError as e:
-        sys.stdout.write(e.stdout)
-        sys.stdout.flush()
-        sys.stderr.write(e.stderr)
-        return e.rc
-    except BrokenPipeError:
-        return 0
-    except KeyboardInterrupt:
-        return 130
-    except Exception as e:              # never a traceback
-        sys.stdout.flush()
-        sys.stderr.write(f"Error: {e}\n")
-        return 1
+    """Run a tool's body that prints as it goes: :func:`run_collected` with an unexpected
+    error worded ``Error: ...``."""
+    return run_collected(None, lambda args, _out: body(args), argv)
+
+
+class ArgCursor:
+    """A tool's arguments walked one at a time, the way HTCondor's option loops walk
+    ``argv``: iterate for the current word; :meth:`take` the word after it as an option's
+    value (or fail with the tool's own text), :meth:`peek` at it without taking it, or
+    :meth:`rest` for everything left."""
+
+    def __init__(self, argv: Sequence[str]):
+        self.args = list(argv)
+        self.index = -1
+
+    def __iter__(self):
+        while self.index + 1 < len(self.args):
+            self.index += 1
+            yield self.args[self.index]
+
+    def __len__(self) -> int:
+        return len(self.args)
+
+    def peek(self, ahead: int = 1) -> str | None:
+        """The word ``ahead`` places after the current one, not taken; None past the end."""
+        j = self.index + ahead
+        return self.args[j] if j < len(self.args) else None
+
+    def take(self, error: str | None = None, accept: Callable[[str], bool] | None = None) -> str | None:
+        """Take the next word as the current option's value.  When there is none, or
+        ``accept`` refuses it (it is then left for the loop), raise :class:`ToolError`
+        with ``error`` and a newline, or return None when ``error`` is None."""
+        nxt = self.peek()
+        if nxt is None or (accept is not None and not accept(nxt)):
+            if error is None:
+                return None
+            raise ToolError(error + "\n")
+        self.index += 1
+        return nxt
+
+    def rest(self) -> list[str]:
+        """Every word after the current one, all taken."""
+        words = self.args[self.index + 1:]
+        self.index = len(self.args) - 1
+        return words
+
+
+def not_an_option(word: str) -> bool:
+    """For :meth:`ArgCursor.take`: a value, not the next option (``-`` alone is a value)."""
+    return word == "-" or not word.startswith("-")
 
 
 def needs_value(args: list[str], i: int, message: str) -> str:
@@ -488,11 +530,11 @@ def restriction(arg: str) -> str:
     return f'(Owner == "{arg}")'
 
 
-# ------------------------------------------------------------------------------ the job-changing tools
-# condor_submit, condor_rm/hold/release and condor_qedit collect what they print in an
-# :class:`Output` (pure code fills it; :func:`emit` writes it), and match options with
-# ``is_dash_arg_prefix`` as tool.cpp and submit.cpp do (``is_option`` above is the
-# condor_q/condor_history flavour: it also accepts ``--name`` prefixes and ``:options``).
+# ------------------------------------------------------------------------------ output and option words
+# A tool either prints as it goes (run by :func:`run_tool`) or collects what it prints in an
+# :class:`Output` (pure code fills it; :func:`emit` writes it; run by :func:`run_collected`).
+# Both stop with a :class:`ToolError`.  Options are matched as match_prefix.cpp matches them
+# (``is_option`` above is the condor_q/condor_history flavour: it also accepts ``:options``).
 
 @dataclass
 class Output:
@@ -506,14 +548,6 @@ class Output:
 
     def err(self, text: str) -> None:
         self.stderr.append(text)
-
-
-class Exit(Exception):
-    """Stop the tool now with what has been collected (and this exit code)."""
-
-    def __init__(self, rc: int = 1):
-        super().__init__(rc)
-        self.rc = rc
 
 
 def is_arg_prefix(arg: str, name: str, least: int = 0) -> bool:
@@ -615,21 +649,29 @@ def emit(out: Output) -> int:
     return out.rc
 
 
-def run_collected(name: str, body: Callable[[Sequence[str], Output], int | None],
-             argv: Sequence[str] | None = None) -> int:
-    """Run ``body`` and write its output; an unexpected error becomes one ``name: ...`` line."""
+def run_collected(name: str | None, body: Callable[[list[str], Output], int | None],
+                  argv: Sequence[str] | None = None) -> int:
+    """Run a tool's ``body(args, out)`` and write what it collected, then the text of the
+    :class:`ToolError` (or :class:`Exit`) that stopped it; return the exit code.  An
+    unexpected error becomes one line, ``name: ...`` (``Error: ...`` without a name), never
+    a traceback; a closed stdout is not an error."""
     args = list(sys.argv[1:] if argv is None else argv)
     out = Output()
     try:
         rc = body(args, out)
         if rc is not None:
             out.rc = rc
-    except Exit as e:
+    except ToolError as e:
+        out.out(e.stdout)
+        out.err(e.stderr)
         out.rc = e.rc
     except KeyboardInterrupt:
-        out.rc = 1
+        out.rc = 130
+    except BrokenPipeError:
+        out.rc = 0
     except Exception as e:                    # no traceback ever reaches the user
-        out.err(f"{name}: {str(e).strip() or type(e).__name__}\n")
+        sys.stdout.flush()
+        out.err(f"{name}: {str(e).strip() or type(e).__name__}\n" if name else f"Error: {e}\n")
         out.rc = 1
     try:
         return emit(out)
