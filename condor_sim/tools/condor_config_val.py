@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from condor_sim import CONDOR_PLATFORM, CONDOR_VERSION
-from condor_sim.tools.common import ToolError, is_arg_prefix, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, is_arg_prefix, run_tool
 
 PROG = "condor_config_val"
 USAGE = (
@@ -151,12 +151,6 @@ class Options:
 
 
 # ------------------------------------------------------------------------------ arguments
-def _next(args: list[str], i: int, what: str) -> str:
-    if i + 1 >= len(args):
-        raise ToolError(f"-{what} requires an argument\n")
-    return args[i + 1]
-
-
 def _usage_error(message: str = "") -> ToolError:
     return ToolError(message + USAGE)
 
@@ -196,33 +190,33 @@ def _write_flags(opts: str | None) -> WriteFlags:
 def parse_args(args: list[str]) -> Options:
     """The command line as config_val.cpp reads it; ToolError for help, version and errors."""
     o = Options()
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = ArgCursor(args)
+
+    def value(what: str) -> str:
+        return cursor.take(f"-{what} requires an argument")
+
+    for a in cursor:
         if not a.startswith("-"):
             if a.lower() == "use":
-                if i + 1 < len(args) and not args[i + 1].startswith("-"):
-                    i += 1
-                    o.params.append("^" + args[i])
-                else:
+                category = cursor.take(accept=lambda v: not v.startswith("-"))
+                if category is None:
                     sys.stderr.write("use should be followed by a category or category:option argument\n")
-                    o.params.append("^")
+                o.params.append("^" + (category or ""))
             else:
                 o.params.append(a)
-            i += 1
             continue
         arg = a[1:]
         word, colon, opts = arg.partition(":")
         if is_arg_prefix(arg, "name", 1):
-            o.name = _next(args, i, "name"); i += 1
+            o.name = value("name")
         elif is_arg_prefix(arg, "address", 1):
-            o.addr = _next(args, i, "address"); i += 1
+            o.addr = value("address")
         elif is_arg_prefix(arg, "pool", 1):
-            o.pool = _next(args, i, "pool"); i += 1
+            o.pool = value("pool")
         elif is_arg_prefix(arg, "local-name", 2):
-            o.local_name = _next(args, i, "local_name"); i += 1
+            o.local_name = value("local_name")
         elif is_arg_prefix(arg, "subsystem", 3):
-            o.subsys = _next(args, i, "subsystem"); i += 1
+            o.subsys = value("subsystem")
         elif is_arg_prefix(arg, "master", 2):
             o.daemon, o.ask = "master", True
         elif is_arg_prefix(arg, "schedd", 2):
@@ -281,7 +275,7 @@ def parse_args(args: list[str]) -> Options:
         elif is_arg_prefix(word, "writeconfig", 3):
             if o.summary:
                 raise _usage_error(f"{a} cannot be used with -summary\n")
-            o.write = _next(args, i, "writeconfig"); i += 1
+            o.write = value("writeconfig")
             o.write_flags = _write_flags(opts if colon else None)
         elif is_arg_prefix(word, "debug", 2):
             pass
@@ -291,7 +285,6 @@ def parse_args(args: list[str]) -> Options:
             raise ToolError("", rc=0, stdout=f"{CONDOR_VERSION}\n{CONDOR_PLATFORM}\n")
         else:
             raise _usage_error(f"{a} is not a valid argument\n")
-        i += 1
     if o.name or o.addr or o.daemon != "master":
         o.ask = True
     if o.mode != "query" and not o.ask:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from condor_sim.tools import _token_files as T
-from condor_sim.tools.common import ToolError, is_dash_arg_prefix, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, is_dash_arg_prefix, run_tool
 
 PROG = "condor_token_create"
 USAGE = (
@@ -48,17 +48,12 @@ def parse_args(args: list[str], prog: str = PROG) -> Options:
     if len(args) < 2:
         raise usage_error(prog)
     o = Options()
-    i = 0
+    cursor = ArgCursor(args)
 
     def value(what: str) -> str:
-        nonlocal i
-        i += 1
-        if i >= len(args):
-            raise ToolError(f"{prog}: {what}\n")
-        return args[i]
+        return cursor.take(f"{prog}: {what}")
 
-    while i < len(args):
-        a = args[i]
+    for a in cursor:
         if is_dash_arg_prefix(a, "identity", 2):
             o.identity = value("-identity requires a condor identity as an argument")
         elif is_dash_arg_prefix(a, "key", 1):
@@ -81,7 +76,6 @@ def parse_args(args: list[str], prog: str = PROG) -> Options:
             raise usage_error(prog)
         else:
             raise usage_error(prog, f"{prog}: Invalid command line argument: {a}\n")
-        i += 1
     return o
 
 

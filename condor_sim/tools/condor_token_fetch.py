@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 from condor_sim.tools import _token_files as T
-from condor_sim.tools.common import ToolError, is_dash_arg_prefix, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, is_dash_arg_prefix, run_tool
 
 PROG = "condor_token_fetch"
 DC_GET_SESSION_TOKEN = 60046
@@ -56,17 +56,12 @@ class Options:
 
 def parse_args(args: list[str]) -> Options:
     o = Options()
-    i = 0
+    cursor = ArgCursor(args)
 
     def value(what: str) -> str:
-        nonlocal i
-        i += 1
-        if i >= len(args):
-            raise ToolError(f"{PROG}: {what}\n")
-        return args[i]
+        return cursor.take(f"{PROG}: {what}")
 
-    while i < len(args):
-        a = args[i]
+    for a in cursor:
         if is_dash_arg_prefix(a, "authz", 1):
             o.authz.append(value("-authz requires an authorization name argument"))
         elif is_dash_arg_prefix(a, "lifetime", 1):
@@ -98,7 +93,6 @@ def parse_args(args: list[str]) -> Options:
             raise ToolError(USAGE.format(prog=PROG))
         else:
             raise ToolError(f"{PROG}: Invalid command line argument: {a}\n" + USAGE.format(prog=PROG))
-        i += 1
     return o
 
 

@@ -18,9 +18,9 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from .common import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        is_queue_super_user, schedd_location, main_exit,
-                        schedd_short_name, user_name)
+from .common import (ArgCursor, Exit, Output, ToolError, is_dash_arg_colon_prefix,
+                     is_dash_arg_prefix, is_queue_super_user, main_exit, schedd_location,
+                     schedd_short_name, user_name)
 
 HOLD, RELEASE, REMOVE, REMOVE_X, TRANSFER_AND_REMOVE = "hold", "release", "remove", "remove_x", \
     "transfer_remove"
@@ -198,6 +198,10 @@ def proc_arg(req: Request, arg: str, out: Output) -> None:
     req.add_usercluster(f'Owner == "{arg}"', CT_USER)
 
 
+def _not_dashed(word: str) -> bool:
+    return not word.startswith("-")
+
+
 def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
     tool = TOOL[mode]
     req = Request(mode=mode, action=mode)
@@ -209,11 +213,12 @@ def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
     if not argv:
         out.err("You did not specify any jobs\n")
         fail_usage()
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        nxt = args[i + 1] if i + 1 < len(args) else None
+    cursor = ArgCursor(argv)
+
+    def value(error: str, accept=_not_dashed) -> str:
+        return cursor.take(f"{tool}: {error}", accept)
+
+    for arg in cursor:
         if arg.startswith("-"):
             if is_dash_arg_colon_prefix(arg, "debug", 1)[0]:
                 pass
@@ -222,44 +227,27 @@ def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
             elif is_dash_arg_prefix(arg, "totals", 3):
                 req.totals = True
             elif is_dash_arg_prefix(arg, "constraint", 1):
-                if nxt is None or nxt.startswith("-"):
-                    out.err(f"{tool}: -constraint requires another argument\n")
-                    raise Exit(1)
-                req.add_constraint(nxt, CT_SIMPLE)
-                i += 1
+                req.add_constraint(value("-constraint requires another argument"), CT_SIMPLE)
             elif is_dash_arg_prefix(arg, "all", 1):
                 if req.constraint_type or req.usercluster_type:
-                    out.err(f"{tool}: can't mix -all with other constraints\n")
-                    raise Exit(1)
+                    raise ToolError(f"{tool}: can't mix -all with other constraints\n")
                 req.add_constraint("ClusterId >= 0", CT_ALL)
             elif is_dash_arg_prefix(arg, "held", 3) or is_dash_arg_prefix(arg, "hold", 3):
                 req.held = True
             elif is_dash_arg_prefix(arg, "addr", 2):
-                if nxt is None or nxt.startswith("-"):
-                    out.err(f"{tool}: -addr requires another argument\n")
-                    raise Exit(1)
-                if not re.match(r"^<[^<>]+>$", nxt):
-                    out.err(f'{tool}: "{nxt}" is not a valid address\n'
-                            "Should be of the form <ip.address.here:port>\n"
-                            "For example: <123.456.789.123:6789>\n")
-                    raise Exit(1)
-                req.addr = nxt
-                i += 1
+                addr = value("-addr requires another argument")
+                if not re.match(r"^<[^<>]+>$", addr):
+                    raise ToolError(f'{tool}: "{addr}" is not a valid address\n'
+                                    "Should be of the form <ip.address.here:port>\n"
+                                    "For example: <123.456.789.123:6789>\n")
+                req.addr = addr
             elif is_dash_arg_prefix(arg, "reason", 1):
-                if nxt is None:
-                    out.err(f"{tool}: -reason requires another argument\n")
-                    raise Exit(1)
-                req.reason = nxt
-                i += 1
+                req.reason = value("-reason requires another argument", None)
             elif is_dash_arg_prefix(arg, "subcode", 1):
-                if nxt is None:
-                    out.err(f"{tool}: -subcode requires another argument\n")
-                    raise Exit(1)
-                if not re.match(r"^[+-]?\d+$", nxt):
-                    out.err(f"Invalid -subcode {nxt}!\n")
-                    raise Exit(1)
-                req.subcode = nxt
-                i += 1
+                code = value("-subcode requires another argument", None)
+                if not re.match(r"^[+-]?\d+$", code):
+                    raise ToolError(f"Invalid -subcode {code}!\n")
+                req.subcode = code
             elif is_dash_arg_prefix(arg, "forcex", 1 if mode == REMOVE else 2):
                 if mode != REMOVE:
                     out.err("-forcex is only valid with condor_rm\n")
@@ -276,20 +264,11 @@ def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
                     fail_usage()
                 req.action = FAST_ACTION[mode]
             elif is_dash_arg_prefix(arg, "name", 1):
-                if nxt is None:
-                    out.err(f"{tool}: -name requires another argument\n")
-                    raise Exit(1)
-                req.name = nxt
-                i += 1
+                req.name = value("-name requires another argument", None)
             elif is_dash_arg_prefix(arg, "pool", 1):
-                if nxt is None:
-                    out.err(f"{tool}: -pool requires another argument\n")
-                    raise Exit(1)
-                req.pool = nxt
-                i += 1
+                req.pool = value("-pool requires another argument", None)
             elif is_dash_arg_prefix(arg, "version", 1):
-                out.out(version_text())
-                raise Exit(0)
+                raise ToolError(rc=0, stdout=version_text())
             elif is_dash_arg_prefix(arg, "help", 1):
                 fail_usage(0, to_stdout=False)
             else:
@@ -299,7 +278,6 @@ def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
             if req.constraint_type == CT_ALL:
                 fail_usage()
             proc_arg(req, arg, out)
-        i += 1
     if not req.constraint_type and not req.usercluster_type and not req.job_ids and not req.held:
         out.err("You did not specify any jobs\n")
         fail_usage()
