@@ -191,6 +191,7 @@ def _child(module: str, path: str, args: list[str], env: dict[str, str], drop_en
     except OSError:
         pass
     _forget_master_loop()
+    _forget_master_sessions()
     _reset_signals()
     _close_master_fds()
     _set_environment(env, drop_env)
@@ -215,6 +216,12 @@ def _forget_master_loop() -> None:
         asyncio.set_event_loop_policy(None)     # no default loop of the master's either
     except Exception:
         pass
+
+
+def _forget_master_sessions() -> None:
+    """The security sessions the master opened are the master's: a daemon opens its own."""
+    from condor_sim.security import client
+    client.forget_sessions()
 
 
 _FRESH = {"SIGPIPE": "ign", "SIGXFSZ": "ign", "SIGINT": "int"}
