@@ -71,3 +71,46 @@ def test_a_collector_without_encryption_gets_an_authenticated_plain_session(tmp_
         assert d.alive()
     finally:
         d.stop()
+
+
+def test_the_next_command_resumes_the_kept_session(tmp_path):
+    """A second command to the same daemon resumes the session the first one opened (one
+    message each way, no new key); a session the daemon no longer knows (SID_NOT_FOUND) is
+    dropped and a new one opened for the same command, which is not lost."""
+    client.forget_sessions()
+    d = DaemonProcess(tmp_path, "collector", overrides={"COLLECTOR_DEBUG": "D_SECURITY"}).start()
+    try:
+        update(d.sinful, "first")
+        kept = client._KEPT[d.sinful]
+        assert Cmd.UPDATE_AD_GENERIC in kept.commands and len(kept.key) == 32
+        update(d.sinful, "second")
+        assert client._KEPT[d.sinful] is kept
+        log = (tmp_path / "log" / "CollectorLog").read_text()
+        assert log.count("generating AES key for session") == 1
+        assert f"resuming session id {kept.sid}" in log
+
+        client._KEPT[d.sinful] = client._Kept("vm:1:2:3", kept.key, kept.commands, kept.until)
+        update(d.sinful, "third")
+        assert client._KEPT[d.sinful].sid not in ("vm:1:2:3", kept.sid)
+        log = (tmp_path / "log" / "CollectorLog").read_text()
+        assert "session vm:1:2:3 NOT FOUND" in log
+        assert log.count("generating AES key for session") == 2
+
+        r = run_client(QUERY.format(addr=d.sinful), d.config)
+        assert r["ok"], r
+        assert {a["Name"] for a in r["result"]} >= {"first", "second", "third"}
+        assert d.alive()
+    finally:
+        d.stop()
+        client.forget_sessions()
+
+
+def test_sessions_without_a_key_are_not_kept(tmp_path):
+    client.forget_sessions()
+    d = DaemonProcess(tmp_path, "collector", security="plaintext").start()
+    try:
+        update_plain = [lambda w: put_ad(w, {"MyType": "Generic", "Name": "plain"})]
+        asyncio.run(client.send_command(d.sinful, Cmd.UPDATE_AD_GENERIC, update_plain, subsystem="SCHEDD"))
+        assert d.sinful not in client._KEPT
+    finally:
+        d.stop()
