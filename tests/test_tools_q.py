@@ -16,6 +16,7 @@ from support.captures import CLI, capture
 from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
+from condor_sim.tools import q_views as Q_views
 
 
 
@@ -73,7 +74,8 @@ def test_condor_q_views_match_the_real_tool_byte_for_byte(case):
 
 Q_ADS = ["af-V", "af-clusterid-procid-jobstatus", "af-expression", "af-h-owner-args", "af-j-cmd",
          "af-l", "af-r", "autoformat-undefined", "format-clusterid-procid", "long-4.0",
-         "long-5.0-running", "long-7.0-batch", "json-4.0", "json-multi", "xml-4.0"]
+         "long-5.0-running", "long-7.0-batch", "json-4.0", "json-multi", "xml-4.0",
+         "attributes-long-3.0"]
 
 
 @pytest.mark.parametrize("case", Q_ADS)
@@ -94,6 +96,89 @@ def test_condor_q_ad_outputs_match_the_real_tool(case):
             ads = [classad2.ClassAd({k: a.lookup(k) for k in a.keys() if k in keep})
                    for a in selected(o, limit=False)]
     assert Q.render_ads(o, ads) == c["stdout"]
+
+
+# -cputime, -currentrun, -hold-codes, -dag, -io, -submitter and the empty queue: the same
+# queue, the options that reshape the table or the title
+Q_MORE_VIEWS = ["cputime", "currentrun", "held-reason", "hold-codes", "dag", "io",
+                "job-completed-1.0", "submitter-htcpool"]
+CAPTURE_SUBMITTER = classad2.ClassAd({"Name": "htcpool@localdomain", "Machine": "vm",
+                                      "ScheddIpAddr": SCHEDD["MyAddress"]})
+
+
+@pytest.mark.parametrize("case", Q_MORE_VIEWS)
+def test_condor_q_more_views_match_the_real_tool_byte_for_byte(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    ads = selected(o)
+    title = Q_views.submitter_label(CAPTURE_SUBMITTER) if o.submitter else None
+    text = Q.render_view(o.view, ads, summary_of(ads), SCHEDD, captured_time(c),
+                         bool(o.restrictions or o.constraints), title=title, cputime=o.cputime,
+                         current_run=bool(o.current_run))
+    assert text == c["stdout"]
+    assert c["rc"] == 0
+
+
+@pytest.mark.parametrize("case", ["empty-queue", "empty-queue-nobatch"])
+def test_condor_q_views_of_an_empty_queue(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    text = Q.render_view(o.view, [], summary_of([], everyone=[]), SCHEDD, captured_time(c))
+    assert (text, c["rc"]) == (c["stdout"], 0)
+
+
+@pytest.mark.parametrize("case", ["empty-queue-af", "empty-queue-json", "empty-queue-long",
+                                  "long-attrs-missing-job"])
+def test_condor_q_ad_outputs_of_no_jobs_print_nothing(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    ads = selected(o) if case == "long-attrs-missing-job" else []
+    assert ads == [] and Q.render_ads(o, ads) == c["stdout"] == ""
+    assert c["rc"] == 0
+
+
+def log_events_until(path, when: int) -> list:
+    """The events of a captured log that it held at ``when`` (the files were copied later)."""
+    return [e for e in Q_views.read_userlog(str(path)) if e.when <= when]
+
+
+@pytest.mark.parametrize("case,log", [("userlog-held-nobatch", "held.log"),
+                                      ("userlog-running", "running.log")])
+def test_condor_q_userlog_matches_the_real_tool(case, log):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    now = captured_time(c)
+    ads = Q_views.ads_from_events(log_events_until(CLI / "user-logs" / log, now), o.userlog,
+                                  "htcpool", now)
+    assert Q.render_file_queue(o, ads, f"Userlog: {o.userlog}", now) == c["stdout"]
+
+
+def test_condor_q_jobads_file_matches_the_real_tool():
+    c = capture(CLI / "condor_q" / "jobads-file.txt")
+    o = Q.parse_args(c["argv"])
+    ads = Q_views.read_jobads(str(CLI / "input-files" / o.jobads))
+    assert [(a["ClusterId"], a["ProcId"]) for a in ads] == [(3, 0)]
+    text = Q.render_file_queue(o, ads, f"Jobads: {o.jobads}", captured_time(c))
+    assert text == c["stdout"]
+
+
+def test_userlog_ads_follow_the_events():
+    ads = Q_views.ads_from_events(Q_views.read_userlog(str(CLI / "user-logs" / "held.log")),
+                                  "held.log", "me", 100)
+    by_id = {(a["ClusterId"], a["ProcId"]): a for a in ads}
+    assert sorted(by_id) == [(3, 0), (3, 1), (19, 0), (19, 1)]
+    three = by_id[(3, 0)]        # held, released, ran, evicted by condor_rm, aborted
+    assert (three["JobStatus"], three["LastJobStatus"], three["NumJobStarts"]) == (3, 1, 1)
+    assert three["HoldReasonCode"] == 1 and three["RemoveReason"].startswith("via condor_rm")
+    assert three["ImageSize"] == 2500 and three["Owner"] == "me" and three["Cmd"] == "???"
+    assert by_id[(19, 0)]["JobStatus"] == 1
+
+
+@pytest.mark.parametrize("case", ["help-state", "help-universe", "help", "unmatchable"])
+def test_condor_q_help_and_option_conflicts(case, capsys):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    assert Q.main(c["argv"]) == c["rc"]
+    assert capsys.readouterr() == (c["stdout"], c["stderr"])
 
 
 def history_ads() -> list:
