@@ -137,6 +137,23 @@ def test_condor_q_ad_outputs_of_no_jobs_print_nothing(case):
     assert c["rc"] == 0
 
 
+def test_unmatchable_keeps_the_jobs_no_slot_takes():
+    slot = classad2.parseOne(capture(CLI / "condor_status" / "long-slot1.txt")["stdout"])
+    for k in ("Cpus", "Memory", "Disk"):          # the partitionable slot whole, as if unclaimed
+        slot[k] = slot["TotalSlot" + k]
+    left = Q_views.unmatchable(QUEUE, [slot])
+    # 4.x have requirements = false, 7.0 asks for 8 cpus of 2
+    assert [(a["ClusterId"], a["ProcId"]) for a in left] == [(4, 0), (4, 1), (7, 0)]
+    assert len(Q_views.unmatchable(QUEUE, [])) == len(QUEUE)
+
+
+def test_run_time_options_exclude_each_other():
+    with pytest.raises(Q.C.ToolError) as e:
+        Q.parse_args(["-currentrun", "-cumulative-time"])
+    assert e.value.stderr == "Error: -cumulative-time can't be used with -currentrun\n"
+    assert Q.parse_args(["-cumulative-time"]).current_run is False
+
+
 def log_events_until(path, when: int) -> list:
     """The events of a captured log that it held at ``when`` (the files were copied later)."""
     return [e for e in Q_views.read_userlog(str(path)) if e.when <= when]
@@ -279,6 +296,58 @@ def test_condor_q_errors_against_a_pool(pool):
     assert "Traceback" not in r.stderr
 
 
+STAMP = re.compile(r" @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d\n")
+
+
+def test_condor_q_jobads_and_userlog_files_run_as_the_command(pool):
+    want = capture(CLI / "condor_q" / "jobads-file.txt")["stdout"]
+    r = tool(pool, "condor_q", "-jobads", str(CLI / "input-files" / "job3.0.ad"))
+    assert r.returncode == 0 and r.stderr == ""
+    assert STAMP.sub(" @ T\n", r.stdout) == STAMP.sub(" @ T\n", want).replace(
+        "Jobads: job3.0.ad", f"Jobads: {CLI / 'input-files' / 'job3.0.ad'}")
+    log = str(CLI / "user-logs" / "held.log")
+    r = tool(pool, "condor_q", "-userlog", log, "-nobatch")
+    assert r.returncode == 0 and r.stderr == ""
+    lines = r.stdout.split("\n")
+    assert lines[2].startswith(f"-- Userlog: {log} @ ")
+    rows = [line.split() for line in lines[4:8]]
+    assert [(row[0], row[5]) for row in rows] == [("3.0", "X"), ("3.1", "X"), ("19.0", "I"),
+                                                   ("19.1", "I")]
+    assert lines[9] == "Total for query: 4 jobs; 0 completed, 2 removed, 2 idle, 0 running, " \
+                       "0 held, 0 suspended" + " " * Q_views.FILE_SUMMARY_PAD
+    assert tool(pool, "condor_q", "-userlog", log, "3.1", "-af", "ClusterId", "ProcId",
+                "JobStatus").stdout == "3 1 3\n"
+    r = tool(pool, "condor_q", "-userlog", str(CLI / "no-such.log"))
+    assert (r.returncode, r.stderr) == (1, f"\nCan't open user log: {CLI / 'no-such.log'}\n")
+
+
+def test_condor_q_hold_codes_and_submitter_against_a_pool(pool):
+    r = tool(pool, "condor_q", "-hold-codes")
+    assert r.returncode == 0 and r.stderr == ""
+    lines = r.stdout.split("\n")
+    assert lines[3] == "OWNER          CODE/SUB    COUNT  OLDEST_JOB_ID HELD_SINCE  HOLD_REASON"
+    cells = lines[4].split()
+    assert cells[1:4] == ["15", "2", "1.0"] and lines[4].endswith(" submitted on hold at user's request")
+    assert lines[5:] == [""]
+    from support.pools import wait_ads
+    ads = wait_ads(pool, present=("Submitter",))
+    name = ads["Submitter"]["Name"]
+    r = tool(pool, "condor_q", "-submitter", name.split("@")[0])
+    assert r.returncode == 0 and r.stderr == ""
+    assert re.match(rf"\n\n-- Submitter: {re.escape(name)} : <127\.0\.0\.1:\d+\?\.\.\. : \S+ @ ",
+                    r.stdout)
+    assert "Total for query: 3 jobs; 0 completed, 0 removed, 1 idle, 0 running, 2 held" in r.stdout
+    r = tool(pool, "condor_q", "-submitter", "nobody@nowhere")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "All queues are empty\n", "")
+
+
+def test_condor_q_unmatchable_against_a_pool(pool):
+    r = tool(pool, "condor_q", "-unmatchable", "-af", "ClusterId", "ProcId")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "1 0\n1 1\n2 0\n", "")   # no startd: no slot
+    r = tool(pool, "condor_q", "-unmatchable", "-batch")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "Error: -batch conflicts with -unmatchable\n")
+
+
 def test_condor_history_against_a_pool_and_a_stopped_one(pool, tmp_path):
     r = tool(pool, "condor_history")
     assert (r.returncode, r.stdout) == (0, H.HEADER)
@@ -291,11 +360,13 @@ def test_condor_history_against_a_pool_and_a_stopped_one(pool, tmp_path):
     assert r.returncode == 1 and r.stderr == f"Error opening history file {tmp_path / 'none'}: No such file or directory\n"
 
 
-def test_condor_q_with_no_schedd_says_so(tmp_path):
+@pytest.mark.parametrize("case", ["schedd-off", "schedd-off-nobatch", "schedd-off-after-fast",
+                                  "name-vm", "name-at-form", "name-ip"])
+def test_condor_q_with_no_schedd_says_so(tmp_path, case):
     config = tmp_path / "condor_config"
     config.write_text("COLLECTOR_HOST = 127.0.0.1:9\nFULL_HOSTNAME = vm\n")
     env = dict(os.environ, CONDOR_CONFIG=str(config))
-    r = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_q"], env=env,
+    want = capture(CLI / "condor_q" / f"{case}.txt")
+    r = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_q", *want["argv"]], env=env,
                        capture_output=True, text=True, timeout=60)
-    want = capture(CLI / "condor_q" / "schedd-off.txt")
-    assert (r.returncode, r.stdout, r.stderr) == (1, "", want["stderr"])
+    assert (r.returncode, r.stdout, r.stderr) == (want["rc"], want["stdout"], want["stderr"])

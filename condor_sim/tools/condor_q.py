@@ -482,9 +482,11 @@ def locate_submitter(o: Options):
     if not found:
         raise C.ToolError("", rc=0, stdout="All queues are empty\n")
     ad = found[0]
-    return classad2.ClassAd({"MyType": "Scheduler", "Name": ad["Name"], "Machine": ad["Machine"],
-                             "MyAddress": ad["ScheddIpAddr"], "ScheddIpAddr": ad["ScheddIpAddr"],
-                             "ScheddName": ad.get("ScheddName", "")})
+    location = classad2.ClassAd({"MyType": "Scheduler", "Name": ad["Name"],
+                                 "Machine": ad["Machine"], "MyAddress": ad["ScheddIpAddr"],
+                                 "ScheddIpAddr": ad["ScheddIpAddr"],
+                                 "CondorVersion": ad.get("CondorVersion", htcondor2.version())})
+    return location
 
 
 def slot_ads(o: Options) -> list:
