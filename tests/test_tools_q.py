@@ -16,6 +16,7 @@ from support.captures import CLI, capture
 from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
+from condor_sim.tools import q_views as Q_views
 
 
 
@@ -73,7 +74,8 @@ def test_condor_q_views_match_the_real_tool_byte_for_byte(case):
 
 Q_ADS = ["af-V", "af-clusterid-procid-jobstatus", "af-expression", "af-h-owner-args", "af-j-cmd",
          "af-l", "af-r", "autoformat-undefined", "format-clusterid-procid", "long-4.0",
-         "long-5.0-running", "long-7.0-batch", "json-4.0", "json-multi", "xml-4.0"]
+         "long-5.0-running", "long-7.0-batch", "json-4.0", "json-multi", "xml-4.0",
+         "attributes-long-3.0"]
 
 
 @pytest.mark.parametrize("case", Q_ADS)
@@ -94,6 +96,106 @@ def test_condor_q_ad_outputs_match_the_real_tool(case):
             ads = [classad2.ClassAd({k: a.lookup(k) for k in a.keys() if k in keep})
                    for a in selected(o, limit=False)]
     assert Q.render_ads(o, ads) == c["stdout"]
+
+
+# -cputime, -currentrun, -hold-codes, -dag, -io, -submitter and the empty queue: the same
+# queue, the options that reshape the table or the title
+Q_MORE_VIEWS = ["cputime", "currentrun", "held-reason", "hold-codes", "dag", "io",
+                "job-completed-1.0", "submitter-htcpool"]
+CAPTURE_SUBMITTER = classad2.ClassAd({"Name": "htcpool@localdomain", "Machine": "vm",
+                                      "ScheddIpAddr": SCHEDD["MyAddress"]})
+
+
+@pytest.mark.parametrize("case", Q_MORE_VIEWS)
+def test_condor_q_more_views_match_the_real_tool_byte_for_byte(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    ads = selected(o)
+    title = Q_views.submitter_label(CAPTURE_SUBMITTER) if o.submitter else None
+    text = Q.render_view(o.view, ads, summary_of(ads), SCHEDD, captured_time(c),
+                         bool(o.restrictions or o.constraints), title=title, cputime=o.cputime,
+                         current_run=bool(o.current_run))
+    assert text == c["stdout"]
+    assert c["rc"] == 0
+
+
+@pytest.mark.parametrize("case", ["empty-queue", "empty-queue-nobatch"])
+def test_condor_q_views_of_an_empty_queue(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    text = Q.render_view(o.view, [], summary_of([], everyone=[]), SCHEDD, captured_time(c))
+    assert (text, c["rc"]) == (c["stdout"], 0)
+
+
+@pytest.mark.parametrize("case", ["empty-queue-af", "empty-queue-json", "empty-queue-long",
+                                  "long-attrs-missing-job"])
+def test_condor_q_ad_outputs_of_no_jobs_print_nothing(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    ads = selected(o) if case == "long-attrs-missing-job" else []
+    assert ads == [] and Q.render_ads(o, ads) == c["stdout"] == ""
+    assert c["rc"] == 0
+
+
+def test_unmatchable_keeps_the_jobs_no_slot_takes():
+    slot = classad2.parseOne(capture(CLI / "condor_status" / "long-slot1.txt")["stdout"])
+    for k in ("Cpus", "Memory", "Disk"):          # the partitionable slot whole, as if unclaimed
+        slot[k] = slot["TotalSlot" + k]
+    left = Q_views.unmatchable(QUEUE, [slot])
+    # 4.x have requirements = false, 7.0 asks for 8 cpus of 2
+    assert [(a["ClusterId"], a["ProcId"]) for a in left] == [(4, 0), (4, 1), (7, 0)]
+    assert len(Q_views.unmatchable(QUEUE, [])) == len(QUEUE)
+
+
+def test_run_time_options_exclude_each_other():
+    with pytest.raises(Q.C.ToolError) as e:
+        Q.parse_args(["-currentrun", "-cumulative-time"])
+    assert e.value.stderr == "Error: -cumulative-time can't be used with -currentrun\n"
+    assert Q.parse_args(["-cumulative-time"]).current_run is False
+
+
+def log_events_until(path, when: int) -> list:
+    """The events of a captured log that it held at ``when`` (the files were copied later)."""
+    return [e for e in Q_views.read_userlog(str(path)) if e.when <= when]
+
+
+@pytest.mark.parametrize("case,log", [("userlog-held-nobatch", "held.log"),
+                                      ("userlog-running", "running.log")])
+def test_condor_q_userlog_matches_the_real_tool(case, log):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    now = captured_time(c)
+    ads = Q_views.ads_from_events(log_events_until(CLI / "user-logs" / log, now), o.userlog,
+                                  "htcpool", now)
+    assert Q.render_file_queue(o, ads, f"Userlog: {o.userlog}", now) == c["stdout"]
+
+
+def test_condor_q_jobads_file_matches_the_real_tool():
+    c = capture(CLI / "condor_q" / "jobads-file.txt")
+    o = Q.parse_args(c["argv"])
+    ads = Q_views.read_jobads(str(CLI / "input-files" / o.jobads))
+    assert [(a["ClusterId"], a["ProcId"]) for a in ads] == [(3, 0)]
+    text = Q.render_file_queue(o, ads, f"Jobads: {o.jobads}", captured_time(c))
+    assert text == c["stdout"]
+
+
+def test_userlog_ads_follow_the_events():
+    ads = Q_views.ads_from_events(Q_views.read_userlog(str(CLI / "user-logs" / "held.log")),
+                                  "held.log", "me", 100)
+    by_id = {(a["ClusterId"], a["ProcId"]): a for a in ads}
+    assert sorted(by_id) == [(3, 0), (3, 1), (19, 0), (19, 1)]
+    three = by_id[(3, 0)]        # held, released, ran, evicted by condor_rm, aborted
+    assert (three["JobStatus"], three["LastJobStatus"], three["NumJobStarts"]) == (3, 1, 1)
+    assert three["HoldReasonCode"] == 1 and three["RemoveReason"].startswith("via condor_rm")
+    assert three["ImageSize"] == 2500 and three["Owner"] == "me" and three["Cmd"] == "???"
+    assert by_id[(19, 0)]["JobStatus"] == 1
+
+
+@pytest.mark.parametrize("case", ["help-state", "help-universe", "help", "unmatchable"])
+def test_condor_q_help_and_option_conflicts(case, capsys):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    assert Q.main(c["argv"]) == c["rc"]
+    assert capsys.readouterr() == (c["stdout"], c["stderr"])
 
 
 def history_ads() -> list:
@@ -194,6 +296,58 @@ def test_condor_q_errors_against_a_pool(pool):
     assert "Traceback" not in r.stderr
 
 
+STAMP = re.compile(r" @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d\n")
+
+
+def test_condor_q_jobads_and_userlog_files_run_as_the_command(pool):
+    want = capture(CLI / "condor_q" / "jobads-file.txt")["stdout"]
+    r = tool(pool, "condor_q", "-jobads", str(CLI / "input-files" / "job3.0.ad"))
+    assert r.returncode == 0 and r.stderr == ""
+    assert STAMP.sub(" @ T\n", r.stdout) == STAMP.sub(" @ T\n", want).replace(
+        "Jobads: job3.0.ad", f"Jobads: {CLI / 'input-files' / 'job3.0.ad'}")
+    log = str(CLI / "user-logs" / "held.log")
+    r = tool(pool, "condor_q", "-userlog", log, "-nobatch")
+    assert r.returncode == 0 and r.stderr == ""
+    lines = r.stdout.split("\n")
+    assert lines[2].startswith(f"-- Userlog: {log} @ ")
+    rows = [line.split() for line in lines[4:8]]
+    assert [(row[0], row[5]) for row in rows] == [("3.0", "X"), ("3.1", "X"), ("19.0", "I"),
+                                                   ("19.1", "I")]
+    assert lines[9] == "Total for query: 4 jobs; 0 completed, 2 removed, 2 idle, 0 running, " \
+                       "0 held, 0 suspended" + " " * Q_views.FILE_SUMMARY_PAD
+    assert tool(pool, "condor_q", "-userlog", log, "3.1", "-af", "ClusterId", "ProcId",
+                "JobStatus").stdout == "3 1 3\n"
+    r = tool(pool, "condor_q", "-userlog", str(CLI / "no-such.log"))
+    assert (r.returncode, r.stderr) == (1, f"\nCan't open user log: {CLI / 'no-such.log'}\n")
+
+
+def test_condor_q_hold_codes_and_submitter_against_a_pool(pool):
+    r = tool(pool, "condor_q", "-hold-codes")
+    assert r.returncode == 0 and r.stderr == ""
+    lines = r.stdout.split("\n")
+    assert lines[3] == "OWNER          CODE/SUB    COUNT  OLDEST_JOB_ID HELD_SINCE  HOLD_REASON"
+    cells = lines[4].split()
+    assert cells[1:4] == ["15", "2", "1.0"] and lines[4].endswith(" submitted on hold at user's request")
+    assert lines[5:] == [""]
+    from support.pools import wait_ads
+    ads = wait_ads(pool, present=("Submitter",))
+    name = ads["Submitter"]["Name"]
+    r = tool(pool, "condor_q", "-submitter", name.split("@")[0])
+    assert r.returncode == 0 and r.stderr == ""
+    assert re.match(rf"\n\n-- Submitter: {re.escape(name)} : <127\.0\.0\.1:\d+\?\.\.\. : \S+ @ ",
+                    r.stdout)
+    assert "Total for query: 3 jobs; 0 completed, 0 removed, 1 idle, 0 running, 2 held" in r.stdout
+    r = tool(pool, "condor_q", "-submitter", "nobody@nowhere")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "All queues are empty\n", "")
+
+
+def test_condor_q_unmatchable_against_a_pool(pool):
+    r = tool(pool, "condor_q", "-unmatchable", "-af", "ClusterId", "ProcId")
+    assert (r.returncode, r.stdout, r.stderr) == (0, "1 0\n1 1\n2 0\n", "")   # no startd: no slot
+    r = tool(pool, "condor_q", "-unmatchable", "-batch")
+    assert (r.returncode, r.stdout, r.stderr) == (1, "", "Error: -batch conflicts with -unmatchable\n")
+
+
 def test_condor_history_against_a_pool_and_a_stopped_one(pool, tmp_path):
     r = tool(pool, "condor_history")
     assert (r.returncode, r.stdout) == (0, H.HEADER)
@@ -206,11 +360,13 @@ def test_condor_history_against_a_pool_and_a_stopped_one(pool, tmp_path):
     assert r.returncode == 1 and r.stderr == f"Error opening history file {tmp_path / 'none'}: No such file or directory\n"
 
 
-def test_condor_q_with_no_schedd_says_so(tmp_path):
+@pytest.mark.parametrize("case", ["schedd-off", "schedd-off-nobatch", "schedd-off-after-fast",
+                                  "name-vm", "name-at-form", "name-ip"])
+def test_condor_q_with_no_schedd_says_so(tmp_path, case):
     config = tmp_path / "condor_config"
     config.write_text("COLLECTOR_HOST = 127.0.0.1:9\nFULL_HOSTNAME = vm\n")
     env = dict(os.environ, CONDOR_CONFIG=str(config))
-    r = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_q"], env=env,
+    want = capture(CLI / "condor_q" / f"{case}.txt")
+    r = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_q", *want["argv"]], env=env,
                        capture_output=True, text=True, timeout=60)
-    want = capture(CLI / "condor_q" / "schedd-off.txt")
-    assert (r.returncode, r.stdout, r.stderr) == (1, "", want["stderr"])
+    assert (r.returncode, r.stdout, r.stderr) == (want["rc"], want["stdout"], want["stderr"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from condor_sim.tools import _usage
 from condor_sim.tools import common as C
+from condor_sim.tools import q_views
 
 UNIVERSE = {1: "Standard", 5: "Vanilla", 7: "Scheduler", 8: "MPI", 9: "Grid", 10: "Java",
             11: "Parallel", 12: "Local", 13: "VM"}
@@ -27,6 +28,15 @@ class Options:
     restrictions: list[str] = field(default_factory=list)
     constraints: list[str] = field(default_factory=list)
     allusers: bool = False
+    cputime: bool = False            # CPU_TIME (RemoteUserCpu) instead of RUN_TIME
+    current_run: bool | None = None  # run times of the current run only (None: not said)
+    dag: bool = False                # DAG node jobs under their DAGMan (with -nobatch)
+    unmatchable: bool = False        # only jobs that match no slot
+    batch_specified: bool = False    # -batch or -nobatch was given
+    submitter: str | None = None
+    userlog: str | None = None       # read the queue from a job event log
+    jobads: str | None = None        # read the queue from a file of job ads
+    jobads_form: str = "auto"
     limit: int = -1
     name: str | None = None
     pool: str | None = None
@@ -53,6 +63,35 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "constraint", 2):
             o.constraints.append(C.needs_value(args, i, "Error: -constraint requires another parameter"))
             i += 1
+        elif C.is_option(a, "help", 1):
+            topics, i = q_views.help_topics(args, i)
+            raise C.ToolError("", rc=0, stdout=q_views.help_text(topics))
+        elif C.is_option(a, "submitter", 2):
+            o.submitter = C.needs_value(args, i, "Error: -submitter requires the name of a user.")
+            i += 1
+        elif C.is_option(a, "unmatchable", 5):
+            o.unmatchable = True
+        elif C.is_option(a, "hold-codes", 6) or C.is_option(a, "holdcodes", 5):
+            o.view = "holdcodes"
+        elif C.is_option(a, "cputime", 2):
+            o.cputime = True
+        elif C.is_option(a, "currentrun", 3) or C.is_option(a, "cumulative-time", 3):
+            mine, other = (("-currentrun", "-cumulative-time") if C.is_option(a, "currentrun", 3)
+                           else ("-cumulative-time", "-currentrun"))
+            if o.current_run is not None:
+                raise C.ToolError(f"Error: {mine} can't be used with {other}\n")
+            o.current_run = mine == "-currentrun"
+        elif C.is_option(a, "io", 2):
+            o.view = "io"
+        elif C.is_option(a, "dag", 2):
+            o.dag = True
+        elif C.is_option(a, "jobads", 1):
+            o.jobads = C.needs_value(args, i, "Error: -jobads requires a filename")
+            o.jobads_form = C.is_dash_arg_colon_prefix(a, "jobads", 1)[1] or "auto"
+            i += 1
+        elif C.is_option(a, "userlog", 1):
+            o.userlog = C.needs_value(args, i, "Error: -userlog requires a filename")
+            i += 1
         elif C.is_option(a, "name", 2):
             o.name = C.needs_value(args, i, "Error: -name requires the name of a schedd as an argument.")
             i += 1
@@ -73,9 +112,11 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "global", 2):
             o.is_global = True
         elif C.is_option(a, "nobatch", 3):
+            o.batch_specified = True
             if o.view == "batch":
                 o.view = "nobatch"
         elif C.is_option(a, "batch", 2):
+            o.batch_specified = True
             o.view = "batch"
         elif C.is_option(a, "totals", 3):
             o.view = "totals"
@@ -93,6 +134,19 @@ def parse_args(args: list[str]) -> Options:
         else:
             raise C.ToolError(f"Error: unrecognized argument {a}\n", stdout=_usage.CONDOR_Q)
         i += 1
+    return settled(o)
+
+
+def settled(o: Options) -> Options:
+    """What the options imply together: ``-unmatchable`` refuses an explicit ``-batch``
+    or ``-nobatch`` (condor_q's own quirk) and turns the batch default off."""
+    if o.unmatchable:
+        if o.batch_specified:
+            raise C.ToolError("Error: -batch conflicts with -unmatchable\n")
+        if o.view == "batch":
+            o.view = "nobatch"
+    if o.dag and o.view == "nobatch":
+        o.view = "dag"
     return o
 
 
@@ -102,8 +156,12 @@ def constraint_of(o: Options) -> str:
         parts.append(" || ".join(o.restrictions) if len(o.restrictions) == 1 else
                      "(" + " || ".join(o.restrictions) + ")")
     parts += [f"({c})" for c in o.constraints]
-    if o.view == "hold":
+    if o.submitter is not None:
+        parts.append(f"({q_views.owner_constraint(o.submitter)})")
+    if o.view in ("hold", "holdcodes"):
         parts.append("(JobStatus == 5)")
+    elif o.view == "io":
+        parts.append(f"({q_views.IO_CONSTRAINT})")
     elif o.view == "run":
         parts.append("(JobStatus == 2)")
     elif o.view == "idle":
@@ -143,13 +201,27 @@ def with_query_counts(summary, ads) -> dict:
     return out
 
 
-def run_time(ad, now: int) -> int:
-    wall = ad.get("RemoteWallClockTime", 0)
-    wall = wall if isinstance(wall, (int, float)) else 0
+def run_time(ad, now: int, current_run: bool = False) -> int:
+    """Wall clock time of the job's runs (of its current run only with ``current_run``)."""
+    def number(attr: str) -> float:
+        v = ad.get(attr, 0)
+        return v if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+    wall = 0 if current_run else number("RemoteWallClockTime")
     bday = ad.get("ShadowBday")
-    if ad.get("JobStatus") == 2 and isinstance(bday, int):
+    status = ad.get("JobStatus")
+    if status in (2, 6, 7) and isinstance(bday, int) and bday:
         wall += now - bday
+    elif current_run and status in (1, 5, 9):
+        wall = number("LastRemoteWallClockTime")
     return int(wall)
+
+
+def time_column(ad, now: int, cputime: bool, current_run: bool) -> int:
+    """The RUN_TIME column, or the CPU_TIME column (RemoteUserCpu) with ``-cputime``."""
+    if cputime:
+        cpu = ad.get("RemoteUserCpu", 0)
+        return int(cpu) if isinstance(cpu, (int, float)) and not isinstance(cpu, bool) else 0
+    return run_time(ad, now, current_run)
 
 
 def memory_mb(ad) -> float:
@@ -169,16 +241,22 @@ def owner_of(ad) -> str:
     return owner if isinstance(owner, str) else "??"
 
 
-def nobatch_view(ads, now: int) -> str:
-    pri = [str(ad.get("JobPrio", 0)) for ad in ads]
+def nobatch_view(ads, now: int, cputime: bool = False, current_run: bool = False,
+                 dag: bool = False) -> str:
+    """One line per job; with ``dag`` each DAG node job under its DAGMan, named by its node."""
+    rows = q_views.dag_order(ads) if dag else [(ad, 0) for ad in ads]
+    ow, ohead = (17, "OWNER/NODENAME") if dag else (14, "OWNER")
+    pri = [str(ad.get("JobPrio", 0)) for ad, _ in rows]
     pw = max([3] + [len(p) for p in pri])
-    out = [" ID      " + "OWNER".ljust(14) + "   SUBMITTED     RUN_TIME ST " + "PRI".ljust(pw)
+    label = "CPU_TIME" if cputime else "RUN_TIME"
+    out = [" ID      " + ohead.ljust(ow) + f"   SUBMITTED     {label} ST " + "PRI".ljust(pw)
            + " SIZE CMD\n"]
-    for ad, p in zip(ads, pri):
+    for (ad, depth), p in zip(rows, pri):
         st = C.STATUS_CHAR.get(ad.get("JobStatus"), "?")
-        out.append(f"{job_id_cells(ad)} {owner_of(ad):<14} {C.qdate(ad.get('QDate')):>11} "
-                   f"{C.duration(run_time(ad, now)):>12} {st:<2} {p:<{pw}} "
-                   f"{memory_mb(ad):4.1f} {C.job_description(ad)}\n")
+        owner = q_views.dag_owner_cell(ad, depth) if dag else owner_of(ad)
+        out.append(f"{job_id_cells(ad)} {owner:<{ow}} {C.qdate(ad.get('QDate')):>11} "
+                   f"{C.duration(time_column(ad, now, cputime, current_run)):>12} {st:<2} "
+                   f"{p:<{pw}} {memory_mb(ad):4.1f} {C.job_description(ad)}\n")
     return "".join(out)
 
 
@@ -196,12 +274,14 @@ def hold_view(ads) -> str:
     return "".join(out)
 
 
-def run_view(ads, now: int) -> str:
-    out = [" ID      " + "OWNER".ljust(14) + "   SUBMITTED     RUN_TIME HOST(S)\n"]
+def run_view(ads, now: int, cputime: bool = False, current_run: bool = False) -> str:
+    label = "CPU_TIME" if cputime else "RUN_TIME"
+    out = [" ID      " + "OWNER".ljust(14) + f"   SUBMITTED     {label} HOST(S)\n"]
     for ad in ads:
         host = ad.get("RemoteHost")
         out.append(f"{job_id_cells(ad)} {owner_of(ad):<14} {C.qdate(ad.get('QDate')):>11} "
-                   f"{C.duration(run_time(ad, now)):>12} {host if isinstance(host, str) else '??'}\n")
+                   f"{C.duration(time_column(ad, now, cputime, current_run)):>12} "
+                   f"{host if isinstance(host, str) else '??'}\n")
     return "".join(out)
 
 
@@ -290,22 +370,30 @@ def batch_view(ads, partial: bool, show_held_always: bool = False) -> str:
 
 
 def render_view(view: str, ads: list, summary, schedd_ad, now: int,
-                partial: bool = False) -> str:
-    """The text of a standard view (header line, table, totals) for these ads."""
+                partial: bool = False, *, title: str | None = None, cputime: bool = False,
+                current_run: bool = False) -> str:
+    """The text of a standard view (header line, table, totals) for these ads. ``title``
+    replaces ``Schedd: NAME : ADDRESS`` in the header line; a ``summary`` of None means a
+    queue read from a file (totals of the ads alone)."""
     if view in ("af", "format", "long", "json", "xml"):
         raise ValueError(view)
-    head = header_line(schedd_ad, now)
+    head = header_line(schedd_ad, now) if title is None else q_views.title_line(title, now)
+    totals = summary_text(summary) if summary is not None else q_views.file_summary_text(ads)
     if view == "totals":
-        return head + summary_text(summary).lstrip("\n")
+        return head + totals.lstrip("\n")
     if view == "run":
-        return head + run_view(ads, now)
+        return head + run_view(ads, now, cputime, bool(current_run))
     if view == "idle":
         return head + idle_view(ads)
     if view == "hold":
-        return head + hold_view(ads) + summary_text(summary)
-    if view == "nobatch":
-        return head + nobatch_view(ads, now) + summary_text(summary)
-    return head + batch_view(ads, partial) + summary_text(summary)
+        return head + hold_view(ads) + totals
+    if view == "holdcodes":
+        return head + q_views.hold_codes_view(ads)
+    if view == "io":
+        return head + q_views.io_view(ads) + totals
+    if view in ("nobatch", "dag"):
+        return head + nobatch_view(ads, now, cputime, bool(current_run), view == "dag") + totals
+    return head + batch_view(ads, partial) + totals
 
 
 def render_ads(o: Options, ads: list) -> str:
@@ -329,7 +417,9 @@ VIEW_ATTRIBUTES = ("ClusterId", "ProcId", "Owner", "User", "QDate", "JobStatus",
                    "LastRemoteHost", "RemoteWallClockTime", "RemoteUserCpu", "ShadowBday",
                    "JobCurrentStartDate", "JobStartDate", "EnteredCurrentStatus",
                    "NumShadowStarts", "TotalSubmitProcs", "DAGManJobId", "DAGNodeName",
-                   "ServerTime")
+                   "ServerTime", "LastRemoteWallClockTime", "NumJobStarts", "NumCkpts_RAW",
+                   "BytesRecvd", "BytesSent", "FileReadBytes", "FileWriteBytes",
+                   "TransferQueued", "TransferringInput", "TransferringOutput")
 
 
 def projection_of(o: Options) -> list[str]:
@@ -339,6 +429,8 @@ def projection_of(o: Options) -> list[str]:
     from condor_sim.jobqueue.select import names_in
     if o.view == "totals":
         return ["ClusterId", "ProcId", "JobStatus"]
+    if o.unmatchable:
+        return []                             # matching needs every attribute
     if o.view in ("af", "format") and not o.attributes:
         exprs = o.af.attrs if o.view == "af" else [a for _, a in o.formats]
         return sorted({n for e in exprs for n in names_in(e)} | {"clusterid", "procid"})
@@ -349,13 +441,14 @@ def projection_of(o: Options) -> list[str]:
 
 def query(o: Options):
     import htcondor2
-    location = C.locate_schedd(o.name, o.pool, tool="condor_q")
+    location = C.locate_schedd(o.name, o.pool, tool="condor_q") if o.submitter is None \
+        else locate_submitter(o)
     constraint = constraint_of(o)
     if not C.constraint_ok(constraint):
         raise C.ToolError(f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
                           f"{location.get('Name')}\n\n")
     opts = htcondor2.QueryOpt.Default
-    if not (o.allusers or o.restrictions or o.constraints or o.is_global):
+    if not (o.allusers or o.restrictions or o.constraints or o.is_global or o.submitter):
         opts = htcondor2.QueryOpt.DefaultMyJobsOnly
     schedd = htcondor2.Schedd(location)
     try:
@@ -373,15 +466,78 @@ def query(o: Options):
     return location, ads, summary
 
 
+def locate_submitter(o: Options):
+    """The schedd holding ``-submitter``'s jobs, from the collector's submitter ad: a
+    location ad (its ``MyAddress`` is the schedd's) that keeps the submitter's name."""
+    import classad2
+    import htcondor2
+    domain = htcondor2.param.get("UID_DOMAIN", "")
+    try:
+        coll = htcondor2.Collector(o.pool) if o.pool else htcondor2.Collector()
+        found = coll.query(htcondor2.AdType.Submitter,
+                           q_views.submitter_constraint(o.submitter, domain))
+    except Exception:
+        found = []
+    found = [ad for ad in found if all(k in ad for k in ("ScheddIpAddr", "Name", "Machine"))]
+    if not found:
+        raise C.ToolError("", rc=0, stdout="All queues are empty\n")
+    ad = found[0]
+    location = classad2.ClassAd({"MyType": "Scheduler", "Name": ad["Name"],
+                                 "Machine": ad["Machine"], "MyAddress": ad["ScheddIpAddr"],
+                                 "ScheddIpAddr": ad["ScheddIpAddr"],
+                                 "CondorVersion": ad.get("CondorVersion", htcondor2.version())})
+    return location
+
+
+def slot_ads(o: Options) -> list:
+    import htcondor2
+    try:
+        coll = htcondor2.Collector(o.pool) if o.pool else htcondor2.Collector()
+        return list(coll.query(htcondor2.AdType.Startd))
+    except Exception:
+        return []
+
+
+def render_file_queue(o: Options, ads: list, title: str, now: int) -> str:
+    """A queue read from a file (``-userlog``, ``-jobads``): the ads that pass the
+    command line's constraint, in any view; the totals are counted from them."""
+    ads = q_views.matching(ads, constraint_of(o))
+    if o.view in AD_VIEWS:
+        return render_ads(o, ads)
+    return render_view(o.view, ads, None, None, now, bool(o.restrictions or o.constraints),
+                       title=title, cputime=o.cputime, current_run=bool(o.current_run))
+
+
+def file_queue(o: Options) -> str:
+    now = int(time.time())
+    if o.jobads is not None:
+        return render_file_queue(o, q_views.read_jobads(o.jobads, o.jobads_form),
+                                 f"Jobads: {o.jobads}", now)
+    try:
+        events = q_views.read_userlog(o.userlog)
+    except Exception:
+        raise C.ToolError(f"\nCan't open user log: {o.userlog}\n")
+    ads = q_views.ads_from_events(events, o.userlog, C.user_name(), now)
+    return render_file_queue(o, ads, f"Userlog: {o.userlog}", now)
+
+
 def body(args: list[str]) -> int:
     o = parse_args(args)
+    if o.jobads is not None or o.userlog is not None:
+        sys.stdout.write(file_queue(o))
+        return 0
     location, ads, summary = query(o)
     ads = sorted(ads, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
+    if o.unmatchable:
+        ads = q_views.unmatchable(ads, slot_ads(o))
     if o.view in ("af", "format", "long", "json", "xml"):
         sys.stdout.write(render_ads(o, ads))
         return 0
     partial = bool(o.restrictions or o.constraints)
-    sys.stdout.write(render_view(o.view, ads, summary, location, int(time.time()), partial))
+    title = q_views.submitter_label(location) if o.submitter is not None else None
+    sys.stdout.write(render_view(o.view, ads, summary, location, int(time.time()), partial,
+                                 title=title, cputime=o.cputime,
+                                 current_run=bool(o.current_run)))
     return 0
 
 
