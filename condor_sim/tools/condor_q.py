@@ -126,6 +126,8 @@ def parse_args(args: list[str]) -> Options:
             o.view = "run"
         elif C.is_option(a, "idle", 2):
             o.view = "idle"
+        elif any(C.is_dash_arg_colon_prefix(a, w, 2)[0] for w in ANALYZE_WORDS):
+            o.view = "better-analyze" if "b" in a[1:3] else "analyze"
         elif C.is_option(a, "wide", 2):
             pass
         elif (j := C.ad_output_option(o, args, i, OUTPUT_ERRORS)) is not None:
@@ -521,11 +523,49 @@ def file_queue(o: Options) -> str:
     return render_file_queue(o, ads, f"Userlog: {o.userlog}", now)
 
 
+ANALYZE_WORDS = ("better-analyze", "better-analyse", "analyze", "analyse")
+
+
+def analyze_body(o: Options) -> int:
+    """``-analyze``/``-better-analyze``: the job ads from the schedd, the partitionable and
+    static slot ads from the collector, and the analysis of each job."""
+    import htcondor2
+    from condor_sim.tools import _analyze
+    location = C.locate_schedd(o.name, o.pool, tool="condor_q")
+    failed = (f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
+              f"{location.get('Name')}\n\n")
+    constraint = constraint_of(o)
+    if not C.constraint_ok(constraint):
+        raise C.ToolError(failed)
+    opts = htcondor2.QueryOpt.Default
+    if not (o.allusers or o.restrictions or o.constraints or o.is_global):
+        opts = htcondor2.QueryOpt.DefaultMyJobsOnly
+    try:
+        schedd = htcondor2.Schedd(location)
+        jobs = schedd.query(constraint, [], limit=o.limit, opts=opts)
+        summary = schedd.query(constraint, [], opts=htcondor2.QueryOpt.SummaryOnly)
+    except Exception:
+        raise C.ToolError(failed)
+    try:
+        slots = htcondor2.Collector(o.pool).query(htcondor2.AdTypes.Startd,
+                                                  constraint="!(DynamicSlot?:false)")
+    except Exception:
+        raise C.ToolError("Error:  Could not fetch startd ads\n")
+    jobs = sorted(jobs, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
+    sys.stdout.write(_analyze.analyze_jobs(
+        jobs, list(slots), str(location.get("Name")), str(location.get("MyAddress", "")),
+        better=o.view == "better-analyze",
+        autoclusters=_analyze.autoclusters_of(summary[0] if summary else None)))
+    return 0
+
+
 def body(args: list[str]) -> int:
     o = parse_args(args)
     if o.jobads is not None or o.userlog is not None:
         sys.stdout.write(file_queue(o))
         return 0
+    if o.view in ("analyze", "better-analyze"):
+        return analyze_body(o)
     location, ads, summary = query(o)
     ads = sorted(ads, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
     if o.unmatchable:

@@ -1,0 +1,164 @@
+"""condor_q -analyze / -better-analyze: the analysis of the captured queue's jobs against the
+captured pool's partitionable slot, byte for byte with what the real 25.14 tool printed, and
+the tool run against a simulated pool."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import classad2
+import pytest
+
+from support import clock
+from support.captures import CLI, capture
+from condor_sim.tools import _analyze as A
+from condor_sim.tools import condor_q as Q
+
+utc = clock.utc          # the captures ran with TZ=UTC (an autouse fixture, module-wide)
+QUEUE = list(classad2.parseAds(capture(CLI / "queue-state-at-condor_q.txt")["stdout"]))
+# the pool's one partitionable slot, both of its cores given to the two running jobs 5.0-1
+SLOT = classad2.parseOne(capture(CLI / "condor_status" / "long-slot1.txt")["stdout"])
+ADDRESS = "<127.0.0.1:39467?addrs=127.0.0.1-39467&alias=vm>"
+# what the schedd reported for autocluster 1 (jobs 3.x and 5.x) with the job query of 3.0:
+# the negotiator's last cycle that found no slot for it, the match of 5.0-1, two running
+AUTOCLUSTER_1 = classad2.ClassAd({"AutoClusterId": 1, "LastRejMatchTime": 1795896114,
+                                  "LastRejMatchNegotiator": "vm",
+                                  "LastRejMatchReason": "no match found",
+                                  "LastMatchTime": 1795896114, "NumRunning": 2})
+# the negotiator rewrites LastRejMatchTime every cycle: the queue was listed 21 s after the
+# analyses, so that one time is compared masked
+LAST_FAILED = re.compile(r"^(Last failed match: ).*( from )", re.M)
+
+CASES = {"better-analyze-3.0-held": ((3, 0), True), "better-analyze-4.0": ((4, 0), True),
+         "better-analyze-5.0-running": ((5, 0), True),
+         "better-analyze-7.0-batch": ((7, 0), True), "analyze-4.0": ((4, 0), False)}
+
+
+def job(cluster: int, proc: int):
+    return next(a for a in QUEUE if (a["ClusterId"], a["ProcId"]) == (cluster, proc))
+
+
+def masked(text: str) -> str:
+    return LAST_FAILED.sub(r"\1<time>\2", text)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_analysis_matches_the_real_tool(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    (cluster, proc), better = CASES[case]
+    assert Q.parse_args(c["argv"]).view == ("better-analyze" if better else "analyze")
+    out = A.analyze_jobs([job(cluster, proc)], [SLOT], "vm", ADDRESS, better=better,
+                         autoclusters={1: AUTOCLUSTER_1} if cluster == 3 else {})
+    if LAST_FAILED.search(c["stdout"]):
+        assert masked(out) == masked(c["stdout"]) and masked(out) != out
+    else:
+        assert out == c["stdout"]
+    assert c["rc"] == 0 and c["stderr"] == ""
+
+
+def test_the_summary_counts_come_from_matching_not_from_the_case():
+    # the slot with its cores free: 3.0 matches now, not only if drained; 7.0 still wants 8 cores
+    free = classad2.ClassAd()
+    free.update(SLOT)
+    free["Cpus"] = 2
+    c, tried, needs = A.run_analysis(job(3, 0), [free])
+    assert (c.available, c.if_drained, c.rejected_by_job, needs) == (1, 0, 0, False)
+    assert tried[0].drained is None
+    c, _, needs = A.run_analysis(job(7, 0), [free])
+    assert (c.rejected_by_job, c.job_matches, needs) == (1, 0, True)
+    # a slot whose START refuses the job
+    closed = classad2.ClassAd()
+    closed.update(free)
+    closed["Start"] = False
+    out = A.totals_text(A.run_analysis(job(3, 0), [closed])[0], 3, 0)
+    assert "      1 slots reject your job because of their own requirements\n" in out
+    assert "   Job did not match any machines' constraints\n" in out
+
+
+def test_plain_analyze_of_a_matching_job_prints_only_the_summary():
+    out = A.analyze_jobs([job(5, 0)], [SLOT], "vm", ADDRESS, better=False)
+    assert "Requirements expression" not in out
+    assert out == ("\n\n-- Schedd: vm : <127.0.0.1:39467?...\n"
+                   "\n005.000:  Run analysis summary ignoring user priority.  Of 1 slots on 1 machines,\n"
+                   "      0 slots are rejected by your job's requirements\n"
+                   "      0 slots reject your job because of their own requirements\n"
+                   "      0 slots match and are willing to run your job\n"
+                   "      1 slots would match if drained\n"
+                   "\n\n005.000:  Job is running.\n\nLast successful match: Sat Nov 28 20:01:54 2026\n")
+
+
+def test_requirements_are_split_at_top_level_operators_only():
+    tree = A.split_expr('(a == "x || y") && !(b) || (c ? d : e)')
+    assert tree.kind == "or" and tree.kids[0].kind == "and"
+    assert tree.kids[1].kind == "paren" and tree.kids[1].kids[0].kind == "leaf"
+    subs = A.clauses_of(tree)
+    assert [s.text for s in subs] == ['a == "x || y"', "!(b)", '(a == "x || y") && !(b)',
+                                     "c ? d : e", tree.text]
+    assert A.numbered_clauses(subs).splitlines()[2] == "    [2]    : [0] && [1]"
+
+
+def test_analyze_options_as_the_real_tool_spells_them():
+    for arg, view in (("-analyze", "analyze"), ("-an", "analyze"), ("-analyse", "analyze"),
+                      ("-better-analyze", "better-analyze"), ("-be", "better-analyze"),
+                      ("--better-analyze", "better-analyze"), ("-better-analyze:summary", "better-analyze"),
+                      ("-analyze:reverse", "analyze")):
+        assert Q.parse_args([arg, "4.0"]).view == view, arg
+
+
+# ------------------------------------------------------------------------------ against a pool
+SUBMIT = """
+import htcondor2
+s = htcondor2.Schedd()
+s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "60", "requirements": "false"}))
+s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "60", "hold": "true"}))
+return 0
+"""
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    from support.pools import FIVE_DAEMONS, client, running_pool, wait_ads
+    with running_pool(tmp_path_factory.mktemp("qa") / "p", DAEMON_LIST=FIVE_DAEMONS) as p:
+        wait_ads(p, present=("Machine",))
+        client(p, SUBMIT)
+        yield p
+
+
+def tool(pool, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file), TZ="UTC")
+    return subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_q", *args], env=env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def summary_lines(text: str, job_id: str) -> list[str]:
+    lines = text.split("\n")
+    at = lines.index(f"{job_id}:  Run analysis summary ignoring user priority.  "
+                     "Of 1 slots on 1 machines,")
+    return lines[at:at + 4]
+
+
+def test_better_analyze_against_a_pool(pool):
+    r = tool(pool, "-better-analyze", "1.0")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert re.match(r"\n\n-- Schedd: \S+ : <127\.0\.0\.1:\d+\?\.\.\.\n"
+                    r"The Requirements expression for job 1\.000 is\n\n    \(false\) && ", r.stdout)
+    assert "    [0]    : false\n" in r.stdout
+    assert "----- --------- ---------\n[0]" in r.stdout and "never  false\n" in r.stdout
+    assert summary_lines(r.stdout, "001.000") == [
+        "001.000:  Run analysis summary ignoring user priority.  Of 1 slots on 1 machines,",
+        "      1 slots are rejected by your job's requirements",
+        "      0 slots reject your job because of their own requirements",
+        "      0 slots match and are willing to run your job"]
+    assert "\nWARNING:  Be advised:\n   No machines matched the job's constraints\n" in r.stdout
+
+    r = tool(pool, "-analyze", "2.0")
+    assert (r.returncode, r.stderr) == (0, "")
+    assert "Requirements expression" not in r.stdout
+    assert summary_lines(r.stdout, "002.000") == [
+        "002.000:  Run analysis summary ignoring user priority.  Of 1 slots on 1 machines,",
+        "      0 slots are rejected by your job's requirements",
+        "      0 slots reject your job because of their own requirements",
+        "      1 slots match and are willing to run your job"]
+    assert "\n\n002.000:  Job is held.\n\nHold reason: submitted on hold at user's request\n" in r.stdout
