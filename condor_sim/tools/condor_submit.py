@@ -7,11 +7,11 @@ exit code, follow the real tool: the "Submitting job(s)" line with one dot per j
 summary and the condor_watch_q hint, ``-terse`` job ranges, ``-verbose`` (and reading the
 file from ``-``) printing each job's ad, and the error texts.
 
-Where the bindings give less than the real tool, this says so instead of guessing:
-``-dry-run`` and ``-dump`` need job ads built without a schedd (``Submit.jobs`` is not
-implemented in the bindings), and the bindings report neither the line of a syntax error
-nor a missing executable, so those two are found here by re-parsing prefixes of the file
-with the bindings and by looking for the executable.
+``-dry-run`` and ``-dump`` need job ads built without a schedd, which the bindings cannot
+do (``Submit.jobs`` is not implemented): the bindings submit to a private queue that
+records what they send instead (``submit_dryrun``).  The bindings report neither the line
+of a syntax error nor a missing executable, so those two are found here by re-parsing
+prefixes of the file with the bindings and by looking for the executable.
 """
 from __future__ import annotations
 
