@@ -7,11 +7,11 @@ exit code, follow the real tool: the "Submitting job(s)" line with one dot per j
 summary and the condor_watch_q hint, ``-terse`` job ranges, ``-verbose`` (and reading the
 file from ``-``) printing each job's ad, and the error texts.
 
-Where the bindings give less than the real tool, this says so instead of guessing:
-``-dry-run`` and ``-dump`` need job ads built without a schedd (``Submit.jobs`` is not
-implemented in the bindings), and the bindings report neither the line of a syntax error
-nor a missing executable, so those two are found here by re-parsing prefixes of the file
-with the bindings and by looking for the executable.
+``-dry-run`` and ``-dump`` need job ads built without a schedd, which the bindings cannot
+do (``Submit.jobs`` is not implemented): the bindings submit to a private queue that
+records what they send instead (``submit_dryrun``).  The bindings report neither the line
+of a syntax error nor a missing executable, so those two are found here by re-parsing
+prefixes of the file with the bindings and by looking for the executable.
 """
 from __future__ import annotations
 
@@ -24,15 +24,15 @@ from typing import Sequence
 import classad2
 import htcondor2
 
+from .submit_dryrun import (DRY_RUN_OWNER, dry_run_output, header, record_submit, render_stream,
+                            verbose_output)
 from .common import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
                         schedd_location, main_exit, old_ad_lines)
 
 NAME = "condor_submit"
 SUBMIT_METHOD_CONDOR_SUBMIT = 0
 UNSUPPORTED = {
-    "dry-run": "-dry-run needs job ads built without a schedd, which the htcondor2 bindings "
-               "cannot do",
-    "dump": "-dump needs job ads built without a schedd, which the htcondor2 bindings cannot do",
+    "dry-run-opts": "-dry-run:<opts> is not supported by this condor_submit",
     "spool": "-spool and -remote are not supported by this condor_submit",
     "interactive": "-interactive is not supported by this condor_submit",
     "capabilities": "-capabilities is not supported by this condor_submit",
@@ -40,6 +40,12 @@ UNSUPPORTED = {
     "maxjobs": "-maxjobs is not supported by this condor_submit",
     "digest": "-digest is not supported by this condor_submit",
 }
+NO_SUBMIT_FILE = (
+    "\nERROR: No submit filename was provided, and '{name}'\n"
+    "  was given as the output filename for -dump or -dry-run. Was this intended?\n"
+    "  To to avoid confusing the output file with the submit file when using these\n"
+    "  commands, an explicit submit filename argument must be given. You can use -\n"
+    "  as the submit filename argument to read from stdin.\n")
 QUEUE_STATEMENT = re.compile(r"^\s*(queue|iterate)(\s|$)", re.IGNORECASE)
 
 USAGE = (
@@ -94,6 +100,8 @@ class Options:
     addr: str | None = None
     cmdline_vars: list[tuple[str, str]] = field(default_factory=list)
     unsupported: str | None = None
+    dry_run: str | None = None          # -dry-run FILE ("-" is stdout)
+    dump: str | None = None             # -dump FILE ("-" is stdout)
 
     @property
     def from_stdin(self) -> bool:
@@ -136,8 +144,12 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
             elif is_dash_arg_colon_prefix(a, "debug", 2)[0]:
                 pass
             elif is_dash_arg_colon_prefix(a, "dry-run", 3)[0]:
-                _needs(args, i, "dry-run", out, lambda v: not v.startswith("-") or v == "-")
-                o.unsupported = o.unsupported or UNSUPPORTED["dry-run"]
+                if is_dash_arg_colon_prefix(a, "dry-run", 3)[1]:
+                    o.unsupported = o.unsupported or UNSUPPORTED["dry-run-opts"]
+                if o.dump is not None:
+                    out.err(f"{NAME}: -dry-run <file> and -dump <file> cannot be used together\n")
+                    raise Exit(1)
+                o.dry_run = _needs(args, i, "dry-run", out, lambda v: not v.startswith("-") or v == "-")
                 i += 1
             elif is_dash_arg_prefix(a, "spool", 1):
                 o.unsupported = o.unsupported or UNSUPPORTED["spool"]
@@ -217,8 +229,13 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
             elif is_dash_arg_prefix(a, "unused", 1):
                 pass
             elif is_dash_arg_prefix(a, "dump", 2):
-                _needs(args, i, "dump", out)
-                o.unsupported = o.unsupported or UNSUPPORTED["dump"]
+                if o.dry_run is not None:
+                    out.err(f"{NAME}: -dump <file> and -dry-run <file> cannot be used together\n")
+                    raise Exit(1)
+                if i + 1 >= len(args) or not args[i + 1]:
+                    out.err(f"{NAME}: -dump requires another argument\n")
+                    raise Exit(1)
+                o.dump = args[i + 1]
                 i += 1
             elif is_dash_arg_prefix(a, "force-mpi-universe", 7) or \
                     is_dash_arg_prefix(a, "allow-crlf-script", 8):
@@ -428,10 +445,18 @@ def run(argv: Sequence[str], out: Output) -> int:
     if o.unsupported:
         out.err(f"\nERROR: {o.unsupported}\n")
         return 1
-    schedd = find_schedd(o, out)
+    simulated = o.dry_run is not None or o.dump is not None
+    if simulated and o.cmd_file is None:
+        out.err(NO_SUBMIT_FILE.format(name=o.dump if o.dump is not None else o.dry_run))
+        return 1
+    # A dry run needs no schedd, unless one was named; a dump never looks for one.
+    schedd = find_schedd(o, out) if not simulated or (o.dry_run is not None and o.name) else None
     text, source = read_description(o, out)
     show_progress = not o.from_stdin and not o.terse
-    if show_progress:
+    if simulated:
+        out.out(header(dump=o.dump is not None, to_stdout=(o.dump or o.dry_run) == "-",
+                       terse=o.terse, from_stdin=o.from_stdin))
+    elif show_progress:
         out.out("Submitting job(s)")
     try:
         sub = build_submit(o, text, source)
@@ -453,6 +478,8 @@ def run(argv: Sequence[str], out: Output) -> int:
     sub.setSubmitMethod(SUBMIT_METHOD_CONDOR_SUBMIT, allow_reserved_values=True)
     if source not in ("<stdin>", "null"):
         sub["MY.JobSubmitFile"] = '"' + source.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if simulated:
+        return run_simulated(o, sub, out)
     try:
         result = schedd.submit(sub)
     except htcondor2.HTCondorException as e:
@@ -485,6 +512,51 @@ def run(argv: Sequence[str], out: Output) -> int:
     except Exception:
         pass
     return 0
+
+
+def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
+    """-dry-run and -dump: the ads go to a private queue that records them (see
+    ``submit_dryrun``), then are written as the real tool's simulated queue writes them."""
+    dump = o.dump is not None
+    target = o.dump if dump else o.dry_run
+    to_stdout = target == "-"
+    try:
+        rec = record_submit(sub)
+    except htcondor2.HTCondorException as e:
+        out.err(f"\nERROR: Failed to queue job.\nERROR: {str(e).strip()}\n")
+        return 1
+    except (ValueError, RuntimeError) as e:
+        out.err(f"\nERROR: {_binding_message(e)}\n")
+        return 1
+    if not to_stdout:
+        try:
+            with open(target, "w", encoding="utf-8", errors="surrogateescape") as f:
+                f.write(render_stream(rec))
+        except OSError as e:
+            what = "to dump ClassAds into" if dump else "-dry-run output file"
+            out.err(f"\nERROR: Failed to open file {what} ({e.strerror})\n")
+            return 1
+    if o.verbose and not (dump and to_stdout):
+        shown = [verbose_block(rec.cluster, proc, lines) for proc, lines in verbose_ads(rec)]
+        out.out(verbose_output(rec, shown, to_stdout=to_stdout, from_stdin=o.from_stdin))
+        return 0
+    printed = dry_run_output(rec, dump=dump, to_stdout=to_stdout, terse=o.terse,
+                             from_stdin=o.from_stdin)
+    out.out(printed.stdout)
+    out.err(printed.stderr)
+    return 0
+
+
+def verbose_ads(rec) -> list[tuple[int, list[str]]]:
+    """Each recorded job's whole ad (cluster attributes, then its own) as -verbose prints it."""
+    shown = []
+    for proc, attrs in sorted(rec.procs.items()):
+        ad = classad2.ClassAd()
+        for name, value in rec.cluster_attrs + attrs:
+            ad[name] = classad2.ExprTree(DRY_RUN_OWNER if name == "Owner" else value)
+        lines = {ln.split(" = ", 1)[0]: ln for ln in old_ad_lines(ad)}
+        shown.append((proc, [lines[k] for k in sorted(lines)]))
+    return shown
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -1,0 +1,224 @@
+"""condor_submit -dry-run and -dump against what the real 25.14 tool printed: the recorder
+fed QMGMT messages, the output around it, then the tool as a program with no pool at all
+and against a live pool whose queue must not change."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from condor_sim.cedar.stream import MessageReader, MessageWriter
+from condor_sim.jobqueue import qmgmt as Q
+from condor_sim.tools import submit_dryrun as D
+from support import captures
+from support.captures import capture as read_capture
+from support.pools import client, running_pool
+
+CLI = captures.CLI
+REPO = Path(__file__).resolve().parents[1]
+
+# Values that depend on the time, the build of the client library, the directory the
+# tool ran in or the host's domain, not on the tool: QDate and EnteredCurrentStatus (the
+# submit time), CondorVersion/SubmitVersion/CondorPlatform (the capture's source build
+# versus the PyPI wheel), Iwd and UserLog (the capture ran in /srv/pool/jobs, these runs
+# in a temporary directory) and FileSystemDomain (the capture host's domain).
+VOLATILE = ("QDate", "EnteredCurrentStatus", "CondorVersion", "SubmitVersion", "CondorPlatform",
+            "Iwd", "UserLog", "FileSystemDomain")
+# The executable's size in KiB (ExecutableSize, and ImageSize/DiskUsage made from it)
+# is the size of /bin/echo etc. on the machine that runs the tool: compared exactly
+# where it is the captured host's size, otherwise taken from the local file.
+SIZES = ("ExecutableSize", "ImageSize", "DiskUsage")
+
+DRY_RUN_CASES = ["dry-run-items", "dry-run-stdout-queue3", "dry-run-terse",
+                 "queue-matching-files-dry-run"]
+
+
+def mask(text: str) -> str:
+    return re.sub(rf"^({'|'.join(VOLATILE)})=.*$", r"\1=X", text, flags=re.M)
+
+
+def local_sizes(text: str, cwd: Path) -> str:
+    """The captured sizes replaced by the local executable's size, in KiB rounded up."""
+    m = re.search(r'^Cmd="(.*)"$', text, re.M)
+    if not m:
+        return text
+    kib = math.ceil(os.stat(cwd / m.group(1)).st_size / 1024)
+    return re.sub(rf"^({'|'.join(SIZES)})=\d+$", rf"\g<1>={kib}", text, flags=re.M)
+
+
+def capture(case: str) -> dict:
+    return read_capture(CLI / "condor_submit" / f"{case}.txt")
+
+
+@pytest.fixture
+def jobs_dir(tmp_path) -> Path:
+    """The capture's working directory: the submit files and the .ad files it matched."""
+    d = tmp_path / "jobs"
+    shutil.copytree(CLI / "submit-files", d)
+    for f in (CLI / "input-files").glob("*.ad"):
+        shutil.copy(f, d)
+    return d
+
+
+def run_tool(cwd: Path, env: dict, *args: str, stdin: str = "") -> tuple[str, str, int]:
+    env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])}
+    p = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_submit", *args], cwd=cwd,
+                       env=env, input=stdin, capture_output=True, text=True, timeout=60)
+    assert "Traceback" not in p.stderr, p.stderr
+    return p.stdout, p.stderr, p.returncode
+
+
+def no_pool_env(tmp_path: Path) -> dict:
+    cfg = tmp_path / "empty_config"
+    cfg.write_text("")
+    return {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")} | \
+        {"CONDOR_CONFIG": str(cfg)}
+
+
+def assert_dry_run_matches(case: str, got: tuple[str, str, int], cwd: Path) -> None:
+    c = capture(case)
+    want = mask(local_sizes(c["stdout"], cwd))
+    assert (mask(got[0]), got[1], got[2]) == (want, c["stderr"], c["rc"]), case
+
+
+# ---------------------------------------------------------------------------- sans-IO
+def request(*fields) -> MessageReader:
+    w = MessageWriter()
+    for f in fields:
+        if isinstance(f, int):
+            w.put_int(f)
+        elif isinstance(f, bytes):
+            w.put_bytes(f)
+        else:
+            w.put_string(f)
+    return MessageReader(w.getvalue())
+
+
+def reply_ints(payloads: list[bytes]) -> list[int]:
+    return [MessageReader(p).get_int() for p in payloads]
+
+
+def test_recorder_keeps_the_stream_in_order_and_answers_as_a_schedd():
+    r = D.QmgmtRecorder()
+    assert reply_ints(r.handle(request(Q.NewCluster))) == [1]
+    assert reply_ints(r.handle(request(Q.NewProc, 1))) == [0]
+    assert r.handle(request(Q.SetAttribute2, 1, -1, "1", "ClusterId", bytes([Q.NO_ACK]))) == []
+    assert r.handle(request(Q.SetAttribute2, 1, -1, '"/bin/echo"', "Cmd", bytes([Q.NO_ACK]))) == []
+    assert reply_ints(r.handle(request(Q.SetAttribute, 1, 0, "0", "ProcId"))) == [0]
+    assert reply_ints(r.handle(request(Q.NewProc, 1))) == [1]
+    assert reply_ints(r.handle(request(Q.NewProc, 7))) == [-1]          # not the active cluster
+    r.handle(request(Q.SetAttribute2, 1, 1, "1", "ProcId", bytes([Q.NO_ACK])))
+    assert reply_ints(r.handle(request(Q.CommitTransaction, 0))) == [0]
+    with pytest.raises(Q.CloseSession):
+        r.handle(request(Q.CloseSocket))
+    rec = r.recorded
+    assert (rec.cluster, rec.committed) == (1, True)
+    assert D.render_stream(rec) == '\nClusterId=1\nCmd="/bin/echo"\nProcId=0\n\nProcId=1\n'
+
+
+def recorded() -> D.Recorded:
+    return D.Recorded(1, [("ClusterId", "1"), ("Owner", '"me"')],
+                      {0: [("ProcId", "0"), ("JobStatus", "1")],
+                       1: [("ProcId", "1"), ("JobStatus", "1"), ("Args", '"b"')]}, True)
+
+
+def test_owner_is_written_undefined_as_the_real_dry_run():
+    assert "Owner=undefined\n" in D.render_stream(recorded())
+
+
+def test_output_to_a_file_keeps_only_progress_and_summary_on_stdout():
+    p = D.dry_run_output(recorded(), dump=False, to_stdout=False, terse=False, from_stdin=False)
+    assert (p.stdout, p.stderr) == ("..\n2 job(s) dry-run to cluster 1.\n", "")
+    assert p.file_text == D.render_stream(recorded())
+
+
+def test_dump_output_as_the_real_tool_writes_it():
+    p = D.dry_run_output(recorded(), dump=True, to_stdout=False, terse=False, from_stdin=False)
+    assert (p.stdout, p.stderr) == ("..\n2 job(s) submitted to cluster 1.\n",
+                                    "To monitor your job(s), run: condor_watch_q -clusters 1\n")
+    assert D.header(dump=True, to_stdout=False, terse=False, from_stdin=False) == "Storing job ClassAd(s)"
+    p = D.dry_run_output(recorded(), dump=True, to_stdout=True, terse=False, from_stdin=False)
+    assert (p.stdout, p.stderr) == (D.render_stream(recorded()) + "\n", "")
+    assert D.header(dump=True, to_stdout=True, terse=False, from_stdin=False) == ""
+
+
+# ---------------------------------------------------------------------------- no pool
+@pytest.mark.parametrize("case", DRY_RUN_CASES)
+def test_dry_run_matches_capture_with_no_pool(tmp_path, jobs_dir, case):
+    got = run_tool(jobs_dir, no_pool_env(tmp_path), *capture(case)["argv"])
+    assert_dry_run_matches(case, got, jobs_dir)
+    assert not (jobs_dir / "items.log").exists() and not (jobs_dir / "q3.log").exists()
+
+
+def test_dry_run_and_dump_to_files(tmp_path, jobs_dir):
+    env = no_pool_env(tmp_path)
+    stdout, stderr, rc = run_tool(jobs_dir, env, "-dry-run", "out.txt", "items.sub")
+    assert (stdout, stderr, rc) == ("Dry-Run job(s)..\n2 job(s) dry-run to cluster 1.\n", "", 0)
+    want = capture("dry-run-items")["stdout"]
+    # the file holds the stream without the progress dots (each before a proc's new line,
+    # the last one before the final new line)
+    body = want.split("Dry-Run job(s)", 1)[1].rsplit("2 job(s)", 1)[0]
+    body = body.removesuffix(".\n").replace("\n.\n", "\n\n")
+    assert mask(local_sizes((jobs_dir / "out.txt").read_text(), jobs_dir)) == \
+        mask(local_sizes(body, jobs_dir))
+    stdout, stderr, rc = run_tool(jobs_dir, env, "-dump", "ads.txt", "items.sub")
+    assert (stdout, stderr, rc) == ("Storing job ClassAd(s)..\n2 job(s) submitted to cluster 1.\n",
+                                    "To monitor your job(s), run: condor_watch_q -clusters 1\n", 0)
+    stream = mask((jobs_dir / "out.txt").read_text())
+    assert mask((jobs_dir / "ads.txt").read_text()) == stream
+    stdout, stderr, rc = run_tool(jobs_dir, env, "-dump", "-", "items.sub")
+    assert (mask(stdout), stderr, rc) == (stream + "\n", "", 0)
+
+
+def test_option_errors(tmp_path, jobs_dir):
+    env = no_pool_env(tmp_path)
+    assert run_tool(jobs_dir, env, "-dry-run", "a", "-dump", "b", "q1.sub") == \
+        ("", "condor_submit: -dump <file> and -dry-run <file> cannot be used together\n", 1)
+    out, err, rc = run_tool(jobs_dir, env, "-dry-run", "-")
+    assert (out, rc) == ("", 1) and err.startswith("\nERROR: No submit filename was provided, and '-'\n")
+
+
+# ---------------------------------------------------------------------------- live pool
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    with running_pool(tmp_path_factory.mktemp("dryrun") / "p") as p:
+        yield p
+
+
+def queue_state(pool) -> list:
+    return client(pool, """
+        import htcondor2
+        ads = htcondor2.Schedd().query("true", ["ClusterId", "ProcId"])
+        return sorted((a["ClusterId"], a["ProcId"]) for a in ads)
+    """)
+
+
+def test_dry_run_against_a_live_pool_leaves_its_queue_alone(pool, jobs_dir):
+    env = dict(pool.env)
+    first = int(re.search(r"cluster (\d+)\.", run_tool(jobs_dir, env, "q1.sub")[0]).group(1))
+    before = queue_state(pool)
+    qlog = pool.directory / "spool" / "job_queue.log"
+    log_before = qlog.read_bytes() if qlog.exists() else b""
+    for case in DRY_RUN_CASES:
+        assert_dry_run_matches(case, run_tool(jobs_dir, env, *capture(case)["argv"]), jobs_dir)
+    assert queue_state(pool) == before
+    assert (qlog.read_bytes() if qlog.exists() else b"") == log_before
+    # the pool's next cluster id did not move either
+    out = run_tool(jobs_dir, env, "q1.sub")[0]
+    assert f"submitted to cluster {first + 1}." in out
+
+
+@pytest.mark.parametrize("case", ["cmdline-var-override", "vars-custom-attrs"])
+def test_submit_captures_against_a_live_pool(pool, jobs_dir, case):
+    c = capture(case)
+    out, err, rc = run_tool(jobs_dir, dict(pool.env), *c["argv"])
+    got = int(re.search(r"cluster (\d+)\.", out).group(1))
+    want = int(re.search(r"cluster (\d+)\.", c["stdout"]).group(1))
+    fix = lambda s: re.sub(rf"\b{got}\b", str(want), s)  # noqa: E731
+    assert (fix(out), fix(err), rc) == (c["stdout"], c["stderr"], c["rc"])
