@@ -119,3 +119,101 @@ def test_end_to_end_on_a_pool_with_a_negotiator(tmp_path):
         assert userprio(pool, "-resetall")[1] == "The accumulated usage was reset for all users\n"
         rc, out, err = userprio(pool, "-allusers")
         assert user not in out
+
+
+# ------------------------------------------------------------------------------ final-noargs
+def final_ads() -> list[classad2.ClassAd]:
+    """The ads the last capture saw, rebuilt from the -long ones and what that table shows:
+    priority 503.36, 0.16 weighted hours, an update in the minute of the capture (before it:
+    the footer's 0+23:59), still in use (<now>)."""
+    c = cap("final-noargs")
+    update = captured_at(c) - 3
+    ads = long_ads()
+    for ad in ads:
+        ad["LastUpdate"] = ad["LastUsageTime"] = update
+        ad["WeightedAccumulatedUsage"] = 0.16 * 3600
+    ads[1]["Priority"] = 503.36
+    return ads
+
+
+def test_the_final_table_matches_the_real_tool(utc):
+    c = cap("final-noargs")
+    now = captured_at(c)
+    o = U.parse_args(c["argv"], now)
+    assert U.render(final_ads(), o.detail or U.MOST, now, o.min_last, o.dash_quota) == c["stdout"]
+
+
+# ------------------------------------------------------------------------------ -inputfile, -af, -constraint
+def legacy_file(tmp_path):
+    """The captured Accounting ads in the negotiator's GET_PRIORITY form (``attrN``)."""
+    ads = long_ads()
+    legacy = classad2.ClassAd({"NumSubmittors": len(ads), "LastUpdate": ads[0]["LastUpdate"]})
+    for i, ad in enumerate(ads, 1):
+        for k in ad.keys():
+            legacy[f"{k}{i}"] = ad.lookup(k)
+    path = tmp_path / "prio.ads"
+    path.write_text(legacy.printOld())
+    return path
+
+
+def test_inputfile_prints_the_table_of_the_ad_in_the_file(utc, tmp_path, monkeypatch, capsys):
+    c = cap("noargs")
+    monkeypatch.setattr(U.time, "time", lambda: captured_at(c))
+    assert U.main(["-inputfile", str(legacy_file(tmp_path))]) == 0
+    assert capsys.readouterr().out == c["stdout"]
+
+
+def test_inputfile_with_af_and_constraint_prints_one_record_per_submitter(tmp_path, capsys):
+    path = str(legacy_file(tmp_path))
+    assert U.main(["-inputfile", path, "-af", "Name", "Priority", "SubmittorId"]) == 0
+    assert capsys.readouterr().out == "<none> 525.802 1\nhtcpool@localdomain 501.44 2\n"
+    assert U.main(["-in", path, "-constraint", "IsAccountingGroup == false", "-af:,V", "Name", "Floor"]) == 0
+    assert capsys.readouterr().out == '"htcpool@localdomain", 0\n'
+    assert U.main(["-in", path, "-autoformat:h", "Name", "Priority"]) == 0
+    # as condor_history's -af:h: the headings first, each column as wide as it has been so far
+    assert capsys.readouterr().out == ("Name Priority\n<none> 525.802 \n"
+                                       "htcpool@localdomain 501.44  \n")
+
+
+def test_inputfile_long_prints_the_file_ad_or_its_records(tmp_path, capsys):
+    path = str(legacy_file(tmp_path))
+    assert U.main(["-inputfile", path, "-long"]) == 0
+    legacy = classad2.parseOne(capsys.readouterr().out)
+    assert legacy["Name2"] == "htcpool@localdomain" and legacy["NumSubmittors"] == 2
+    assert U.main(["-inputfile", path, "-long", "-modular", "-constraint", 'Name == "<none>"']) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("\nAccountingGroup = \"<none>\"\n") and "SubmittorId = 1\n" in out
+    assert "htcpool" not in out
+
+
+def test_option_errors_say_what_is_missing_then_print_the_usage(tmp_path, capsys):
+    assert U.main(["-af"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("Error: Argument -af requires at least one attribute parameter\n"
+                          "\t\te.g. condor_prio -af Name\nusage: condor_userprio ")
+    assert U.main(["-constraint"]) == 1
+    assert capsys.readouterr().err.startswith("Error: Argument -constraint requires another parameter\n"
+                                              "usage: ")
+    assert U.main(["-inputfile", str(tmp_path / "none")]) == 1
+    assert capsys.readouterr().err == f"Can't open file of userprio ads: {tmp_path / 'none'}\n"
+    assert U.main(["-inputfile", str(legacy_file(tmp_path)), "-af", "Name", "-constraint", "a =="]) == 1
+    assert capsys.readouterr().err == "Error:  could not parse constraint ( (a ==) )\n"
+
+
+def test_af_and_constraint_end_to_end_on_a_five_daemon_pool(tmp_path):
+    from support.pools import FIVE_DAEMONS
+    with running_pool(tmp_path / "p", DAEMON_LIST=FIVE_DAEMONS, NEGOTIATOR_INTERVAL="1",
+                      NEGOTIATOR_MIN_INTERVAL="0", NEGOTIATOR_CYCLE_DELAY="0") as pool:
+        user = "alice@example.org"
+        assert userprio(pool, "-setaccum", user, "7200")[0] == 0
+        rc, out, err = userprio(pool, "-negotiator", "-af:h", "Name", "IsAccountingGroup")
+        assert (rc, err) == (0, "")
+        lines = out.splitlines()
+        assert lines[0].split() == ["Name", "IsAccountingGroup"]
+        assert sorted(tuple(l.split()) for l in lines[1:]) == [("<none>", "true"), (user, "false")]
+        rc, out, err = userprio(pool, "-negotiator", "-constraint", "IsAccountingGroup == false",
+                                "-af", "Name", "WeightedAccumulatedUsage")
+        name, usage = out.split()           # the usage decays from the moment it is set
+        assert (rc, err, name) == (0, "", user) and 7199.0 < float(usage) <= 7200.0
+        rc, out, err = userprio(pool, "-allusers", "-long", "-modular", "-constraint", f'Name == "{user}"')
+        assert rc == 0 and out.startswith("\n") and classad2.parseOne(out)["Name"] == user

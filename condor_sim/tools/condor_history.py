@@ -1,6 +1,10 @@
 """``condor_history``: finished jobs, from the schedd (through ``htcondor2``) or from a
 history file (``-file``), in HTCondor's default table or as ``-af``/``-format``/``-long``/
-``-json``/``-xml``.  :func:`default_view` is a pure function of the ads."""
+``-json``/``-xml``.  :func:`default_view` is a pure function of the ads.
+
+``-epochs`` reads the per-run records of ``JOB_EPOCH_HISTORY`` (the ``EPOCH`` records; no
+file means no records), ``-userlog`` the jobs of a user event log
+(:mod:`condor_sim.tools._history_sources`)."""
 from __future__ import annotations
 
 import sys
@@ -9,6 +13,7 @@ from pathlib import Path
 
 import classad2
 
+from condor_sim.tools import _history_sources as S
 from condor_sim.tools import _usage
 from condor_sim.tools import common as C
 
@@ -23,6 +28,8 @@ class Options:
     limit: int = -1
     since: str | None = None
     file: str | None = None
+    userlog: str | None = None
+    epochs: bool = False
     forwards: bool = False
     name: str | None = None
     pool: str | None = None
@@ -64,6 +71,11 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "file", 2):
             o.file = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
             i += 1
+        elif C.is_option(a, "userlog", 1):
+            o.userlog = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
+            i += 1
+        elif C.is_dash_arg_colon_prefix(a, "epochs", 2)[0]:
+            o.epochs = True
         elif C.is_option(a, "name", 2):
             o.name = C.needs_value(args, i, "Error: Argument -name requires name of a remote schedd")
             i += 1
@@ -120,23 +132,14 @@ def render(o: Options, ads) -> str:
     if o.view == "json":
         return C.render_json(ads)
     if o.view == "xml":
-        return C.render_xml(ads, spaced=True)
+        return S.render_xml(ads)
     return default_view(ads)
 
 
-def read_history_file(text: str) -> list:
-    """The ads of a history file, oldest first (records end in a ``***`` banner line)."""
-    ads, lines = [], []
-    for line in text.splitlines():
-        if line.startswith("***"):
-            if lines:
-                ads.append(classad2.parseOne("\n".join(lines)))
-            lines = []
-        elif line.strip():
-            lines.append(line)
-    if lines:
-        ads.append(classad2.parseOne("\n".join(lines)))
-    return ads
+def read_history_file(text: str, kind: str = "JOB") -> list:
+    """The ads of a history file of one record type, oldest first (records end in a ``***``
+    banner line)."""
+    return S.ads_of_type(text, kind)
 
 
 def from_file(o: Options, path: str, head: str) -> list:
@@ -145,6 +148,30 @@ def from_file(o: Options, path: str, head: str) -> list:
     except OSError as e:
         raise C.ToolError(f"Error opening history file {path}: {e.strerror}\n", stdout=head)
     return select_ads(o, read_history_file(text))
+
+
+def epoch_ads(o: Options, epoch_file: str | None, epoch_dir: str | None) -> list:
+    """``-epochs``: the EPOCH records of the epoch history file, as the options pick them;
+    none when the file does not exist (the schedd has written no run yet)."""
+    if not epoch_file and not epoch_dir:
+        raise C.ToolError("Error: No Job Run Instance recordings to read.\n")
+    if not epoch_file:
+        return []
+    try:
+        text = Path(epoch_file).read_text(errors="replace")
+    except OSError:
+        return []
+    return select_ads(o, read_history_file(text, "EPOCH"))
+
+
+def userlog_jobs(o: Options, path: str, head: str) -> list:
+    """``-userlog``: a job ad per job the log saw submitted."""
+    import getpass
+    import time
+    if not Path(path).is_file():
+        raise C.ToolError(f"Error: Can't open userlog {path}\n", stdout=head)
+    return S.userlog_ads(S.read_userlog(path), path, getpass.getuser(), int(time.time()),
+                         constraint_of(o))
 
 
 def select_ads(o: Options, ads: list) -> list:
@@ -173,8 +200,14 @@ def body(args: list[str]) -> int:
     if constraint and not C.constraint_ok(constraint):
         raise C.ToolError(f"Error:  could not parse constraint ( {constraint} )\n")
     head = HEADER if o.view == "default" else ""
-    if o.file:
+    if o.userlog:
+        ads = userlog_jobs(o, o.userlog, head)
+    elif o.file:
         ads = from_file(o, o.file, head)
+    elif o.epochs:
+        import htcondor2
+        ads = epoch_ads(o, htcondor2.param.get("JOB_EPOCH_HISTORY"),
+                        htcondor2.param.get("JOB_EPOCH_HISTORY_DIR"))
     else:
         import htcondor2
         try:

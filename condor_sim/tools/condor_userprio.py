@@ -7,6 +7,11 @@ The display reads one Accounting ad per submitter and group: from the collector 
 show is the real tool's column table and rules (:data:`COLUMNS`, :func:`columns_for`);
 the rendering (:func:`render`) is a pure function of the ads, the options and the time.
 The edit options go to the negotiator through ``htcondor2.Negotiator``.
+
+``-inputfile FILE`` reads one ad in the negotiator's old GET_PRIORITY form (``Name1``,
+``Priority1``, ..., ``NumSubmittors``) instead of asking the pool (:func:`legacy_to_ads`);
+``-af`` and ``-long -modular`` print one ad per record, filtered by ``-constraint``
+(:func:`render_modular`), which is also sent with the query.
 """
 from __future__ import annotations
 
@@ -404,6 +409,73 @@ def render_long(ads: list) -> str:
     return "".join(C.long_ad(ad) + "\n" for ad in ads)
 
 
+def user_constraint(constraints: list[str]) -> classad2.ExprTree | None:
+    """The ``-constraint`` expressions ANDed, or None; a ToolError when they do not parse."""
+    if not constraints:
+        return None
+    text = "( " + " && ".join(f"({c})" for c in constraints) + " )"
+    try:
+        return classad2.ExprTree(text)
+    except Exception:
+        raise C.ToolError(f"Error:  could not parse constraint {text}\n") from None
+
+
+def render_modular(ads: list, constraints: list[str], af: C.AutoFormat | None) -> str:
+    """PrintModularAds: the records that match ``-constraint``, as ``-af`` columns or as
+    ``-long -modular`` ads (each after a blank line)."""
+    expr = user_constraint(constraints)
+    picked = [ad for ad in ads if expr is None or expr.eval(ad) is True]
+    if af is not None:
+        return af.render(picked)
+    return "".join("\n" + C.long_ad(ad) for ad in picked)
+
+
+def parse_legacy(text: str) -> classad2.ClassAd:
+    """The first ad of a file in the old ClassAd syntax (it ends at a blank line)."""
+    chunk = text.lstrip("\n").split("\n\n", 1)[0]
+    if not chunk.strip():
+        return classad2.ClassAd()
+    return classad2.parseOne(chunk, parser=classad2.ParserType.Old)
+
+
+def legacy_records(ad: classad2.ClassAd) -> list[classad2.ClassAd]:
+    """ConvertLegacyUserprioAdToAdList: every ``attrNNN`` becomes ``attr`` of record NNN,
+    which also gets ``SubmittorId = NNN``; attributes without a trailing number are left out."""
+    import re
+    records: dict[int, classad2.ClassAd] = {}
+    for key in ad.keys():
+        m = re.fullmatch(r"(.*?\D)(\d+)", key)
+        if not m or int(m.group(2)) <= 0:
+            continue
+        n = int(m.group(2))
+        rec = records.setdefault(n, classad2.ClassAd())
+        rec[m.group(1)] = ad.lookup(key)
+        rec["SubmittorId"] = n
+    top = max(records, default=0)
+    return [records.get(n, classad2.ClassAd()) for n in range(1, top + 1)]
+
+
+def legacy_to_ads(ad: classad2.ClassAd) -> list[classad2.ClassAd]:
+    """The table's records of a GET_PRIORITY ad: entries 1..NumSubmittors, the ad's
+    ``LastUpdate`` carried by the first (the table reads it there)."""
+    count = ad.get("NumSubmittors")
+    if not isinstance(count, int) or count <= 0:
+        return []
+    out = []
+    for i in range(1, count + 1):
+        rec = classad2.ClassAd()
+        for attr in ("Name", "Priority", "ResourcesUsed", "Requested", "WeightedResourcesUsed",
+                     "PriorityFactor", "BeginUsageTime", "LastUsageTime", "WeightedAccumulatedUsage",
+                     "AccountingGroup", "IsAccountingGroup", "Ceiling", "Floor", "EffectiveQuota",
+                     "ConfigQuota", "SubtreeQuota", "SurplusPolicy", "GroupSortKey"):
+            if f"{attr}{i}" in ad:
+                rec[attr] = ad.lookup(f"{attr}{i}")
+        out.append(rec)
+    if "LastUpdate" in ad:
+        out[0]["LastUpdate"] = ad.lookup("LastUpdate")
+    return out
+
+
 # ------------------------------------------------------------------------------ options
 @dataclass
 class Options:
@@ -418,10 +490,36 @@ class Options:
     short_names: list = field(default_factory=list)
     name: str | None = None
     pool: str | None = None
+    constraints: list = field(default_factory=list)
+    af: C.AutoFormat | None = None
+    modular: bool = False
+    inputfile: str | None = None
 
 
 class Usage(Exception):
-    pass
+    """A command line the tool refuses: what it says first (if anything), then the usage."""
+
+
+class RealsAutoFormat(C.AutoFormat):
+    """``-af`` columns with reals as the ClassAd library writes them (``%.15G``: 525.802)."""
+
+    def cell(self, ad, attr: str) -> str:
+        v = C.evaluate(ad, attr) if not self.raw or attr not in ad else ad.lookup(attr)
+        if isinstance(v, classad2.ExprTree):
+            try:
+                literal = v.eval()
+            except Exception:
+                literal = None
+            v = literal if isinstance(literal, float) and str(v)[:1] in "-0123456789" else v
+        if isinstance(v, float):
+            return C.format_real(v)
+        return super().cell(ad, attr)
+
+
+def is_af(arg: str) -> bool:
+    """``-af[:opts]`` (two letters at least) or ``-autoformat[:opts]`` (five)."""
+    return C.is_dash_arg_colon_prefix(arg, "af", 2)[0] or \
+        C.is_dash_arg_colon_prefix(arg, "autoformat", 5)[0]
 
 
 def parse_args(args: list[str], now: int) -> Options:
@@ -458,6 +556,26 @@ def parse_args(args: list[str], now: int) -> Options:
             o.edit = ("resetall", None, None)
         elif arg(a, "long", 1):
             o.long = True
+        elif arg(a, "constraint", 1):
+            if i + 1 >= n:
+                raise Usage(f"Error: Argument {a} requires another parameter\n")
+            o.constraints.append(args[i + 1])
+            i += 1
+        elif arg(a, "legacy", 3):
+            o.modular = False
+        elif arg(a, "modular", 3):
+            o.modular = True
+        elif is_af(a):
+            if i + 1 >= n or args[i + 1].startswith("-"):
+                raise Usage(f"Error: Argument {a} requires at least one attribute parameter\n"
+                            f"\t\te.g. condor_prio {a} Name\n")
+            af, j = C.autoformat_args(args, i)
+            o.af = RealsAutoFormat(**{**vars(af), "streaming": True})   # headings, then each record
+            i = j
+            continue
+        elif arg(a, "inputfile", 2):
+            o.inputfile = take(1)[0]
+            i += 1
         elif arg(a, "all"):
             o.detail |= ALL
         elif arg(a, "most", 2):
@@ -487,7 +605,7 @@ def parse_args(args: list[str], now: int) -> Options:
         elif arg(a, "negotiator", 3):
             o.from_negotiator = True
         elif arg(a, "flat", 2) or arg(a, "hierarchical", 2) or arg(a, "grouporder") or \
-                arg(a, "legacy", 3) or arg(a, "modular", 3) or a.startswith("-debug"):
+                a.startswith("-debug"):
             pass
         elif a[:1].isalpha() or a == "<none>":
             (o.full_names if "@" in a or a == "<none>" else o.short_names).append(a)
@@ -511,13 +629,14 @@ def negotiator(o: Options):
 def accounting_ads(o: Options) -> list:
     """The Accounting ads: the collector's, or the negotiator's own (QUERY_ACCOUNTING_ADS)."""
     import htcondor2
-    constraint = names_constraint(o)
-    if o.from_negotiator or constraint:
+    names = names_constraint(o)
+    if o.from_negotiator or names:
         addr = negotiator(o)["MyAddress"]
         coll = htcondor2.Collector(addr)
     else:
         coll = htcondor2.Collector(o.pool) if o.pool else htcondor2.Collector()
-    ads = coll.query(htcondor2.AdTypes.Accounting, constraint or True)
+    parts = [f"({c})" for c in o.constraints] + ([f"({names})"] if names else [])
+    ads = coll.query(htcondor2.AdTypes.Accounting, " && ".join(parts) or True)
     if o.name:
         ads = [a for a in ads if a.get("NegotiatorName") == o.name]
     return list(ads)
@@ -594,8 +713,8 @@ def body(args: list[str], name: str = "condor_userprio") -> int:
     now = int(time.time())
     try:
         o = parse_args(args, now)
-    except Usage:
-        raise C.ToolError(USAGE.format(name=name)) from None
+    except Usage as e:
+        raise C.ToolError("".join(e.args) + USAGE.format(name=name)) from None
     if o.edit:
         sys.stdout.write(edit(o, name))
         return 0
@@ -607,12 +726,35 @@ def body(args: list[str], name: str = "condor_userprio") -> int:
         ad = _reslist(htcondor2.Negotiator(negotiator(o)), o.reslist)
         sys.stdout.write(C.long_ad(ad) if o.long else render_reslist(ad, now))
         return 0
-    ads = accounting_ads(o)
-    if o.long:
-        sys.stdout.write(render_long(ads))
+    if o.inputfile is not None:
+        sys.stdout.write(from_file(o, read_input(o.inputfile), now))
         return 0
-    sys.stdout.write(render(ads, o.detail or MOST, now, o.min_last, o.dash_quota))
+    ads = accounting_ads(o)
+    if o.af is not None or (o.long and o.modular):
+        sys.stdout.write(render_modular(ads, o.constraints, o.af))
+    elif o.long:
+        sys.stdout.write(render_long(ads))
+    else:
+        sys.stdout.write(render(ads, o.detail or MOST, now, o.min_last, o.dash_quota))
     return 0
+
+
+def read_input(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        raise C.ToolError(f"Can't open file of userprio ads: {path}\n") from None
+
+
+def from_file(o: Options, text: str, now: int) -> str:
+    """``-inputfile``: what the tool prints for the GET_PRIORITY ad in ``text``."""
+    ad = parse_legacy(text)
+    if o.af is not None or (o.long and o.modular):
+        return render_modular(legacy_records(ad), o.constraints, o.af)
+    if o.long:
+        return C.long_ad(ad)
+    return render(legacy_to_ads(ad), o.detail or MOST, now, o.min_last, o.dash_quota)
 
 
 def _reslist(neg, user: str) -> classad2.ClassAd:
