@@ -220,5 +220,46 @@ def test_submit_captures_against_a_live_pool(pool, jobs_dir, case):
     out, err, rc = run_tool(jobs_dir, dict(pool.env), *c["argv"])
     got = int(re.search(r"cluster (\d+)\.", out).group(1))
     want = int(re.search(r"cluster (\d+)\.", c["stdout"]).group(1))
-    fix = lambda s: re.sub(rf"\b{got}\b", str(want), s)  # noqa: E731
+    fix = lambda s: re.sub(rf"(cluster|-clusters) {got}\b", rf"\g<1> {want}", s)  # noqa: E731
     assert (fix(out), fix(err), rc) == (c["stdout"], c["stderr"], c["rc"])
+
+
+OTHER_USER_SUBMIT = r"""
+import sys, classad2, htcondor2
+ad = classad2.ClassAd({"MyAddress": sys.argv[1], "Name": "dry-run", "MyType": "Scheduler",
+                       "CondorVersion": htcondor2.version()})
+try:
+    htcondor2.Schedd(ad).submit(htcondor2.Submit({"executable": "/bin/true", "+Intruder": "true"}))
+except Exception as e:
+    print("refused:", e)
+    sys.exit(3)
+"""
+
+
+def test_another_user_cannot_write_to_the_private_queue():
+    """The private queue takes writes from the user running the tool only: another local
+    user who reaches it first is refused, and the tool's own submit is still recorded."""
+    import pwd
+    from support.clients import python_for_other_users
+    if os.geteuid() != 0:
+        pytest.skip("needs root to switch to another uid")
+    pw = pwd.getpwnam("nobody")
+    python, extra = python_for_other_users()
+    import tempfile
+    base = Path(tempfile.mkdtemp(prefix="condor-sim-dryrun-"))      # reachable by the user
+    os.chmod(base, 0o755)
+    cfg = base / "empty_config"
+    cfg.write_text("")
+    os.chmod(cfg, 0o644)
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
+    env.update(CONDOR_CONFIG=str(cfg), HOME="/", **extra)
+    import htcondor2
+    with D.PrivateSchedd(timeout=20) as ps:
+        r = subprocess.run([python, "-c", OTHER_USER_SUBMIT, ps.address], env=env, user=pw.pw_uid,
+                           group=pw.pw_gid, extra_groups=[], capture_output=True, text=True,
+                           timeout=60, cwd="/")
+        assert r.returncode == 3 and "refused" in r.stdout, r.stdout + r.stderr
+        htcondor2.Schedd(ps.ad()).submit(htcondor2.Submit({"executable": "/bin/true"}))
+    shutil.rmtree(base, ignore_errors=True)
+    names = [n for n, _ in ps.recorded.cluster_attrs]
+    assert "Cmd" in names and "Intruder" not in names

@@ -16,8 +16,9 @@ Three layers:
 * :class:`PrivateSchedd` (thin IO): a DaemonCore with one QMGMT_WRITE_CMD handler in a
   child process (the bindings hold the interpreter lock while they submit, so a thread
   of this process could not answer); one connection, a timeout, reaped after use.
-  Its security policy accepts what a client's defaults offer (FS for the same user, or
-  CLAIMTOBE when the client offers it), so it works with any pool's config or none.
+  It authenticates with FS (in every Unix client's default list, so it works with any
+  pool's config or none) and takes writes from the user running the tool only: another
+  local user who connects first is refused and cannot feed the tool a queue of its own.
 """
 from __future__ import annotations
 
@@ -41,16 +42,17 @@ DRY_RUN_OWNER = "undefined"
 # How long the private queue waits for the client's next request.
 REQUEST_TIMEOUT = 30.0
 
-# The private queue's security: the client decides what it needs, the queue offers
-# whatever a client's defaults ask for (FS is in every Unix client's default list).
-PRIVATE_POLICY = {
-    "SEC_DEFAULT_NEGOTIATION": "OPTIONAL", "SEC_DEFAULT_AUTHENTICATION": "OPTIONAL",
-    "SEC_DEFAULT_ENCRYPTION": "OPTIONAL", "SEC_DEFAULT_INTEGRITY": "OPTIONAL",
-    "SEC_DEFAULT_AUTHENTICATION_METHODS": "FS, CLAIMTOBE",
-    "SEC_DEFAULT_CRYPTO_METHODS": "AES",
-    "ALLOW_READ": "*", "ALLOW_WRITE": "*", "FULL_HOSTNAME": "localhost", "UID_DOMAIN": "localhost",
-    "USE_SHARED_PORT": "false",
-}
+# The private queue's security: FS (every Unix client's defaults offer it), and only the
+# user running the tool may write; encryption and integrity as the client wants them.
+def private_policy(user: str) -> dict[str, str]:
+    return {
+        "SEC_DEFAULT_NEGOTIATION": "OPTIONAL", "SEC_DEFAULT_AUTHENTICATION": "REQUIRED",
+        "SEC_DEFAULT_ENCRYPTION": "OPTIONAL", "SEC_DEFAULT_INTEGRITY": "OPTIONAL",
+        "SEC_DEFAULT_AUTHENTICATION_METHODS": "FS",
+        "SEC_DEFAULT_CRYPTO_METHODS": "AES",
+        "ALLOW_READ": f"{user}@*", "ALLOW_WRITE": f"{user}@*",
+        "FULL_HOSTNAME": "localhost", "UID_DOMAIN": "localhost", "USE_SHARED_PORT": "false",
+    }
 
 
 # ---------------------------------------------------------------------- the recorder
@@ -326,8 +328,9 @@ async def serve_once(first_cluster: int, timeout: float, announce) -> Recorded:
         finally:
             done.set()
 
-    core = DaemonCore("SCHEDD", ConfigSnapshot("SCHEDD", PRIVATE_POLICY), _QuietLog(),
-                      exe_name="condor_submit")
+    import getpass
+    core = DaemonCore("SCHEDD", ConfigSnapshot("SCHEDD", private_policy(getpass.getuser())),
+                      _QuietLog(), exe_name="condor_submit")
     core.register(Cmd.QMGMT_WRITE_CMD, Perm.WRITE, qmgmt, force_auth=True)
     await core.listen(0)
     try:
