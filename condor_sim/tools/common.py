@@ -200,8 +200,10 @@ def unparse_value(v) -> str:
         return "undefined" if v == classad2.Value.Undefined else "error"
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, (int, float, str)):
-        return str(classad2.ExprTree(classad2.quote(v) if isinstance(v, str) else repr_number(v)))
+    if isinstance(v, float):
+        return format_real(v)
+    if isinstance(v, (int, str)):
+        return str(classad2.ExprTree(classad2.quote(v) if isinstance(v, str) else str(v)))
     return str(v)
 
 
@@ -210,8 +212,9 @@ def repr_number(v) -> str:
 
 
 def format_real(v: float) -> str:
-    """A real as the ClassAd library prints it: ``%.15G`` with a ``.0`` when it looks whole."""
-    s = "%.15G" % v
+    """A real as the ClassAd library prints it in the old syntax (``printOld``, ``-long``,
+    ``-af``): ``%.16G`` with a ``.0`` when it looks whole."""
+    s = "%.16G" % v
     if "." not in s and "E" not in s and "INF" not in s and "NAN" not in s:
         s += ".0"
     return s
