@@ -15,7 +15,7 @@ from typing import Sequence
 
 import classad2
 
-from condor_sim.tools.common import ToolError, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, run_tool
 
 # the collector commands the real usage lists, in its order (UPDATE_, MERGE_, INVALIDATE_)
 COMMANDS = (
@@ -170,16 +170,15 @@ def _body(args: list[str]) -> int:
     except Exception:
         use_tcp = True
     command, filename, pool, multiple = None, None, None, False
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = ArgCursor(args)
+    for a in cursor:
         if a in ("-help", "--help"):
-            raise ToolError(usage(prog, args[i + 1] if i + 1 < len(args) else "cmd"), rc=0)
+            topic = cursor.peek()
+            raise ToolError(usage(prog, "cmd" if topic is None else topic), rc=0)
         if a == "-pool":
-            i += 1
-            if i >= len(args):
+            pool = cursor.take()
+            if pool is None:
                 raise ToolError("-pool requires an argument.\n\n" + usage(prog, None))
-            pool = args[i]
         elif _starts(a, "-tcp"):
             use_tcp = True
         elif _starts(a, "-udp"):
@@ -206,7 +205,6 @@ def _body(args: list[str]) -> int:
             pass
         else:
             raise ToolError(f"Unknown argument: {a}\n\n" + usage(prog, None))
-        i += 1
     if command == "UPDATE_STARTD_AD_WITH_ACK":
         use_tcp = True
     if filename is None or filename == "-":

@@ -46,6 +46,10 @@ class Options:
     version: bool = False
 
 
+def _not_dashed(word: str) -> bool:
+    return not word.startswith("-")
+
+
 def parse_args(args: list[str]) -> Options:
     o = Options()
 
@@ -54,14 +58,15 @@ def parse_args(args: list[str]) -> Options:
             raise C.ToolError("ERROR: only one output mode may be specified.\n\n" + usage())
         o.mode = m
 
-    def value(i: int, message: str) -> str:
-        if i + 1 >= len(args):
-            raise C.ToolError(message + "\n\n" + usage())
-        return args[i + 1]
+    cursor = C.ArgCursor(args)
 
-    i = 0
-    while i < len(args):
-        a = args[i]
+    def value(message: str) -> str:
+        word = cursor.take()
+        if word is None:
+            raise C.ToolError(message + "\n\n" + usage())
+        return word
+
+    for a in cursor:
         if C.is_option(a, "help", 1):
             o.help = True
         elif C.is_option(a, "quiet"):
@@ -74,31 +79,26 @@ def parse_args(args: list[str]) -> Options:
             mode(LONG, LONG)
         elif C.is_option(a, "format", 1):
             mode(FORMAT, FORMAT)
-            if i + 2 >= len(args):
+            if cursor.peek(2) is None:
                 raise C.ToolError("ERROR: -format requires 2 arguments\n\n" + usage())
-            o.formats.append((args[i + 1], args[i + 2]))
-            i += 2
+            o.formats.append((cursor.take(), cursor.take()))
         elif C.is_option(a, "af", 2) or C.is_option(a, "autoformat", 5):
-            af, j = C.autoformat_args(args, i)
+            af = C.AutoFormat.from_option(a)
+            while (attr := cursor.take(accept=_not_dashed)) is not None:
+                af.attrs.append(attr)
             mode(FORMAT, FORMAT)
             o.af = af
-            i = j
-            continue
         elif C.is_option(a, "pool"):
-            o.pool = value(i, "ERROR: -pool requires an argument.")
-            i += 1
+            o.pool = value("ERROR: -pool requires an argument.")
         elif C.is_option(a, "name"):
-            o.name = value(i, "ERROR: -name requires an argument.")
-            i += 1
+            o.name = value("ERROR: -name requires an argument.")
         elif C.is_option(a, "subsystem", 3) or C.is_option(a, "type", 4):
-            t = value(i, f"ERROR: {a} requires an argument.")
+            t = value(f"ERROR: {a} requires an argument.")
             if t.lower() not in DAEMON_TYPES:
                 raise C.ToolError(f"ERROR: unrecognized daemon type: {t}\n\n" + usage())
             o.dtype = t.lower()
-            i += 1
         elif C.is_option(a, "address"):
-            o.address = value(i, "ERROR: -address requires an argument.")
-            i += 1
+            o.address = value("ERROR: -address requires an argument.")
         elif C.is_option(a, "version", 4):
             o.version = True
         elif C.is_option(a, "debug"):
@@ -107,7 +107,6 @@ def parse_args(args: list[str]) -> Options:
             o.tokens += list(ALL_LEVELS) if a.upper() == "ALL" else [a]
         else:
             raise C.ToolError(f"ERROR: Unknown argument: {a}\n\n" + usage())
-        i += 1
     if o.address and (o.pool or o.name):
         raise C.ToolError("ERROR: -address cannot be used with -pool or -name.\n\n" + usage())
     return o

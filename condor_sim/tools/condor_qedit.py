@@ -17,8 +17,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from .common import (Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        schedd_location, main_exit, param_list)
+from .common import (ArgCursor, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+                     not_an_option, schedd_location, main_exit, param_list)
 
 NAME = "condor_qedit"
 ONLY_MY_JOBS, POST_SUBMIT_CLUSTER_CHANGE = 1 << 4, 1 << 7
@@ -128,6 +128,10 @@ def immutable_attrs() -> set[str]:
     return set(names or _DEFAULT_IMMUTABLE)
 
 
+def _not_dashed(word: str) -> bool:
+    return not word.startswith("-")
+
+
 def run(argv: Sequence[str], out: Output) -> int:
     if not argv:
         out.err(USAGE)
@@ -146,66 +150,66 @@ def run(argv: Sequence[str], out: Output) -> int:
             not in ("false", "0", "no")
     except Exception:
         pass
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        arg = args[i]
-        nxt = args[i + 1] if i + 1 < len(args) else None
+    cursor = ArgCursor(argv)
+    for arg in cursor:
         if is_dash_arg_prefix(arg, "help", 1):
             out.out(USAGE)
             return 0
         elif is_dash_arg_prefix(arg, "name", 1):
-            if nxt is None or nxt.startswith("-"):
+            schedd_name = cursor.take(accept=_not_dashed)
+            if schedd_name is None:
                 out.err(f"{NAME}: {arg} requires a SCHEDD name as an argument\n")
                 return 1
-            schedd_name, i = nxt, i + 1
         elif is_dash_arg_prefix(arg, "pool", 1):
-            if nxt is None or nxt.startswith("-"):
+            pool_name = cursor.take(accept=_not_dashed)
+            if pool_name is None:
                 out.err(f"{NAME}: {arg} requires a HTCondor collector name or address as an argument\n")
                 return 1
-            pool_name, i = nxt, i + 1
         elif is_dash_arg_colon_prefix(arg, "debug", 1)[0]:
             pass
         elif is_dash_arg_prefix(arg, "dry-run", 3):
             dry_run = True
         elif is_dash_arg_prefix(arg, "constraint", 1):
-            if nxt is None:
+            constraint = cursor.take()
+            if constraint is None:
                 out.err(f"{NAME}: {arg} requires a ClassAd expression an argument\n")
                 return 1
-            if not valid_value(nxt):
-                out.err(f"{NAME}: invalid constraint: {nxt}\n")
+            if not valid_value(constraint):
+                out.err(f"{NAME}: invalid constraint: {constraint}\n")
                 return 1
-            ands.append(nxt)
-            bare_identifies_jobs, arbitrary, i = False, True, i + 1
+            ands.append(constraint)
+            bare_identifies_jobs, arbitrary = False, True
         elif is_dash_arg_prefix(arg, "owner", 1):
-            if nxt is None or nxt.startswith("-"):
+            owner = cursor.take(accept=_not_dashed)
+            if owner is None:
                 out.err(f"{NAME}: {arg} requires a owner name argument\n")
                 return 1
-            ands.append(f'Owner=="{nxt}"')
-            bare_identifies_jobs, only_my_jobs, i = False, False, i + 1
+            ands.append(f'Owner=="{owner}"')
+            bare_identifies_jobs, only_my_jobs = False, False
         elif is_dash_arg_prefix(arg, "jobids", 1):
-            if nxt is None or nxt.startswith("-"):
+            id_list = cursor.take(accept=_not_dashed)
+            if id_list is None:
                 out.err(f"{NAME}: {arg} requires a list of job ids as an argument\n")
                 return 1
-            job_list += nxt.replace(",", " ").split()
-            bare_identifies_jobs, only_my_jobs, i = False, False, i + 1
+            job_list += id_list.replace(",", " ").split()
+            bare_identifies_jobs, only_my_jobs = False, False
         elif is_dash_arg_colon_prefix(arg, "edits", 2)[0]:
-            if nxt is None or (nxt.startswith("-") and nxt != "-"):
+            filename = cursor.take(accept=not_an_option)
+            if filename is None:
                 out.err(f"{NAME}: {arg} requires a filename as an argument\n")
                 return 1
             try:
-                text = sys.stdin.read() if nxt == "-" else open(nxt).read()
+                text = sys.stdin.read() if filename == "-" else open(filename).read()
             except OSError:
-                out.err(f"Can't open file of edits: {nxt}\n")
+                out.err(f"Can't open file of edits: {filename}\n")
                 return 1
             try:
                 ad = next(iter(classad2.parseAds(text)))
             except Exception:
-                out.err(f"Unable to read file of edits: {nxt}\n")
+                out.err(f"Unable to read file of edits: {filename}\n")
                 return 1
             for k in ad.keys():
                 edits[k] = str(ad.lookup(k))
-            i += 1
         elif is_dash_arg_prefix(arg, "forward", 3):
             forward = True
         elif arg.startswith("-"):
@@ -216,9 +220,8 @@ def run(argv: Sequence[str], out: Output) -> int:
             bare_identifies_jobs = only_my_jobs = False
             if arg[:1].isdigit():
                 job_list.append(arg)
-                while i + 1 < len(args) and args[i + 1][:1].isdigit():
-                    i += 1
-                    job_list.append(args[i])
+                while (more := cursor.take(accept=lambda w: w[:1].isdigit())) is not None:
+                    job_list.append(more)
             else:
                 ands.append(f'Owner=="{arg}"')
         else:
@@ -226,11 +229,11 @@ def run(argv: Sequence[str], out: Output) -> int:
             if eq:
                 attr, value = attr.strip(), value.strip()
             else:
-                if nxt is None:
+                value = cursor.take()
+                if value is None:
                     out.err(f"{NAME} : expression required after attribute {arg}\n")
                     out.err(USAGE)
                     return 1
-                value, i = nxt, i + 1
             if not attr.strip() or not valid_attr_name(attr):
                 out.err(f'Update aborted, illegal attribute-name specified for attribute "{attr}".\n')
                 aborted = True
@@ -240,7 +243,6 @@ def run(argv: Sequence[str], out: Output) -> int:
                 aborted = True
                 break
             edits[attr] = value
-        i += 1
 
     ids = {job_key(j) for j in job_list}
     cluster_edits = not arbitrary

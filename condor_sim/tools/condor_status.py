@@ -555,10 +555,15 @@ def usage_error(message: str) -> C.ToolError:
     return C.ToolError(message + USAGE_TAIL)
 
 
-def _value(args: list[str], i: int, what: str) -> str:
-    if i + 1 >= len(args):
-        raise usage_error(f"condor_status: -{what} requires another argument\n")
-    return args[i + 1]
+def _value(cursor: C.ArgCursor, what: str, needs: str = "another argument") -> str:
+    value = cursor.take()
+    if value is None:
+        raise usage_error(f"condor_status: -{what} requires {needs}\n")
+    return value
+
+
+def _not_dashed(word: str) -> bool:
+    return not word.startswith("-")
 
 
 def _mode(o: Options, view: str) -> None:
@@ -568,49 +573,37 @@ def _mode(o: Options, view: str) -> None:
 
 def parse_args(args: list[str]) -> Options:
     o = Options()
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = C.ArgCursor(args)
+    for a in cursor:
         if not a.startswith("-"):
             o.names.append(a)
         elif C.is_option(a, "help", 1):
             raise C.ToolError(USAGE, rc=0)
         elif C.is_option(a, "pool", 1):
-            if i + 1 >= len(args):
-                raise usage_error("condor_status: -pool requires a hostname as an argument.\n")
-            o.pool = args[i + 1]
-            i += 1
+            o.pool = _value(cursor, "pool", "a hostname as an argument.")
         elif C.is_option(a, "direct", 3):
-            o.direct = _value(args, i, "direct")
-            i += 1
+            o.direct = _value(cursor, "direct")
         elif C.is_option(a, "format", 1):
-            if i + 2 >= len(args):
+            if cursor.peek(2) is None:
                 raise usage_error("condor_status: -format requires two other arguments\n")
-            o.formats.append((args[i + 1], args[i + 2]))
+            o.formats.append((cursor.take(), cursor.take()))
             o.output = "format"
-            i += 2
         elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
-            attrs, j = C.autoformat_args(args, i)
             af = C.AutoFormat.from_option(a)
-            af.attrs = attrs.attrs
+            while (attr := cursor.take(accept=_not_dashed)) is not None:
+                af.attrs.append(attr)
             if not af.attrs:
                 raise usage_error(f"Error: Argument {a} requires at least one attribute parameter\n")
             o.af, o.output = af, "af"
-            i = j
-            continue
         elif C.is_option(a, "wide", 3):
             o.wide = True
         elif C.is_option(a, "natural", 3):
             pass
         elif C.is_option(a, "constraint", 3):
-            o.constraints.append(_value(args, i, "constraint"))
-            i += 1
+            o.constraints.append(_value(cursor, "constraint"))
         elif C.is_option(a, "limit", 2):
-            if i + 1 >= len(args):
-                raise usage_error("condor_status: -limit requires one additional argument\n")
-            m = re.match(r"\s*[-+]?\d+", args[i + 1])
+            m = re.match(r"\s*[-+]?\d+", _value(cursor, "limit", "one additional argument"))
             o.limit = int(m.group(0)) if m else 0
-            i += 1
         elif C.is_option(a, "long", 1):
             o.output = "long"
         elif C.is_option(a, "xml", 1):
@@ -618,9 +611,8 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "json", 2):
             o.output = "json"
         elif C.is_option(a, "attributes", 2):
-            names = _value(args, i, "attributes")
+            names = _value(cursor, "attributes")
             o.attributes += [n.strip() for n in names.split(",") if n.strip()]
-            i += 1
         elif C.is_option(a, "claimed", 2):
             _mode(o, "claimed")
             o.mode_constraint = 'State == "Claimed"'
@@ -652,14 +644,13 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "any", 2):
             _mode(o, "any")
         elif C.is_option(a, "sort", 2):
-            expr = _value(args, i, "sort")
+            expr = _value(cursor, "sort")
             if expr == "no":
                 o.nosort = True
             elif not C.constraint_ok(expr):
                 raise C.ToolError(f"Error:  Parse error of: {expr}\n")
             else:
                 o.sort.append(expr)
-            i += 1
         elif C.is_option(a, "submitters", 4):
             _mode(o, "submitters")
         elif C.is_option(a, "master", 1):
@@ -672,7 +663,6 @@ def parse_args(args: list[str]) -> Options:
             pass
         else:
             raise C.ToolError(f"Error:  Unknown option {a}\n" + USAGE)
-        i += 1
     if o.compact and o.view == "slots" and o.mode_constraint is None:
         o.view = "compact"
     return o

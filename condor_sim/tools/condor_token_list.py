@@ -16,7 +16,7 @@ from typing import Sequence
 
 from condor_sim.security import tokens
 from condor_sim.tools import _token_files as T
-from condor_sim.tools.common import ToolError, is_dash_arg_prefix, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, is_dash_arg_prefix, run_tool
 
 PROG = "condor_token_list"
 USAGE = (
@@ -83,41 +83,35 @@ def _usage_error(msg: str) -> ToolError:
 
 def _body(args: list[str]) -> int:
     directory = None
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = ArgCursor(args)
+    for a in cursor:
         if is_dash_arg_prefix(a.split(":", 1)[0], "debug", 1):
             pass
         elif is_dash_arg_prefix(a, "help", 1):
             sys.stdout.write(USAGE.format(prog=PROG))
             return 0
         elif is_dash_arg_prefix(a, "dir", 1):
-            if i + 1 >= len(args):
+            directory = cursor.take()
+            if directory is None:
                 raise _usage_error(f"{PROG}: -dir requires path argument.\n")
-            i += 1
-            directory = args[i]
         elif is_dash_arg_prefix(a, "file", 1):
-            if i + 1 >= len(args):
+            name = cursor.take()
+            if name is None:
                 raise _usage_error(f"{PROG}: -file requires file argument.\n")
-            sys.stdout.write(list_file(args[i + 1]))
+            sys.stdout.write(list_file(name))
             return 0
         elif is_dash_arg_prefix(a, "capability", 1):
             pass
         elif is_dash_arg_prefix(a, "pool", 1) or is_dash_arg_prefix(a, "name", 1):
-            if i + 1 >= len(args):
-                what = "a pool name" if is_dash_arg_prefix(a, "pool", 1) else "a daemon name"
-                word = "pool" if is_dash_arg_prefix(a, "pool", 1) else "name"
-                raise ToolError(f"{PROG}: -{word} requires {what} argument.\n")
-            i += 1
+            what = "a pool name" if is_dash_arg_prefix(a, "pool", 1) else "a daemon name"
+            word = "pool" if is_dash_arg_prefix(a, "pool", 1) else "name"
+            cursor.take(f"{PROG}: -{word} requires {what} argument.")
         elif is_dash_arg_prefix(a, "type", 1):
-            if i + 1 >= len(args):
-                raise ToolError(f"{PROG}: -type requires a daemon type argument.\n")
-            i += 1
-            if args[i].upper() not in DAEMON_TYPES:
-                raise _usage_error(f"ERROR: unrecognized daemon type: {args[i]}\n")
+            kind = cursor.take(f"{PROG}: -type requires a daemon type argument.")
+            if kind.upper() not in DAEMON_TYPES:
+                raise _usage_error(f"ERROR: unrecognized daemon type: {kind}\n")
         else:
             raise _usage_error(f"{PROG}: Invalid command line argument: {a}\n")
-        i += 1
     sys.stdout.write(list_dir(directory if directory else T.token_directory()))
     return 0
 

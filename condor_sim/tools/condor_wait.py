@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from .common import ToolError, is_dash_arg_prefix, run_tool
+from .common import ArgCursor, ToolError, is_dash_arg_prefix, run_tool
 
 ANY = -1
 SUBMIT, EXECUTE, TERMINATED, ABORTED = 0, 1, 5, 9
@@ -107,11 +107,15 @@ def parse_args(argv: Sequence[str], cmd: str = "condor_wait") -> Options:
     def fail(message: str = "") -> ToolError:
         return ToolError(message + usage(cmd), rc=1)
 
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        a = args[i]
-        nxt = args[i + 1] if i + 1 < len(args) else None
+    cursor = ArgCursor(argv)
+
+    def value(message: str) -> str:
+        word = cursor.take()
+        if word is None:
+            raise fail(message + "\n")
+        return word
+
+    for a in cursor:
         if a == "-help":
             raise ToolError(usage(cmd), rc=0)
         elif a == "-version":
@@ -126,11 +130,8 @@ def parse_args(argv: Sequence[str], cmd: str = "condor_wait") -> Options:
         elif is_dash_arg_prefix(a.split(":", 1)[0], "echo", -1):
             o.echo = True
         elif is_dash_arg_prefix(a.split(":", 1)[0], "event-id", -1):
-            if nxt is None:
-                raise fail("-event-id requires an id\n")
-            o.special_event = atoi(nxt)
+            o.special_event = atoi(value("-event-id requires an id"))
             o.min_special = atoi(a.split(":", 1)[1]) if ":" in a else 1
-            i += 1
         elif is_dash_arg_prefix(a, "allevents", 3):
             if o.minjobs:
                 raise fail("-allevents cannot be used with -num\n")
@@ -138,25 +139,17 @@ def parse_args(argv: Sequence[str], cmd: str = "condor_wait") -> Options:
             if not o.wait:
                 o.dont_wait = True
         elif a == "-wait":
-            if nxt is None:
-                raise fail("-wait requires an argument\n")
-            o.wait = atoi(nxt)
+            o.wait = atoi(value("-wait requires an argument"))
             o.dont_wait = not o.wait
-            i += 1
         elif a == "-num":
-            if nxt is None:
-                raise fail("-num requires an argument\n")
+            count = value("-num requires an argument")
             if o.minjobs == INT_MAX:
                 raise fail("-num cannot be used with -allevents\n")
-            o.minjobs = atoi(nxt)
+            o.minjobs = atoi(count)
             if o.minjobs < 1:
                 raise fail("-num must be greater than zero\n")
-            i += 1
         elif a == "-log":
-            if nxt is None:
-                raise fail("-log requires an argument\n")
-            log = nxt
-            i += 1
+            log = value("-log requires an argument")
         elif log is not None and job is None and a == "-1":
             job = a
         elif not a.startswith("-"):
@@ -168,7 +161,6 @@ def parse_args(argv: Sequence[str], cmd: str = "condor_wait") -> Options:
                 raise fail(f"Extra argument: {a}\n\n")
         else:
             raise fail()
-        i += 1
     if log is None:
         raise fail()
     o.log = log

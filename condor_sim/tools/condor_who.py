@@ -59,26 +59,25 @@ def _is_arg(word: str, name: str, least: int) -> bool:
     return len(word) >= max(least, 1) and name.startswith(word)
 
 
+def _not_dashed(word: str) -> bool:
+    return not word.startswith("-")
+
+
 def parse_args(args: list[str]) -> Options:
     o = Options()
-    i = 0
+    cursor = C.ArgCursor(args)
 
     def needs(message: str) -> str:
-        if i + 1 >= len(args) or args[i + 1].startswith("-"):
-            raise C.ToolError(message + "\n")
-        return args[i + 1]
+        return cursor.take(message, _not_dashed)
 
-    while i < len(args):
-        a = args[i]
+    for a in cursor:
         if not a.startswith("-"):
-            i += 1          # a target name: not used here
-            continue
+            continue        # a target name: not used here
         w = a[1:]
         if _is_arg(w, "help", 1):
             o.help = True
         elif _is_arg(w, "debug", 1):
-            if i + 1 < len(args) and args[i + 1].lstrip("\"'").startswith("D_"):
-                i += 1
+            cursor.take(accept=lambda v: v.lstrip("\"'").startswith("D_"))
         elif _is_arg(w, "verbose", 4):
             o.verbose = True
         elif _is_arg(w, "daemons", 3):
@@ -91,38 +90,33 @@ def parse_args(args: list[str]) -> Options:
                 digits = re.match(r"\s*([-+]?\d*)", w.split(":", 1)[1]).group(1)
                 o.wait = int(digits) if digits not in ("", "-", "+") else 0
             o.requirements = needs(f"Error: Argument {a} requires a requirements expression")
-            i += 1
         elif _is_arg(w, "logdir", 3):
             o.log_dirs.append(needs(f"Error: Argument {a} requires a directory"))
-            i += 1
         elif _is_arg(w, "wide", 1):
             pass
         elif _is_arg(w, "long", 1):
             o.long = True
         elif _is_arg(w, "format", 1):
-            if i + 2 >= len(args):
+            if cursor.peek(2) is None:
                 raise C.ToolError("Error: -format requires two other arguments\n")
-            o.formats.append((args[i + 1], args[i + 2]))
-            i += 2
+            o.formats.append((cursor.take(), cursor.take()))
         elif _is_arg(w, "autoformat", 5) or _is_arg(w, "af", 2):
-            if i + 1 >= len(args) or args[i + 1].startswith("-"):
+            o.af = C.AutoFormat.from_option(a)
+            while (attr := cursor.take(accept=_not_dashed)) is not None:
+                o.af.attrs.append(attr)
+            if not o.af.attrs:
                 raise C.ToolError(f"Error: Argument {a} requires at least one attribute "
                                   f"parameter\nUse \"condor_who -help\" for details\n")
-            o.af, j = C.autoformat_args(args, i)
-            i = j
-            continue
         elif _is_arg(w, "constraint", 3):
             text = needs("Error: -constraint requires an expression")
             if not C.constraint_ok(text):
                 raise C.ToolError(f"Error: could not parse constraint {text}\n")
             o.constraints.append(text)
-            i += 1
         elif _is_arg(w, "timed", 5) or _is_arg(w, "allpids", 2) or _is_arg(w, "jobs", 3) \
                 or _is_arg(w, "startd", 6) or _is_arg(w, "ospool", 3):
             pass
         else:
             raise C.ToolError(f"Error: {a} is not a valid argument\n")
-        i += 1
     return o
 
 

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from condor_sim.tools import _control_usage as U
-from condor_sim.tools.common import ToolError, is_dash_arg_prefix, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, is_dash_arg_prefix, run_tool
 
 # ------------------------------------------------------------------------------ commands
 # condor_commands.h
@@ -99,6 +99,10 @@ class Options:
         return self.subsys_arg if self.dtype == "generic" else self.dtype
 
 
+def _not_dashed(word: str) -> bool:
+    return not word.startswith("-")
+
+
 def _usage_error(o: Options, message: str, usage: str) -> ToolError:
     return ToolError(message + usage)
 
@@ -121,10 +125,15 @@ def parse_args(tool: str, args: list[str]) -> Options:
         if o.cmd not in allowed:
             raise bad(f'ERROR: "-{name}" is not valid with {tool}\n')
 
-    i = 0
-    while i < len(args):
-        a = args[i]
-        nxt = args[i + 1] if i + 1 < len(args) else None
+    cursor = ArgCursor(args)
+
+    def value(flag: str, accept=None) -> str:
+        word = cursor.take(accept=accept)
+        if word is None:
+            raise bad(f"ERROR: {flag} requires another argument\n")
+        return word
+
+    for a in cursor:
         if not a.startswith("-"):
             o.targets.append(a)
         elif is_dash_arg_prefix(a, "version"):
@@ -137,10 +146,7 @@ def parse_args(tool: str, args: list[str]) -> Options:
             o.peaceful, o.fast, o.force = True, False, False
             shutdown_flag("peaceful", (DAEMONS_OFF, RESTART))
         elif is_dash_arg_prefix(a, "pool", 1):
-            if nxt is None:
-                raise bad("ERROR: -pool requires another argument\n")
-            o.pool = nxt
-            i += 1
+            o.pool = value("-pool")
         elif is_dash_arg_prefix(a, "fast", 2):
             o.fast, o.peaceful, o.force = True, False, False
             shutdown_flag("fast", (DAEMONS_OFF, RESTART))
@@ -151,27 +157,19 @@ def parse_args(tool: str, args: list[str]) -> Options:
             raise bad('ERROR: ambiguous parameter: "-f"\nPlease specify "-full" or "-fast"\n')
         elif is_dash_arg_prefix(a, "daemon", 2) or is_dash_arg_prefix(a, "subsystem", 2):
             flag = "-daemon" if is_dash_arg_prefix(a, "daemon", 2) else "-subsystem"
-            if nxt is None:
-                raise bad(f"ERROR: {flag} requires another argument\n")
-            kind = nxt.lower() if nxt.lower() in DAEMON_TYPES else "generic"
-            daemon_flag(kind, nxt)
-            i += 1
+            name = value(flag)
+            kind = name.lower() if name.lower() in DAEMON_TYPES else "generic"
+            daemon_flag(kind, name)
         elif is_dash_arg_prefix(a, "graceful", 1):
             o.fast = o.peaceful = False
         elif is_dash_arg_prefix(a, "addr", 2):
-            if nxt is None or nxt.startswith("-"):
-                raise bad("ERROR: -addr requires another argument\n")
-            o.targets.append(nxt)
-            i += 1
+            o.targets.append(value("-addr", _not_dashed))
         elif is_dash_arg_prefix(a, "all", 2):
             o.all = True
         elif is_dash_arg_prefix(a, "a", -1):
             raise bad('ERROR: ambiguous parameter: "-a"\nPlease specify "-addr" or "-all"\n')
         elif is_dash_arg_prefix(a, "name", 2):
-            if nxt is None or nxt.startswith("-"):
-                raise bad("ERROR: -name requires another argument\n")
-            o.targets.append(nxt)
-            i += 1
+            o.targets.append(value("-name", _not_dashed))
         elif is_dash_arg_prefix(a, "negotiator", 2):
             daemon_flag("negotiator")
         elif is_dash_arg_prefix(a, "n", -1):
@@ -181,10 +179,7 @@ def parse_args(tool: str, args: list[str]) -> Options:
         elif is_dash_arg_prefix(a, "constraint", 3):
             if o.constraint is not None:
                 raise ToolError("ERROR: only one -constraint argument is allowed\n")
-            if nxt is None:
-                raise bad("ERROR: -constraint requires another argument\n")
-            o.constraint = nxt
-            i += 1
+            o.constraint = value("-constraint")
         elif is_dash_arg_prefix(a, "collector", 3):
             daemon_flag("collector")
         elif is_dash_arg_prefix(a, "co", -1):
@@ -200,7 +195,6 @@ def parse_args(tool: str, args: list[str]) -> Options:
                       'Please specify "-subsystem", "-startd" or "-schedd"\n')
         else:
             raise bad(f'ERROR: invalid argument "{a}"\n')
-        i += 1
     if o.constraint is not None and o.targets:
         raise bad("ERROR: use of -constraint or -annex conflicts with other arguments containing "
                   "names or addresses.\nYou can change the constraint to select daemons by name "
