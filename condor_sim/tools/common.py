@@ -111,6 +111,11 @@ class ArgCursor:
         return words
 
 
+def not_dashed(word: str) -> bool:
+    """For :meth:`ArgCursor.take`: a value is any word that does not start with ``-``."""
+    return not word.startswith("-")
+
+
 def not_an_option(word: str) -> bool:
     """For :meth:`ArgCursor.take`: a value, not the next option (``-`` alone is a value)."""
     return word == "-" or not word.startswith("-")
@@ -311,12 +316,19 @@ class AutoFormat:
 def autoformat_args(args: list[str], i: int) -> tuple[AutoFormat, int]:
     """Read ``-af[:opts]`` at ``args[i]`` and the attributes after it (up to the next
     option); returns the format and the index of the next argument."""
-    af = AutoFormat.from_option(args[i])
-    j = i + 1
-    while j < len(args) and not args[j].startswith("-"):
-        af.attrs.append(args[j])
-        j += 1
-    return af, j
+    cursor = ArgCursor(args)
+    cursor.index = i
+    af = autoformat_from(cursor, args[i])
+    return af, cursor.index + 1
+
+
+def autoformat_from(cursor: ArgCursor, option: str) -> AutoFormat:
+    """``-af[:opts]`` (the cursor's current word, ``option``) and the attributes after it,
+    taken up to the next option."""
+    af = AutoFormat.from_option(option)
+    while (attr := cursor.take(accept=not_dashed)) is not None:
+        af.attrs.append(attr)
+    return af
 
 
 # ------------------------------------------------------------------------------ -format

@@ -46,9 +46,6 @@ class Options:
     version: bool = False
 
 
-def _not_dashed(word: str) -> bool:
-    return not word.startswith("-")
-
 
 def parse_args(args: list[str]) -> Options:
     o = Options()
@@ -83,9 +80,7 @@ def parse_args(args: list[str]) -> Options:
                 raise C.ToolError("ERROR: -format requires 2 arguments\n\n" + usage())
             o.formats.append((cursor.take(), cursor.take()))
         elif C.is_option(a, "af", 2) or C.is_option(a, "autoformat", 5):
-            af = C.AutoFormat.from_option(a)
-            while (attr := cursor.take(accept=_not_dashed)) is not None:
-                af.attrs.append(attr)
+            af = C.autoformat_from(cursor, a)
             mode(FORMAT, FORMAT)
             o.af = af
         elif C.is_option(a, "pool"):

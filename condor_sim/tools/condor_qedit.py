@@ -17,8 +17,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from .common import (ArgCursor, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                     not_an_option, schedd_location, main_exit, param_list)
+from .common import (ArgCursor, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix, main_exit,
+                     not_an_option, not_dashed, param_list, schedd_location)
 
 NAME = "condor_qedit"
 ONLY_MY_JOBS, POST_SUBMIT_CLUSTER_CHANGE = 1 << 4, 1 << 7
@@ -128,9 +128,6 @@ def immutable_attrs() -> set[str]:
     return set(names or _DEFAULT_IMMUTABLE)
 
 
-def _not_dashed(word: str) -> bool:
-    return not word.startswith("-")
-
 
 def run(argv: Sequence[str], out: Output) -> int:
     if not argv:
@@ -156,12 +153,12 @@ def run(argv: Sequence[str], out: Output) -> int:
             out.out(USAGE)
             return 0
         elif is_dash_arg_prefix(arg, "name", 1):
-            schedd_name = cursor.take(accept=_not_dashed)
+            schedd_name = cursor.take(accept=not_dashed)
             if schedd_name is None:
                 out.err(f"{NAME}: {arg} requires a SCHEDD name as an argument\n")
                 return 1
         elif is_dash_arg_prefix(arg, "pool", 1):
-            pool_name = cursor.take(accept=_not_dashed)
+            pool_name = cursor.take(accept=not_dashed)
             if pool_name is None:
                 out.err(f"{NAME}: {arg} requires a HTCondor collector name or address as an argument\n")
                 return 1
@@ -180,14 +177,14 @@ def run(argv: Sequence[str], out: Output) -> int:
             ands.append(constraint)
             bare_identifies_jobs, arbitrary = False, True
         elif is_dash_arg_prefix(arg, "owner", 1):
-            owner = cursor.take(accept=_not_dashed)
+            owner = cursor.take(accept=not_dashed)
             if owner is None:
                 out.err(f"{NAME}: {arg} requires a owner name argument\n")
                 return 1
             ands.append(f'Owner=="{owner}"')
             bare_identifies_jobs, only_my_jobs = False, False
         elif is_dash_arg_prefix(arg, "jobids", 1):
-            id_list = cursor.take(accept=_not_dashed)
+            id_list = cursor.take(accept=not_dashed)
             if id_list is None:
                 out.err(f"{NAME}: {arg} requires a list of job ids as an argument\n")
                 return 1

@@ -562,9 +562,6 @@ def _value(cursor: C.ArgCursor, what: str, needs: str = "another argument") -> s
     return value
 
 
-def _not_dashed(word: str) -> bool:
-    return not word.startswith("-")
-
 
 def _mode(o: Options, view: str) -> None:
     o.view = view
@@ -589,9 +586,7 @@ def parse_args(args: list[str]) -> Options:
             o.formats.append((cursor.take(), cursor.take()))
             o.output = "format"
         elif C.is_option(a, "autoformat", 5) or C.is_option(a, "af", 2):
-            af = C.AutoFormat.from_option(a)
-            while (attr := cursor.take(accept=_not_dashed)) is not None:
-                af.attrs.append(attr)
+            af = C.autoformat_from(cursor, a)
             if not af.attrs:
                 raise usage_error(f"Error: Argument {a} requires at least one attribute parameter\n")
             o.af, o.output = af, "af"

@@ -59,16 +59,13 @@ def _is_arg(word: str, name: str, least: int) -> bool:
     return len(word) >= max(least, 1) and name.startswith(word)
 
 
-def _not_dashed(word: str) -> bool:
-    return not word.startswith("-")
-
 
 def parse_args(args: list[str]) -> Options:
     o = Options()
     cursor = C.ArgCursor(args)
 
     def needs(message: str) -> str:
-        return cursor.take(message, _not_dashed)
+        return cursor.take(message, C.not_dashed)
 
     for a in cursor:
         if not a.startswith("-"):
@@ -101,9 +98,7 @@ def parse_args(args: list[str]) -> Options:
                 raise C.ToolError("Error: -format requires two other arguments\n")
             o.formats.append((cursor.take(), cursor.take()))
         elif _is_arg(w, "autoformat", 5) or _is_arg(w, "af", 2):
-            o.af = C.AutoFormat.from_option(a)
-            while (attr := cursor.take(accept=_not_dashed)) is not None:
-                o.af.attrs.append(attr)
+            o.af = C.autoformat_from(cursor, a)
             if not o.af.attrs:
                 raise C.ToolError(f"Error: Argument {a} requires at least one attribute "
                                   f"parameter\nUse \"condor_who -help\" for details\n")

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass, field
 
 from condor_sim.tools import _control_usage as U
-from condor_sim.tools.common import ArgCursor, ToolError, is_dash_arg_prefix, run_tool
+from condor_sim.tools.common import ArgCursor, ToolError, is_dash_arg_prefix, not_dashed, run_tool
 
 # ------------------------------------------------------------------------------ commands
 # condor_commands.h
@@ -99,9 +99,6 @@ class Options:
         return self.subsys_arg if self.dtype == "generic" else self.dtype
 
 
-def _not_dashed(word: str) -> bool:
-    return not word.startswith("-")
-
 
 def _usage_error(o: Options, message: str, usage: str) -> ToolError:
     return ToolError(message + usage)
@@ -163,13 +160,13 @@ def parse_args(tool: str, args: list[str]) -> Options:
         elif is_dash_arg_prefix(a, "graceful", 1):
             o.fast = o.peaceful = False
         elif is_dash_arg_prefix(a, "addr", 2):
-            o.targets.append(value("-addr", _not_dashed))
+            o.targets.append(value("-addr", not_dashed))
         elif is_dash_arg_prefix(a, "all", 2):
             o.all = True
         elif is_dash_arg_prefix(a, "a", -1):
             raise bad('ERROR: ambiguous parameter: "-a"\nPlease specify "-addr" or "-all"\n')
         elif is_dash_arg_prefix(a, "name", 2):
-            o.targets.append(value("-name", _not_dashed))
+            o.targets.append(value("-name", not_dashed))
         elif is_dash_arg_prefix(a, "negotiator", 2):
             daemon_flag("negotiator")
         elif is_dash_arg_prefix(a, "n", -1):

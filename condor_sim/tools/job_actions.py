@@ -18,7 +18,7 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from .common import (ArgCursor, Exit, Output, ToolError, is_dash_arg_colon_prefix,
+from .common import (ArgCursor, Exit, Output, ToolError, not_dashed, is_dash_arg_colon_prefix,
                      is_dash_arg_prefix, is_queue_super_user, main_exit, schedd_location,
                      schedd_short_name, user_name)
 
@@ -198,9 +198,6 @@ def proc_arg(req: Request, arg: str, out: Output) -> None:
     req.add_usercluster(f'Owner == "{arg}"', CT_USER)
 
 
-def _not_dashed(word: str) -> bool:
-    return not word.startswith("-")
-
 
 def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
     tool = TOOL[mode]
@@ -215,7 +212,7 @@ def parse_args(mode: str, argv: Sequence[str], out: Output) -> Request:
         fail_usage()
     cursor = ArgCursor(argv)
 
-    def value(error: str, accept=_not_dashed) -> str:
+    def value(error: str, accept=not_dashed) -> str:
         return cursor.take(f"{tool}: {error}", accept)
 
     for arg in cursor:
