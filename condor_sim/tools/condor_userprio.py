@@ -500,22 +500,6 @@ class Usage(Exception):
     """A command line the tool refuses: what it says first (if anything), then the usage."""
 
 
-class RealsAutoFormat(C.AutoFormat):
-    """``-af`` columns with reals as the ClassAd library writes them (``%.15G``: 525.802)."""
-
-    def cell(self, ad, attr: str) -> str:
-        v = C.evaluate(ad, attr) if not self.raw or attr not in ad else ad.lookup(attr)
-        if isinstance(v, classad2.ExprTree):
-            try:
-                literal = v.eval()
-            except Exception:
-                literal = None
-            v = literal if isinstance(literal, float) and str(v)[:1] in "-0123456789" else v
-        if isinstance(v, float):
-            return C.format_real(v)
-        return super().cell(ad, attr)
-
-
 def is_af(arg: str) -> bool:
     """``-af[:opts]`` (two letters at least) or ``-autoformat[:opts]`` (five)."""
     return C.is_dash_arg_colon_prefix(arg, "af", 2)[0] or \
@@ -570,7 +554,7 @@ def parse_args(args: list[str], now: int) -> Options:
                 raise Usage(f"Error: Argument {a} requires at least one attribute parameter\n"
                             f"\t\te.g. condor_prio {a} Name\n")
             af, j = C.autoformat_args(args, i)
-            o.af = RealsAutoFormat(**{**vars(af), "streaming": True})   # headings, then each record
+            o.af = C.AutoFormat(**{**vars(af), "streaming": True})   # headings, then each record
             i = j
             continue
         elif arg(a, "inputfile", 2):
