@@ -713,6 +713,37 @@ def collector_unreachable(pool: str | None) -> C.ToolError:
 
 
 # ------------------------------------------------------------------------------ main
+# What the slot views print and total (and the times they measure against)
+SLOT_VIEW_ATTRIBUTES = ("Name", "Machine", "OpSys", "Arch", "State", "Activity", "CondorLoadAvg",
+                        "Memory", "EnteredCurrentActivity", "MyCurrentTime", "LastHeardFrom",
+                        "RemoteUser", "ClientMachine", "Mips", "KFlops", "LoadAvg")
+
+
+def sort_specs(o: Options) -> list[str]:
+    """The expressions the ads are sorted by, as the real tool sorts them."""
+    specs = [] if o.nosort else (o.sort or ["Machine", "Name"])
+    return ["Machine", "SlotTypeId"] + specs if o.view == "compact" else specs
+
+
+def projection_of(o: Options) -> list[str]:
+    """The attributes to ask the collector for, as the real tool projects its query: what
+    -af/-format evaluate (every name their expressions mention) or the slot views' columns
+    and totals, with what the sort needs; -attributes for -long/-json/-xml; [] (all) for
+    the other views."""
+    from condor_sim.jobqueue.select import names_in
+    if o.output in ("long", "json", "xml"):
+        return list(o.attributes)
+    if o.output == "af":
+        exprs = list(o.af.attrs)
+    elif o.output == "format":
+        exprs = [a for _, a in o.formats]
+    elif o.view in ("slots", "claimed"):
+        exprs = list(SLOT_VIEW_ATTRIBUTES)
+    else:
+        return []
+    return sorted({n for e in exprs + sort_specs(o) for n in names_in(e)})
+
+
 def query(o: Options) -> list:
     import htcondor2
     ad_type = getattr(htcondor2.AdTypes, AD_TYPES["compact" if o.view == "compact" else o.view])
@@ -722,7 +753,7 @@ def query(o: Options) -> list:
     if o.direct is not None and "." not in o.direct and "@" not in o.direct:
         raise C.ToolError(f"Error: Failed to locate {AD_TYPES.get(o.view, 'daemon').lower()} "
                           f"{o.direct}\nunknown host {o.direct}\n")
-    projection = list(o.attributes) if o.output in ("long", "json", "xml") else []
+    projection = projection_of(o)
     try:
         coll = htcondor2.Collector(o.pool) if o.pool else htcondor2.Collector()
         ads = coll.query(ad_type, constraint or None, projection)
@@ -795,9 +826,7 @@ def _only(ad, attrs: list[str]):
 
 def output(o: Options, ads: list) -> str:
     """What the tool prints for the ads the collector returned (in the collector's order)."""
-    specs = [] if o.nosort else (o.sort or ["Machine", "Name"])
-    if o.view == "compact":
-        specs = ["Machine", "SlotTypeId"] + specs
+    specs = sort_specs(o)
     if o.limit > 0:                  # the collector's first ones, as the real query's limit
         ads = ads[:o.limit]
     ads = sort_ads(ads, specs)
