@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import struct
 
+import classad2
+
 from condor_sim.cedar.classad_wire import get_ad, put_ad
 from condor_sim.cedar.commands import Cmd
 from condor_sim.cedar.stream import MessageReader, MessageWriter
@@ -97,6 +99,37 @@ def test_a_schedd_without_a_process_holds_a_queue_and_answers_job_queries(tmp_pa
     assert dict(job) == {"ClusterId": 7, "ProcId": 0, "Owner": "alice"}
     assert summary["Owner"] == 0 and summary["Held"] == 1 and summary["AllusersJobs"] == 1
     assert s.queue.next_cluster == 8 and s.ad()["TotalHeldJobs"] == 1
+
+
+def test_a_query_for_analysis_gets_the_autocluster_records_in_its_summary(tmp_path):
+    """``ForAnalysis = true`` (what the real condor_q -better-analyze asks): the summary
+    carries ``Analyze`` with one record per autocluster of the jobs returned; the in-memory
+    AutoClusterId shows in the job ads and is what a constraint sees."""
+    log = tmp_path / "job_queue.log"
+    log.write_bytes(b"107 1 CreationTimestamp 5\n101 0.0 Job Machine\n"
+                    b"105 \n103 0.0 NextClusterNum 8\n101 07.-1 Job Machine\n"
+                    b'103 07.-1 ClusterId 7\n103 07.-1 Owner "alice"\n'
+                    b"101 7.0 Job Machine\n103 7.0 ProcId 0\n103 7.0 JobStatus 2\n"
+                    b"103 7.0 LastMatchTime 100\n"
+                    b"101 7.1 Job Machine\n103 7.1 ProcId 1\n103 7.1 JobStatus 5\n106 \n")
+
+    async def go():
+        s = build(Schedd, JOB_QUEUE_LOG=str(log), SPOOL=str(tmp_path))
+        s.open_queue()
+        for jp in ((7, 0), (7, 1)):
+            s.assign_autocluster(jp, s.queue.job(*jp))
+        query = raw(Cmd.QUERY_JOB_ADS, {"Requirements": classad2.ExprTree("ProcId == 1 && AutoClusterId == 1"),
+                                        "Projection": "ClusterId ProcId AutoClusterId",
+                                        "ForAnalysis": True, "SendServerTime": False})
+        out = replies(await converse(s.core, messages(query)))
+        s.store.close()
+        return out
+
+    job, summary = (get_ad(MessageReader(m)) for m in asyncio.run(go()))
+    assert dict(job) == {"ClusterId": 7, "ProcId": 1, "AutoClusterId": 1}
+    record = summary["Analyze"]["ac1"]
+    assert dict(record) == {"AutoClusterId": 1, "LastMatchTime": 100, "NumRunning": 1,
+                            "NumIdle": 0, "NumJobs": 2}
 
 
 # ---------------------------------------------------------------------------- the tables

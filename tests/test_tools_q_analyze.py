@@ -7,12 +7,14 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import classad2
 import pytest
 
 from support import clock
 from support.captures import CLI, capture
+from condor_sim.jobqueue import analysis
 from condor_sim.tools import _analyze as A
 from condor_sim.tools import condor_q as Q
 
@@ -21,12 +23,12 @@ QUEUE = list(classad2.parseAds(capture(CLI / "queue-state-at-condor_q.txt")["std
 # the pool's one partitionable slot, both of its cores given to the two running jobs 5.0-1
 SLOT = classad2.parseOne(capture(CLI / "condor_status" / "long-slot1.txt")["stdout"])
 ADDRESS = "<127.0.0.1:39467?addrs=127.0.0.1-39467&alias=vm>"
-# what the schedd reported for autocluster 1 (jobs 3.x and 5.x) with the job query of 3.0:
-# the negotiator's last cycle that found no slot for it, the match of 5.0-1, two running
-AUTOCLUSTER_1 = classad2.ClassAd({"AutoClusterId": 1, "LastRejMatchTime": 1795896114,
-                                  "LastRejMatchNegotiator": "vm",
-                                  "LastRejMatchReason": "no match found",
-                                  "LastMatchTime": 1795896114, "NumRunning": 2})
+# what the schedd reports for autocluster 1 (jobs 3.x and 5.x) with the job query of 3.0,
+# built as the schedd builds it from the captured queue: the newest failed match of its
+# jobs, the match of 5.0-1, two running
+AUTOCLUSTER_1 = classad2.ClassAd(analysis.autocluster_record(
+    1, next(a for a in QUEUE if (a["ClusterId"], a["ProcId"]) == (3, 0)),
+    [a for a in QUEUE if a.get("AutoClusterId") == 1]))
 # the negotiator rewrites LastRejMatchTime every cycle: the queue was listed 21 s after the
 # analyses, so that one time is compared masked
 LAST_FAILED = re.compile(r"^(Last failed match: ).*( from )", re.M)
@@ -34,6 +36,23 @@ LAST_FAILED = re.compile(r"^(Last failed match: ).*( from )", re.M)
 CASES = {"better-analyze-3.0-held": ((3, 0), True), "better-analyze-4.0": ((4, 0), True),
          "better-analyze-5.0-running": ((5, 0), True),
          "better-analyze-7.0-batch": ((7, 0), True), "analyze-4.0": ((4, 0), False)}
+
+
+def test_the_autocluster_record_is_built_from_its_jobs():
+    assert dict(AUTOCLUSTER_1) == {"AutoClusterId": 1, "LastRejMatchTime": 1795896114,
+                                   "LastRejMatchNegotiator": "vm",
+                                   "LastRejMatchReason": "no match found",
+                                   "LastMatchTime": 1795896114, "NumRunning": 2, "NumIdle": 0,
+                                   "NumJobs": 4}
+    # a job with a rejection of its own: the record is that rejection
+    four = next(a for a in QUEUE if (a["ClusterId"], a["ProcId"]) == (4, 0))
+    own = analysis.autocluster_record(2, four, [four])
+    assert own == {"AutoClusterId": 2, "LastRejMatchReason": "no match found",
+                   "LastRejMatchNegotiator": "vm", "LastRejMatchTime": four["LastRejMatchTime"]}
+    line = analysis.analyze_line([own])
+    parsed = classad2.parseOne(f"[{line}]")["Analyze"]
+    assert A.autoclusters_of(classad2.ClassAd({"Analyze": parsed}))[2]["LastRejMatchReason"] == \
+        "no match found"
 
 
 def job(cluster: int, proc: int):
@@ -162,3 +181,65 @@ def test_better_analyze_against_a_pool(pool):
         "      0 slots reject your job because of their own requirements",
         "      1 slots match and are willing to run your job"]
     assert "\n\n002.000:  Job is held.\n\nHold reason: submitted on hold at user's request\n" in r.stdout
+
+
+MORE = """
+import htcondor2
+s = htcondor2.Schedd()
+s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "60", "request_memory": "17"}), count=2)
+s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "60", "request_memory": "17",
+                           "hold": "true"}))
+return 0
+"""
+
+
+def job_ad(pool, job: str) -> dict:
+    from support.pools import client
+    return client(pool, f"""
+import htcondor2
+ads = htcondor2.Schedd().query("ClusterId == {job.split('.')[0]} && ProcId == {job.split('.')[1]}")
+return {{k: ads[0].eval(k) for k in ads[0].keys() if isinstance(ads[0].eval(k), (int, str))}} if ads else None
+""")
+
+
+def wait_for(predicate, what: str, timeout: float = 30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_match_history_lines_against_a_pool(pool):
+    """The schedd keeps a rejected job's LastRejMatch* and every job's AutoClusterId (in
+    memory, as the real one): the failed-match lines of a job the negotiator refused, and
+    the autocluster lines (its successful match, its running jobs) of a held job whose
+    look-alikes run."""
+    from support.pools import client
+    rejected = wait_for(lambda: (job_ad(pool, "1.0") or {}).get("LastRejMatchTime") and job_ad(pool, "1.0"),
+                        "the rejection of 1.0")
+    assert rejected["LastRejMatchReason"] == "no match found"
+    assert isinstance(rejected["AutoClusterId"], int) and "Requirements" in rejected["AutoClusterAttrs"]
+    r = tool(pool, "-better-analyze", "1.0")
+    when = time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(rejected["LastRejMatchTime"]))
+    assert r.stdout.endswith(f"No successful match recorded.\nLast failed match: {when} from "
+                             f"{rejected['LastRejMatchNegotiator']}\n"
+                             "Reason for last match failure: no match found\n"), r.stdout
+
+    first = client(pool, MORE.replace("return 0", "return s.query('true', ['ClusterId'])[-1]['ClusterId']"))
+    running = wait_for(lambda: all((job_ad(pool, f"{first - 1}.{p}") or {}).get("JobStatus") == 2
+                                   for p in (0, 1)), "two running jobs")
+    assert running
+    def held_in_autocluster():
+        client(pool, "import htcondor2\nhtcondor2.Schedd().reschedule()\nreturn 0")
+        return "AutoClusterId" in (job_ad(pool, f"{first}.0") or {})
+    wait_for(held_in_autocluster, "the held job's autocluster")
+    held = job_ad(pool, f"{first}.0")
+    ran = job_ad(pool, f"{first - 1}.0")
+    assert held["AutoClusterId"] == ran["AutoClusterId"]
+    r = tool(pool, "-better-analyze", f"{first}.0")
+    assert "Job is held." in r.stdout
+    assert "Last successful match for this autocluster: " in r.stdout
+    assert r.stdout.endswith("This autocluster currently has 2 running jobs.\n"), r.stdout

@@ -552,11 +552,31 @@ def analyze_body(o: Options) -> int:
     except Exception:
         raise C.ToolError("Error:  Could not fetch startd ads\n")
     jobs = sorted(jobs, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
+    autoclusters = _analyze.autoclusters_of(summary[0] if summary else None)
+    autoclusters.update(autocluster_records(schedd, jobs, autoclusters))
     sys.stdout.write(_analyze.analyze_jobs(
         jobs, list(slots), str(location.get("Name")), str(location.get("MyAddress", "")),
-        better=o.view == "better-analyze",
-        autoclusters=_analyze.autoclusters_of(summary[0] if summary else None)))
+        better=o.view == "better-analyze", autoclusters=autoclusters))
     return 0
+
+
+def autocluster_records(schedd, jobs: list, known: dict) -> dict:
+    """The autocluster records the real condor_q gets in the summary of a query that asks
+    ``ForAnalysis``, which the bindings cannot ask: built the schedd's way (from the first
+    job of each autocluster, and a query of all its jobs)."""
+    import classad2
+    from condor_sim.jobqueue import analysis
+    records: dict = {}
+    for job in jobs:
+        acid = job.get("AutoClusterId")
+        if not isinstance(acid, int) or acid in known or acid in records:
+            continue
+        try:
+            members = schedd.query(f"AutoClusterId == {acid}", list(analysis.RECORD_ATTRIBUTES))
+        except Exception:
+            continue
+        records[acid] = classad2.ClassAd(analysis.autocluster_record(acid, job, members))
+    return records
 
 
 def body(args: list[str]) -> int:

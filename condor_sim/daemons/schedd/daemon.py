@@ -16,6 +16,7 @@ from ...cedar.commands import Cmd
 from ...command_table import command
 from ...connection import ConnectionClosed
 from ...jobqueue import actions as A
+from ...jobqueue import analysis as AN
 from ...jobqueue import classad_log as L
 from ...jobqueue import history as H
 from ...jobqueue import select as S
@@ -169,6 +170,7 @@ class Schedd(JobRunner, Daemon):
             job = self.queue.job(c, p)
             if job is None:
                 continue
+            self.in_memory.pop((c, p), None)
             key = L.job_key(c, p)
             marks = self.queue.begin()
             if write_events and job.get("JobAbortEventLogged") is None:
@@ -365,6 +367,9 @@ class Schedd(JobRunner, Daemon):
                 cl = clusters.get(c, {})
                 if my_name and cl.get(mine_attr) != mine_value:
                     continue
+                extra = self.in_memory.get((c, p))
+                if extra:
+                    own = {**own, **extra}
                 if not m.matches(c, cl, own):
                     continue
                 matched.append((c, p))
@@ -381,7 +386,26 @@ class Schedd(JobRunner, Daemon):
             mine = S.tally(self.queue, [jp for jp in self.queue.jobs
                                         if clusters.get(jp[0], {}).get(mine_attr) == mine_value])
             lines += mine.lines("My") + [f"MyName = {quote(my_name)}"]
+        if request.get("ForAnalysis") is True:
+            analyze = AN.analyze_line(self.autocluster_records(matched))
+            if analyze:
+                lines.append(analyze)
         await req.send(put_lines(req.message(), lines))
+
+    def autocluster_records(self, jobs: list[tuple[int, int]]) -> list[dict]:
+        """``ForAnalysis``: a record per autocluster of these jobs, from all its jobs."""
+        members: dict[str, list] = {}
+        for jp, extra in self.in_memory.items():
+            acid = extra.get("AutoClusterId")
+            if acid is not None and self.queue.job(*jp) is not None:
+                members.setdefault(acid, []).append(self.queue.job(*jp))
+        records: dict[str, dict] = {}
+        for jp in jobs:
+            acid = self.in_memory.get(jp, {}).get("AutoClusterId")
+            if acid is None or acid in records:
+                continue
+            records[acid] = AN.autocluster_record(int(acid), self.queue.job(*jp), members[acid])
+        return list(records.values())
 
     def my_jobs_owner(self, request, req) -> str | None:
         """Whose jobs an "only my jobs" query (``MyJobs``) shows, as command_query_job_ads

@@ -27,12 +27,13 @@ from ...cedar.classad_wire import get_ad, put_lines
 from ...cedar.commands import Cmd
 from ...command_table import command
 from ...connection import ConnectionClosed
+from ...jobqueue import analysis as A
 from ...jobqueue import classad_log as L
 from ...jobqueue import lifecycle as LC
 from ...jobqueue import policy as P
 from ...jobqueue import rules
 from ...jobqueue import userlog as U
-from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, int_value, unquote
+from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, int_value, quote, unquote
 from ...security import client as security_client
 from ...security.perms import Perm
 
@@ -298,6 +299,9 @@ class JobRunner:
         from ...dlog import DaemonLog
         self.shadows: dict[tuple[int, int], Shadow] = {}
         self.matched: set[tuple[int, int]] = set()
+        # attributes the real schedd keeps in its job ads without logging them
+        # (AutoClusterId, AutoClusterAttrs): shown by queries, never in the history
+        self.in_memory: dict[tuple[int, int], dict[str, str]] = {}
         self.shadow_log = DaemonLog(self.config, "SHADOW", "condor_shadow")
         self._reschedule_pending = False
 
@@ -329,8 +333,13 @@ class JobRunner:
     async def negotiate(self, req) -> None:
         ad = get_ad(await req.read(NEGOTIATE_TIMEOUT))
         submitter = str(ad.get("Owner") or "")
+        negotiator = str(ad.get("NegotiatorName") or "")
         owner = submitter.split("@")[0]
         self.log.log(T.SCHEDD_NEGOTIATING_FOR.format(submitter=submitter, name=self.fqdn, host="127.0.0.1"))
+        for jp in list(self.queue.jobs):            # every job of the submitter, as the
+            job = self.queue.job(*jp)                 # real schedd's autocluster pass
+            if job is not None and unquote(job.get("Owner")) == owner:
+                self.assign_autocluster(jp, job)
         rejected: set[str] = set()
         matched = refused = 0
         offered: set[tuple[int, int]] = set()
@@ -352,8 +361,9 @@ class JobRunner:
                 offered.add(jp)
                 job = self.queue.job(*jp)
                 w.put_int(Cmd.JOB_INFO)
+                acid = self.assign_autocluster(jp, job)
                 lines = [f"{k} = {v}" for k, v in job.items() if k != "AutoClusterId"]
-                lines.append(f"AutoClusterId = {self.autocluster_id(job)}")
+                lines.append(f"AutoClusterId = {acid}")
                 put_lines(w, lines)
                 await req.send(w)
                 answer = await req.read(NEGOTIATE_TIMEOUT)
@@ -366,14 +376,25 @@ class JobRunner:
                     self.core.spawn(self.claim(jp, claim_id, slot_ad))
                 else:
                     refused += 1
-                    rejected.add(_autocluster(job))
+                    rejected.add(A.autocluster_key(job))
+                    reason = answer.get_str() if verdict == Cmd.REJECTED_WITH_REASON else "no reason given"
+                    self.core.spawn(self.update_job(*jp, {
+                        A.REJ_REASON: quote(reason), A.REJ_NEGOTIATOR: quote(negotiator),
+                        A.REJ_TIME: str(int(time.time()))}))
         except (ConnectionClosed, asyncio.TimeoutError):
             pass
         self.log.log(T.SCHEDD_NEGOTIATION_ENDED.format(matched=matched))
         self.log.log(T.SCHEDD_FINISHED_NEGOTIATING.format(owner=owner, matched=matched, rejected=refused))
 
+    def assign_autocluster(self, jp: tuple[int, int], job) -> int:
+        """The job's autocluster id, kept in its ad as the real schedd keeps it (in memory)."""
+        acid = self.autocluster_id(job)
+        self.in_memory.setdefault(jp, {}).update(
+            {"AutoClusterId": str(acid), "AutoClusterAttrs": quote(A.AUTO_CLUSTER_ATTRS)})
+        return acid
+
     def autocluster_id(self, job) -> int:
-        key = _autocluster(job)
+        key = A.autocluster_key(job)
         ids = self.__dict__.setdefault("_autoclusters", {})
         return ids.setdefault(key, len(ids) + 1)
 
@@ -388,7 +409,7 @@ class JobRunner:
             if int_value(own.get("JobStatus") or cl.get("JobStatus")) != IDLE:
                 continue
             job = self.queue.job(c, p)
-            if _autocluster(job) in rejected:
+            if A.autocluster_key(job) in rejected:
                 continue
             key = (-(int_value(job.get("JobPrio"), 0) or 0), c, p)
             if best is None or key < best[0]:
@@ -434,7 +455,7 @@ class JobRunner:
     async def run_on_claim(self, jp: tuple[int, int], claim_id: str, slot_ad, startd: str) -> None:
         """Run the job on its claimed slot, then the owner's next look-alike idle job on the
         same claim (the real schedd's claim reuse), until none is left; then release it."""
-        shape = _autocluster(self.queue.job(*jp) or {})
+        shape = _claim_shape(self.queue.job(*jp) or {})
         while jp is not None:
             await self.run_shadow(jp, claim_id, slot_ad, startd)
             jp = self.next_on_claim(shape)
@@ -451,7 +472,7 @@ class JobRunner:
             if int_value(own.get("JobStatus") or cl.get("JobStatus")) != IDLE:
                 continue
             job = self.queue.job(c, p)
-            if job is not None and _autocluster(job) == shape:
+            if job is not None and _claim_shape(job) == shape:
                 return (c, p)
         return None
 
@@ -621,9 +642,10 @@ def _host_of(sinful: str) -> str:
     return m.group(1) if m else "127.0.0.1"
 
 
-def _autocluster(job) -> str:
-    return "\n".join(str(job.get(a)) for a in ("Requirements", "Rank", "RequestCpus", "RequestMemory",
-                                               "RequestDisk", "Owner"))
+def _claim_shape(job) -> str:
+    """What a job must share with the claim's last job to run on it: the owner and the
+    autocluster."""
+    return f"{job.get('Owner')}\n{A.autocluster_key(job)}"
 
 
 def _plain(ad) -> dict:
