@@ -501,13 +501,14 @@ def now_from(ads: Sequence, default: float | None = None) -> int:
     return int(default if default is not None else time.time())
 
 
-def ad_output_option(o, args: list[str], i: int, errors: dict) -> int | None:
+def ad_output_option(o, cursor: ArgCursor, option: str, errors: dict) -> bool:
     """The options condor_q and condor_history share for printing ads: ``-long``, ``-json``,
     ``-xml``, ``-attributes LIST``, ``-format FMT ATTR`` and ``-af[:opts] ATTR...``.  Sets
-    ``o.view`` (and ``o.attributes``, ``o.formats``, ``o.af``); returns the index of the next
-    argument, or None when ``args[i]`` is none of them.  ``errors`` holds each tool's own
-    texts for ``attributes``, ``format`` and ``autoformat`` (``{arg}`` is the option)."""
-    a = args[i]
+    ``o.view`` (and ``o.attributes``, ``o.formats``, ``o.af``), taking the option's values from
+    the cursor; returns False when ``option`` (the cursor's current word) is none of them.
+    ``errors`` holds each tool's own texts for ``attributes``, ``format`` and ``autoformat``
+    (``{arg}`` is the option)."""
+    a = option
     if is_option(a, "long", 1):
         o.view = "long"
     elif is_option(a, "json", 2):
@@ -515,24 +516,21 @@ def ad_output_option(o, args: list[str], i: int, errors: dict) -> int | None:
     elif is_option(a, "xml", 2):
         o.view = "xml"
     elif is_option(a, "attributes", 2):
-        names = needs_value(args, i, errors["attributes"])
+        names = cursor.take(errors["attributes"])
         o.attributes += [n for n in names.replace(",", " ").split() if n]
-        return i + 2
     elif is_option(a, "format", 2):
-        if i + 2 >= len(args):
+        if cursor.peek(2) is None:
             raise ToolError(errors["format"] + "\n")
-        o.formats.append((args[i + 1], args[i + 2]))
+        o.formats.append((cursor.take(), cursor.take()))
         o.view = "format"
-        return i + 3
     elif is_option(a, "autoformat", 5) or is_option(a, "af", 2):
-        af, j = autoformat_args(args, i)
+        af = autoformat_from(cursor, a)
         if not af.attrs:
             raise ToolError(errors["autoformat"].format(arg=a) + "\n")
         o.af, o.view = af, "af"
-        return j
     else:
-        return None
-    return i + 1
+        return False
+    return True
 
 def restriction(arg: str) -> str:
     """A cluster, cluster.proc or owner argument of condor_q or condor_history, as a
