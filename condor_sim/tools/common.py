@@ -121,13 +121,6 @@ def not_an_option(word: str) -> bool:
     return word == "-" or not word.startswith("-")
 
 
-def needs_value(args: list[str], i: int, message: str) -> str:
-    """The argument after ``args[i]``, or a :class:`ToolError` with ``message``."""
-    if i + 1 >= len(args):
-        raise ToolError(message + "\n")
-    return args[i + 1]
-
-
 def is_option(arg: str, name: str, least: int = 2) -> bool:
     """HTCondor's option match with an optional ``:tail`` (``-cons`` for ``-constraint``,
     ``-af:h`` for ``-af``): :func:`is_dash_arg_colon_prefix`."""
@@ -311,15 +304,6 @@ class AutoFormat:
         out = [self.sep.join(n.ljust(w) for n, w in zip(names, widths)).rstrip() + self.end]
         out += [self.sep.join(c.ljust(w) for c, w in zip(r, widths)) + self.end for r in rows]
         return "".join(out)
-
-
-def autoformat_args(args: list[str], i: int) -> tuple[AutoFormat, int]:
-    """Read ``-af[:opts]`` at ``args[i]`` and the attributes after it (up to the next
-    option); returns the format and the index of the next argument."""
-    cursor = ArgCursor(args)
-    cursor.index = i
-    af = autoformat_from(cursor, args[i])
-    return af, cursor.index + 1
 
 
 def autoformat_from(cursor: ArgCursor, option: str) -> AutoFormat:
