@@ -121,13 +121,6 @@ def not_an_option(word: str) -> bool:
     return word == "-" or not word.startswith("-")
 
 
-def needs_value(args: list[str], i: int, message: str) -> str:
-    """The argument after ``args[i]``, or a :class:`ToolError` with ``message``."""
-    if i + 1 >= len(args):
-        raise ToolError(message + "\n")
-    return args[i + 1]
-
-
 def is_option(arg: str, name: str, least: int = 2) -> bool:
     """HTCondor's option match with an optional ``:tail`` (``-cons`` for ``-constraint``,
     ``-af:h`` for ``-af``): :func:`is_dash_arg_colon_prefix`."""
@@ -313,15 +306,6 @@ class AutoFormat:
         return "".join(out)
 
 
-def autoformat_args(args: list[str], i: int) -> tuple[AutoFormat, int]:
-    """Read ``-af[:opts]`` at ``args[i]`` and the attributes after it (up to the next
-    option); returns the format and the index of the next argument."""
-    cursor = ArgCursor(args)
-    cursor.index = i
-    af = autoformat_from(cursor, args[i])
-    return af, cursor.index + 1
-
-
 def autoformat_from(cursor: ArgCursor, option: str) -> AutoFormat:
     """``-af[:opts]`` (the cursor's current word, ``option``) and the attributes after it,
     taken up to the next option."""
@@ -501,13 +485,14 @@ def now_from(ads: Sequence, default: float | None = None) -> int:
     return int(default if default is not None else time.time())
 
 
-def ad_output_option(o, args: list[str], i: int, errors: dict) -> int | None:
+def ad_output_option(o, cursor: ArgCursor, option: str, errors: dict) -> bool:
     """The options condor_q and condor_history share for printing ads: ``-long``, ``-json``,
     ``-xml``, ``-attributes LIST``, ``-format FMT ATTR`` and ``-af[:opts] ATTR...``.  Sets
-    ``o.view`` (and ``o.attributes``, ``o.formats``, ``o.af``); returns the index of the next
-    argument, or None when ``args[i]`` is none of them.  ``errors`` holds each tool's own
-    texts for ``attributes``, ``format`` and ``autoformat`` (``{arg}`` is the option)."""
-    a = args[i]
+    ``o.view`` (and ``o.attributes``, ``o.formats``, ``o.af``), taking the option's values from
+    the cursor; returns False when ``option`` (the cursor's current word) is none of them.
+    ``errors`` holds each tool's own texts for ``attributes``, ``format`` and ``autoformat``
+    (``{arg}`` is the option)."""
+    a = option
     if is_option(a, "long", 1):
         o.view = "long"
     elif is_option(a, "json", 2):
@@ -515,24 +500,21 @@ def ad_output_option(o, args: list[str], i: int, errors: dict) -> int | None:
     elif is_option(a, "xml", 2):
         o.view = "xml"
     elif is_option(a, "attributes", 2):
-        names = needs_value(args, i, errors["attributes"])
+        names = cursor.take(errors["attributes"])
         o.attributes += [n for n in names.replace(",", " ").split() if n]
-        return i + 2
     elif is_option(a, "format", 2):
-        if i + 2 >= len(args):
+        if cursor.peek(2) is None:
             raise ToolError(errors["format"] + "\n")
-        o.formats.append((args[i + 1], args[i + 2]))
+        o.formats.append((cursor.take(), cursor.take()))
         o.view = "format"
-        return i + 3
     elif is_option(a, "autoformat", 5) or is_option(a, "af", 2):
-        af, j = autoformat_args(args, i)
+        af = autoformat_from(cursor, a)
         if not af.attrs:
             raise ToolError(errors["autoformat"].format(arg=a) + "\n")
         o.af, o.view = af, "af"
-        return j
     else:
-        return None
-    return i + 1
+        return False
+    return True
 
 def restriction(arg: str) -> str:
     """A cluster, cluster.proc or owner argument of condor_q or condor_history, as a

@@ -47,53 +47,42 @@ OUTPUT_ERRORS = {"attributes": "Error: Argument -attributes must be followed by 
 
 def parse_args(args: list[str]) -> Options:
     o = Options()
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = C.ArgCursor(args)
+    for a in cursor:
         if not a.startswith("-"):
             o.restrictions.append(C.restriction(a))
         elif C.is_option(a, "constraint", 2):
-            o.constraints.append(C.needs_value(args, i, f"Error: Argument {a} requires another parameter"))
-            i += 1
+            o.constraints.append(cursor.take(f"Error: Argument {a} requires another parameter"))
         elif C.is_option(a, "limit", 3) or C.is_option(a, "match", 2):
-            text = C.needs_value(args, i, f"Error: Argument {a} requires a number value  as a parameter.")
+            text = cursor.take(f"Error: Argument {a} requires a number value  as a parameter.")
             try:
                 o.limit = int(text)
             except ValueError:
                 raise C.ToolError(f"Error: Argument {a} requires a number value  as a parameter.\n")
-            i += 1
         elif C.is_option(a, "completedsince", 3):
-            t = C.needs_value(args, i, "Error: Argument -completedsince requires another parameter.")
+            t = cursor.take("Error: Argument -completedsince requires another parameter.")
             if not C.constraint_ok(f"CompletionDate <= {t}"):
                 raise C.ToolError(f"Error: '{t}' not valid parameter for -completedsince ")
             o.since = f"CompletionDate <= {t}"
-            i += 1
         elif C.is_option(a, "file", 2):
-            o.file = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
-            i += 1
+            o.file = cursor.take(f"Error: Argument {a} requires another parameter")
         elif C.is_option(a, "userlog", 1):
-            o.userlog = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
-            i += 1
+            o.userlog = cursor.take(f"Error: Argument {a} requires another parameter")
         elif C.is_dash_arg_colon_prefix(a, "epochs", 2)[0]:
             o.epochs = True
         elif C.is_option(a, "name", 2):
-            o.name = C.needs_value(args, i, "Error: Argument -name requires name of a remote schedd")
-            i += 1
+            o.name = cursor.take("Error: Argument -name requires name of a remote schedd")
         elif C.is_option(a, "pool", 2):
-            o.pool = C.needs_value(args, i, f"Error: Argument {a} requires another parameter")
-            i += 1
+            o.pool = cursor.take(f"Error: Argument {a} requires another parameter")
         elif C.is_option(a, "forwards", 4):
             o.forwards = True
         elif C.is_option(a, "backwards", 4) or C.is_option(a, "wide", 2):
             pass
-        elif (j := C.ad_output_option(o, args, i, OUTPUT_ERRORS)) is not None:
+        elif C.ad_output_option(o, cursor, a, OUTPUT_ERRORS):
             if o.af is not None:
                 o.af.streaming = True       # condor_history's widths grow row by row
-            i = j
-            continue
         else:
             raise C.ToolError(f"Error: Unknown argument {a}\n", stdout=_usage.CONDOR_HISTORY)
-        i += 1
     return o
 
 

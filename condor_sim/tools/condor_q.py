@@ -55,20 +55,17 @@ OUTPUT_ERRORS = {"attributes": "Error: -attributes requires a list of attributes
 
 def parse_args(args: list[str]) -> Options:
     o = Options()
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = C.ArgCursor(args)
+    for a in cursor:
         if not a.startswith("-"):
             o.restrictions.append(C.restriction(a))
         elif C.is_option(a, "constraint", 2):
-            o.constraints.append(C.needs_value(args, i, "Error: -constraint requires another parameter"))
-            i += 1
+            o.constraints.append(cursor.take("Error: -constraint requires another parameter"))
         elif C.is_option(a, "help", 1):
-            topics, i = q_views.help_topics(args, i)
+            topics, _ = q_views.help_topics(args, cursor.index)
             raise C.ToolError("", rc=0, stdout=q_views.help_text(topics))
         elif C.is_option(a, "submitter", 2):
-            o.submitter = C.needs_value(args, i, "Error: -submitter requires the name of a user.")
-            i += 1
+            o.submitter = cursor.take("Error: -submitter requires the name of a user.")
         elif C.is_option(a, "unmatchable", 5):
             o.unmatchable = True
         elif C.is_option(a, "hold-codes", 6) or C.is_option(a, "holdcodes", 5):
@@ -86,27 +83,22 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "dag", 2):
             o.dag = True
         elif C.is_option(a, "jobads", 1):
-            o.jobads = C.needs_value(args, i, "Error: -jobads requires a filename")
+            o.jobads = cursor.take("Error: -jobads requires a filename")
             o.jobads_form = C.is_dash_arg_colon_prefix(a, "jobads", 1)[1] or "auto"
-            i += 1
         elif C.is_option(a, "userlog", 1):
-            o.userlog = C.needs_value(args, i, "Error: -userlog requires a filename")
-            i += 1
+            o.userlog = cursor.take("Error: -userlog requires a filename")
         elif C.is_option(a, "name", 2):
-            o.name = C.needs_value(args, i, "Error: -name requires the name of a schedd as an argument.")
-            i += 1
+            o.name = cursor.take("Error: -name requires the name of a schedd as an argument.")
         elif C.is_option(a, "pool", 2):
-            o.pool = C.needs_value(args, i, "Error: -pool requires a hostname as an argument.")
-            i += 1
+            o.pool = cursor.take("Error: -pool requires a hostname as an argument.")
         elif C.is_option(a, "limit", 3):
-            text = C.needs_value(args, i, "Error: -limit requires the max number of results as an argument.")
+            text = cursor.take("Error: -limit requires the max number of results as an argument.")
             try:
                 o.limit = int(text)
             except ValueError:
                 raise C.ToolError(f"Error: Unable to convert ({text}) to a number for -limit.\n")
             if o.limit <= 0:
                 raise C.ToolError(f"Error: {o.limit} is not a valid for -limit.\n")
-            i += 1
         elif C.is_option(a, "allusers", 2):
             o.allusers = True
         elif C.is_option(a, "global", 2):
@@ -130,12 +122,10 @@ def parse_args(args: list[str]) -> Options:
             o.view = "better-analyze" if "b" in a[1:3] else "analyze"
         elif C.is_option(a, "wide", 2):
             pass
-        elif (j := C.ad_output_option(o, args, i, OUTPUT_ERRORS)) is not None:
-            i = j
-            continue
+        elif C.ad_output_option(o, cursor, a, OUTPUT_ERRORS):
+            pass
         else:
             raise C.ToolError(f"Error: unrecognized argument {a}\n", stdout=_usage.CONDOR_Q)
-        i += 1
     return settled(o)
 
 

@@ -26,8 +26,8 @@ import htcondor2
 
 from .submit_dryrun import (DRY_RUN_OWNER, dry_run_output, header, record_submit, render_stream,
                             verbose_output)
-from .common import (Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
-                        schedd_location, main_exit, old_ad_lines)
+from .common import (ArgCursor, Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
+                     not_an_option, not_dashed, schedd_location, main_exit, old_ad_lines)
 
 NAME = "condor_submit"
 SUBMIT_METHOD_CONDOR_SUBMIT = 0
@@ -120,20 +120,19 @@ class ParseError(Exception):
         self.line, self.source, self.message = line, source, message
 
 
-def _needs(argv: list[str], i: int, opt: str, out: Output, cond=lambda v: True) -> str:
-    if i + 1 >= len(argv) or not argv[i + 1] or not cond(argv[i + 1]):
+def _needs(cursor: ArgCursor, opt: str, out: Output, cond=lambda v: True) -> str:
+    value = cursor.take(accept=lambda v: bool(v) and cond(v))
+    if value is None:
         out.err(f"{NAME}: -{opt} requires another argument\n")
         raise Exit(1)
-    return argv[i + 1]
+    return value
 
 
 def parse_args(argv: Sequence[str], out: Output) -> Options:
     """condor_submit's options, in the real tool's order of matching."""
     o = Options()
-    args = list(argv)
-    i = 0
-    while i < len(args):
-        a = args[i]
+    cursor = ArgCursor(argv)
+    for a in cursor:
         if a.startswith("-") and a != "-":
             if is_dash_arg_prefix(a, "verbose", 1):
                 o.verbose, o.terse = True, False
@@ -149,35 +148,30 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                 if o.dump is not None:
                     out.err(f"{NAME}: -dry-run <file> and -dump <file> cannot be used together\n")
                     raise Exit(1)
-                o.dry_run = _needs(args, i, "dry-run", out, lambda v: not v.startswith("-") or v == "-")
-                i += 1
+                o.dry_run = _needs(cursor, "dry-run", out, not_an_option)
             elif is_dash_arg_prefix(a, "spool", 1):
                 o.unsupported = o.unsupported or UNSUPPORTED["spool"]
             elif is_dash_arg_prefix(a, "file", 2):
-                o.cmd_file = _needs(args, i, "file", out)
-                i += 1
+                o.cmd_file = _needs(cursor, "file", out)
             elif is_dash_arg_prefix(a, "digest", 6):
                 o.unsupported = o.unsupported or UNSUPPORTED["digest"]
-                i += 1
+                cursor.take()
             elif is_dash_arg_prefix(a, "factory", 2) or is_dash_arg_prefix(a, "generator", 1):
                 o.unsupported = o.unsupported or UNSUPPORTED["factory"]
             elif is_dash_arg_prefix(a, "address", 2):
-                v = _needs(args, i, "address", out)
+                v = _needs(cursor, "address", out)
                 if not re.match(r"^<[^<>]+>$", v):
                     out.err(f'{NAME}: "{v}" is not a valid address\nShould be of the form '
                             "<ip:port>\nFor example: <123.456.789.123:6789>\n")
                     raise Exit(1)
                 o.addr = v
-                i += 1
             elif is_dash_arg_prefix(a, "remote", 1):
-                _needs(args, i, "remote", out)
+                _needs(cursor, "remote", out)
                 o.unsupported = o.unsupported or UNSUPPORTED["spool"]
-                i += 1
             elif is_dash_arg_prefix(a, "name", 1):
-                o.name = _needs(args, i, "name", out)
-                i += 1
+                o.name = _needs(cursor, "name", out)
             elif is_dash_arg_prefix(a, "append", 1):
-                line = _needs(args, i, "append", out)
+                line = _needs(cursor, "append", out)
                 if QUEUE_STATEMENT.match(line):
                     if o.queue_line:
                         out.err(f"{NAME}: only one -queue command allowed\n")
@@ -185,58 +179,49 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                     o.queue_line = line
                 else:
                     o.append.append(line)
-                i += 1
             elif is_dash_arg_prefix(a, "batch-name", 1):
-                v = _needs(args, i, "batch-name", out)
+                v = _needs(cursor, "batch-name", out)
                 o.batch_name = v if v.startswith('"') else f'"{v}"'
-                i += 1
             elif is_dash_arg_prefix(a, "batch-id", 1):
-                v = _needs(args, i, "batch-id", out)
+                v = _needs(cursor, "batch-id", out)
                 o.batch_id = v if v.startswith('"') else f'"{v}"'
-                i += 1
             elif is_dash_arg_prefix(a, "queue", 1) or is_dash_arg_prefix(a, "iterate", 2) \
                     or is_dash_arg_prefix(a, "table", 5):
-                if i + 1 >= len(args) or not args[i + 1] or args[i + 1].startswith("-"):
+                first = cursor.take(accept=lambda v: bool(v) and not_dashed(v))
+                if first is None:
                     out.err(f"{NAME}: {a} requires at least one argument\n")
                     raise Exit(1)
                 if o.queue_line:
                     out.err(f"{NAME}: only one {a} command allowed\n")
                     raise Exit(1)
                 kind = a.lstrip("-")[:1].upper()
-                i += 1
                 if kind == "T":
-                    o.queue_line = "iter from table " + args[i]
+                    o.queue_line = "iter from table " + first
                 else:
-                    words = [args[i]]
-                    while i + 1 < len(args):
-                        nxt = args[i + 1]
-                        if nxt == "-" or not nxt.startswith("-"):
-                            words.append(nxt)
-                            i += 1
-                            if nxt != "-":
-                                continue
-                        break
+                    words = [first]
+                    while (word := cursor.take(accept=not_an_option)) is not None:
+                        words.append(word)
+                        if word == "-":
+                            break
                     o.queue_line = ("queue " if kind == "Q" else "iterate ") + " ".join(words)
             elif is_dash_arg_prefix(a, "maxjobs", 3):
-                _needs(args, i, "maxjobs", out)
+                _needs(cursor, "maxjobs", out)
                 o.unsupported = o.unsupported or UNSUPPORTED["maxjobs"]
-                i += 1
             elif is_dash_arg_prefix(a, "single-cluster", 3):
                 pass                                  # a submit here is always one cluster
             elif is_dash_arg_prefix(a, "pool", 2):
-                o.pool = _needs(args, i, "pool", out)
-                i += 1
+                o.pool = _needs(cursor, "pool", out)
             elif is_dash_arg_prefix(a, "unused", 1):
                 pass
             elif is_dash_arg_prefix(a, "dump", 2):
                 if o.dry_run is not None:
                     out.err(f"{NAME}: -dump <file> and -dry-run <file> cannot be used together\n")
                     raise Exit(1)
-                if i + 1 >= len(args) or not args[i + 1]:
+                dump = cursor.take(accept=bool)
+                if dump is None:
                     out.err(f"{NAME}: -dump requires another argument\n")
                     raise Exit(1)
-                o.dump = args[i + 1]
-                i += 1
+                o.dump = dump
             elif is_dash_arg_prefix(a, "force-mpi-universe", 7) or \
                     is_dash_arg_prefix(a, "allow-crlf-script", 8):
                 pass
@@ -263,7 +248,6 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
             o.cmdline_vars.append((key, value))
         else:
             o.cmd_file = a
-        i += 1
     if o.batch_name:
         o.append.append(f"MY.JobBatchName = {o.batch_name}")
     if o.batch_id:

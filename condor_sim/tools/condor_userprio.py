@@ -509,16 +509,14 @@ def is_af(arg: str) -> bool:
 def parse_args(args: list[str], now: int) -> Options:
     o = Options(min_last=now - ONE_DAY)
     arg = C.is_dash_arg_prefix
-    i = 0
-    n = len(args)
+    cursor = C.ArgCursor(args)
 
     def take(count: int) -> list[str]:
-        if i + count >= n:
+        if cursor.peek(count) is None:
             raise Usage()
-        return args[i + 1:i + 1 + count]
+        return [cursor.take() for _ in range(count)]
 
-    while i < n:
-        a = args[i]
+    for a in cursor:
         two = {"setprio": "prio", "setfactor": "factor", "setfloor": "floor",
                "setceiling": "ceiling", "setbegin": "begin", "setaccum": "accum",
                "setlast": "last"}
@@ -526,40 +524,34 @@ def parse_args(args: list[str], now: int) -> Options:
         if hit:
             user, value = take(2)
             o.edit = (two[hit], user, value)
-            i += 3
             continue
         if arg(a, "resetusage"):
             o.edit = ("reset", take(1)[0], None)
-            i += 2
             continue
         if arg(a, "delete", 3):
             o.edit = ("delete", take(1)[0], None)
-            i += 2
             continue
         if arg(a, "resetall"):
             o.edit = ("resetall", None, None)
         elif arg(a, "long", 1):
             o.long = True
         elif arg(a, "constraint", 1):
-            if i + 1 >= n:
+            constraint = cursor.take()
+            if constraint is None:
                 raise Usage(f"Error: Argument {a} requires another parameter\n")
-            o.constraints.append(args[i + 1])
-            i += 1
+            o.constraints.append(constraint)
         elif arg(a, "legacy", 3):
             o.modular = False
         elif arg(a, "modular", 3):
             o.modular = True
         elif is_af(a):
-            if i + 1 >= n or args[i + 1].startswith("-"):
+            if (attr := cursor.peek()) is None or attr.startswith("-"):
                 raise Usage(f"Error: Argument {a} requires at least one attribute parameter\n"
                             f"\t\te.g. condor_prio {a} Name\n")
-            af, j = C.autoformat_args(args, i)
+            af = C.autoformat_from(cursor, a)
             o.af = C.AutoFormat(**{**vars(af), "streaming": True})   # headings, then each record
-            i = j
-            continue
         elif arg(a, "inputfile", 2):
             o.inputfile = take(1)[0]
-            i += 1
         elif arg(a, "all"):
             o.detail |= ALL
         elif arg(a, "most", 2):
@@ -577,13 +569,10 @@ def parse_args(args: list[str], now: int) -> Options:
         elif arg(a, "getreslist", 6):
             o.reslist = take(1)[0]
             o.from_negotiator = True
-            i += 1
         elif arg(a, "pool", 1):
             o.pool = take(1)[0]
-            i += 1
         elif arg(a, "name"):
             o.name = take(1)[0]
-            i += 1
         elif arg(a, "collector", 3):
             o.from_negotiator = False
         elif arg(a, "negotiator", 3):
@@ -595,7 +584,6 @@ def parse_args(args: list[str], now: int) -> Options:
             (o.full_names if "@" in a or a == "<none>" else o.short_names).append(a)
         else:
             raise Usage()
-        i += 1
     if o.full_names or o.short_names:
         o.min_last = -1
     return o
