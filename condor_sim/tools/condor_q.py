@@ -62,7 +62,7 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "constraint", 2):
             o.constraints.append(cursor.take("Error: -constraint requires another parameter"))
         elif C.is_option(a, "help", 1):
-            topics, _ = q_views.help_topics(args, cursor.index)
+            topics = q_views.help_topics(cursor)
             raise C.ToolError("", rc=0, stdout=q_views.help_text(topics))
         elif C.is_option(a, "submitter", 2):
             o.submitter = cursor.take("Error: -submitter requires the name of a user.")

@@ -31,20 +31,18 @@ JOB_UNIVERSE_CODES = (
     "\t 9 Grid\n\t10 Java\n\t11 Parallel\n\t12 Local\n\t13 VM\n\n")
 
 
-def help_topics(args: list[str], i: int) -> tuple[list[str], int]:
-    """The topics named after ``-help`` at ``args[i]`` (every following word that is not an
-    option), as ``universe``/``state``/other names, and the index of the last one."""
+def help_topics(cursor: C.ArgCursor) -> list[str]:
+    """The topics named after ``-help`` (every following word that is not an option, all
+    taken), as ``universe``/``state``/other names."""
     topics = []
-    while i + 1 < len(args) and not args[i + 1].startswith("-"):
-        i += 1
-        word = args[i]
+    while (word := cursor.take(accept=C.not_dashed)) is not None:
         if C.is_arg_prefix(word, "universe", 3) or C.is_arg_prefix(word, "Universe", 3):
             topics.append("universe")
         elif any(C.is_arg_prefix(word, n, 2) for n in ("state", "State", "status")):
             topics.append("state")
         else:
             topics.append(word.lower())
-    return topics, i
+    return topics
 
 
 def help_text(topics: Sequence[str]) -> str:
