@@ -158,6 +158,14 @@ def summary_lines(text: str, job_id: str) -> list[str]:
     return lines[at:at + 4]
 
 
+def expected_summary(job_id: str, rejected: int, willing: int) -> list[str]:
+    """The real tool's summary lines for a pool of one slot."""
+    return [f"{job_id}:  Run analysis summary ignoring user priority.  Of 1 slots on 1 machines,",
+            f"      {rejected} slots are rejected by your job's requirements",
+            "      0 slots reject your job because of their own requirements",
+            f"      {willing} slots match and are willing to run your job"]
+
+
 def test_better_analyze_against_a_pool(pool):
     r = tool(pool, "-better-analyze", "1.0")
     assert (r.returncode, r.stderr) == (0, "")
@@ -165,21 +173,13 @@ def test_better_analyze_against_a_pool(pool):
                     r"The Requirements expression for job 1\.000 is\n\n    \(false\) && ", r.stdout)
     assert "    [0]    : false\n" in r.stdout
     assert "----- --------- ---------\n[0]" in r.stdout and "never  false\n" in r.stdout
-    assert summary_lines(r.stdout, "001.000") == [
-        "001.000:  Run analysis summary ignoring user priority.  Of 1 slots on 1 machines,",
-        "      1 slots are rejected by your job's requirements",
-        "      0 slots reject your job because of their own requirements",
-        "      0 slots match and are willing to run your job"]
+    assert summary_lines(r.stdout, "001.000") == expected_summary("001.000", rejected=1, willing=0)
     assert "\nWARNING:  Be advised:\n   No machines matched the job's constraints\n" in r.stdout
 
     r = tool(pool, "-analyze", "2.0")
     assert (r.returncode, r.stderr) == (0, "")
     assert "Requirements expression" not in r.stdout
-    assert summary_lines(r.stdout, "002.000") == [
-        "002.000:  Run analysis summary ignoring user priority.  Of 1 slots on 1 machines,",
-        "      0 slots are rejected by your job's requirements",
-        "      0 slots reject your job because of their own requirements",
-        "      1 slots match and are willing to run your job"]
+    assert summary_lines(r.stdout, "002.000") == expected_summary("002.000", rejected=0, willing=1)
     assert "\n\n002.000:  Job is held.\n\nHold reason: submitted on hold at user's request\n" in r.stdout
 
 

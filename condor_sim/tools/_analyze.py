@@ -20,6 +20,8 @@ from typing import Callable, Iterable
 
 import classad2
 
+from condor_sim.tools import common as C
+
 DISPLAY_WIDTH = 80
 COMPARISONS = ("==", "!=", "<=", ">=", "<", ">", "=?=", "=!=")
 
@@ -33,10 +35,9 @@ class Node:
     kids: list["Node"] = field(default_factory=list)
 
 
-def _top_level(text: str) -> list[tuple[int, str]]:
-    """The positions of the operators ``||``, ``&&``, ``?`` and comparisons that are outside
-    strings, quoted names and brackets."""
-    out: list[tuple[int, str]] = []
+def _scan(text: str):
+    """``(index, character, depth)`` for each character outside string literals and quoted
+    names; ``depth`` counts the brackets open before it (a closing one counts itself)."""
     depth = 0
     i, n = 0, len(text)
     while i < n:
@@ -49,26 +50,32 @@ def _top_level(text: str) -> list[tuple[int, str]]:
             continue
         if c in "([{":
             depth += 1
+            yield i, c, depth - 1
         elif c in ")]}":
             depth -= 1
-        elif depth == 0:
-            two = text[i:i + 2]
-            three = text[i:i + 3]
-            if two in ("||", "&&"):
-                out.append((i, two))
-                i += 2
-                continue
-            if three in ("=?=", "=!="):
-                out.append((i, three))
-                i += 3
-                continue
-            if two in ("==", "!=", "<=", ">="):
-                out.append((i, two))
-                i += 2
-                continue
-            if c in "<>?":
-                out.append((i, c))
+            yield i, c, depth
+        else:
+            yield i, c, depth
         i += 1
+
+
+def _top_level(text: str) -> list[tuple[int, str]]:
+    """The positions of the operators ``||``, ``&&``, ``?`` and comparisons that are outside
+    strings, quoted names and brackets."""
+    out: list[tuple[int, str]] = []
+    skip_to = 0
+    for i, c, depth in _scan(text):
+        if i < skip_to or depth != 0 or c in "()[]{}":
+            continue
+        two, three = text[i:i + 2], text[i:i + 3]
+        if three in ("=?=", "=!="):
+            out.append((i, three))
+            skip_to = i + 3
+        elif two in ("||", "&&", "==", "!=", "<=", ">="):
+            out.append((i, two))
+            skip_to = i + 2
+        elif c in "<>?":
+            out.append((i, c))
     return out
 
 
@@ -76,24 +83,8 @@ def _closes_at_end(text: str) -> bool:
     """Whether ``text`` is one parenthesised group."""
     if not (text.startswith("(") and text.endswith(")")):
         return False
-    depth = 0
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c in "\"'":
-            j = i + 1
-            while j < len(text) and text[j] != c:
-                j += 2 if text[j] == "\\" else 1
-            i = j + 1
-            continue
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0 and i != len(text) - 1:
-                return False
-        i += 1
-    return True
+    last = len(text) - 1
+    return all(not (c in ")]}" and depth == 0 and i != last) for i, c, depth in _scan(text))
 
 
 def split_expr(text: str) -> Node:
@@ -448,18 +439,10 @@ def unparse(expr) -> str:
 
 
 def unparse_value(v) -> str:
-    if isinstance(v, classad2.Value):
-        return "undefined" if v == classad2.Value.Undefined else "error"
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, str):
-        return classad2.quote(v)
-    if isinstance(v, float):
-        s = "%.15G" % v
-        return s + ".0" if s.lstrip("-").isdigit() else s
+    """A value as the analysis prints it: as the tools print values, expressions unparsed."""
     if isinstance(v, classad2.ExprTree):
         return unparse(v)
-    return str(v)
+    return C.unparse_value(v)
 
 
 def _nocase(names: Iterable[str]) -> list[str]:
