@@ -207,16 +207,30 @@ class Daemon(CoreHooks):
         async with self._client_lock:
             return await asyncio.to_thread(func, *args)
 
+    def update_lock(self) -> asyncio.Lock:
+        """Held while an update is built and sent: updates reach the collector in the order
+        of their sequence numbers (a quick one overtaking a slow one would count as lost)."""
+        lock = self.__dict__.get("_update_lock")
+        if lock is None:
+            lock = self.__dict__["_update_lock"] = asyncio.Lock()
+        return lock
+
     async def advertise(self) -> None:
         if not self.UPDATE_COMMAND:
             return
-        self._seq = getattr(self, "_seq", 0) + 1
-        try:
-            await self.to_collector(self.UPDATE_COMMAND, self.ad())
-            self._failed_updates = 0
-        except Exception as e:   # the collector may be down; a real daemon just tries again later
-            self.log.log(f"Failed to send {self.UPDATE_COMMAND} to collector: {e}", "D_FULLDEBUG")
-            self.retry_advertise_soon()
+        async with self.update_lock():
+            self._seq = getattr(self, "_seq", 0) + 1
+            try:
+                await self.to_collector(self.UPDATE_COMMAND, self.ad())
+                self._failed_updates = 0
+            except Exception as e:   # the collector may be down; a real daemon tries again later
+                self.log.log(f"Failed to send {self.UPDATE_COMMAND} to collector: {e}", "D_FULLDEBUG")
+                self.retry_advertise_soon()
+            await self.advertise_more()
+
+    async def advertise_more(self) -> None:
+        """The daemon's other ads (submitters, accounting), sent after its own in the same
+        turn of the update lock."""
 
     def retry_advertise_soon(self) -> None:
         """A failed update is tried again within seconds a few times (the collector of a

@@ -428,8 +428,7 @@ class Negotiator(NegotiatorCommands, Daemon):
             ad["RealUid"] = os.getuid()
         return ad
 
-    async def advertise(self) -> None:
-        await super().advertise()
+    async def advertise_more(self) -> None:
         extra = {"DaemonStartTime": self.core.start_time,
                  "DaemonLastReconfigTime": getattr(self, "last_reconfig", self.core.start_time)}
         ads = self.accountant.accounting_ads(self.name(), extra)

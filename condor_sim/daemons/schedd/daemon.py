@@ -222,6 +222,8 @@ class Schedd(JobRunner, Daemon):
     async def advertise(self) -> None:
         self._last_update = time.monotonic()
         await super().advertise()
+
+    async def advertise_more(self) -> None:
         owners = self.queue.owners()
         for owner, counts in owners.items():
             if owner:

@@ -78,7 +78,12 @@ class Startd(Daemon):
 
     async def advertise(self) -> None:
         """The StartD daemon ad, then one UPDATE_STARTD_AD per slot carrying its public
-        and private ads in one message, as the real startd sends them."""
+        and private ads in one message, as the real startd sends them; one update at a
+        time, so the slots' sequence numbers arrive in order."""
+        async with self.update_lock():
+            await self._advertise()
+
+    async def _advertise(self) -> None:
         m = self.build_machine()
         self._seq = getattr(self, "_seq", 0) + 1
         now = int(time.time())
