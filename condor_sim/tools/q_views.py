@@ -179,7 +179,12 @@ def dag_owner_cell(ad, depth: int) -> str:
 
 
 # ------------------------------------------------------------------------------ file sources
-FILE_SUMMARY_PAD = 51     # the all-users line has no values from a file: its blank cells
+# The all-users line of condor_q's totals print mask, after its first cell: read from a file
+# there are no counts for it, and each cell prints blank, as wide as its text without the
+# number (the first cell, which starts the new line, prints nothing).
+ALLUSERS_CELLS = ("%d completed,", "%d removed,", "%d idle,", "%d running,", "%d held,",
+                  "%d suspended")
+FILE_SUMMARY_PAD = sum(len(cell) - len("%d") for cell in ALLUSERS_CELLS)
 
 
 def file_summary_text(ads: Sequence) -> str:
