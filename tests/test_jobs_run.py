@@ -4,6 +4,9 @@ finished in the job queue, the history and the user event log as real HTCondor d
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -420,3 +423,53 @@ return [[dict(a) for a in c.query(htcondor2.AdTypes.Startd, "SlotType == \\"Part
     assert slot["TotalCpus"] == 4 and slot["TotalMemory"] == 4096      # NUM_CPUS, MEMORY
     # answers to the schedd's claims are no updates: the collector sees none lost
     assert slot["UpdatesTotal"] >= 2 and slot["UpdatesLost"] == 0, slot
+
+
+REAL_EPOCHS = Path(__file__).resolve().parent.parent / "fixtures" / "lifecycle" / "main25-epoch_history"
+
+
+def epoch_records(text: str) -> list[tuple[str, dict]]:
+    """(banner line, ad) for each record of an epoch history file, oldest first."""
+    import classad2
+    out, lines = [], []
+    for line in text.splitlines():
+        if line.startswith("*** "):
+            out.append((line, classad2.parseOne("\n".join(lines), classad2.ParserType.Old)))
+            lines = []
+        else:
+            lines.append(line)
+    return out
+
+
+def test_a_run_leaves_its_spawn_and_epoch_records_as_the_real_shadow(pool, tmp_path):
+    """JOB_EPOCH_HISTORY gets the real records of the same echo job: a SPAWN projection
+    when the shadow starts and the EPOCH job ad when the job has exited (before the schedd
+    marks it completed), each sorted by name (byte order), with the run number in its banner."""
+    real = epoch_records(REAL_EPOCHS.read_text())
+    r = run_to_end(pool, {"executable": "/bin/echo", "arguments": "hello from a capture job",
+                          "output": str(tmp_path / "o"), "error": str(tmp_path / "e"),
+                          "log": str(tmp_path / "l"), "should_transfer_files": "YES",
+                          "when_to_transfer_output": "ON_EXIT"})
+    [done] = r["history"]
+    ours = [(b, ad) for b, ad in epoch_records((pool.directory / "spool" / "epoch_history").read_text())
+            if f"ClusterId={done['ClusterId']} " in b]
+    assert [b.split()[1] for b, _ in ours] == ["SPAWN", "EPOCH"] == [b.split()[1] for b, _ in real]
+    for (banner, ad), (real_banner, real_ad) in zip(ours, real):
+        assert re.fullmatch(rf'\*\*\* {ad["EpochAdType"]} ClusterId={done["ClusterId"]} ProcId=0 '
+                            rf'RunInstanceId=0 Owner="{done["Owner"]}" CurrentTime=\d+', banner)
+        names, real_names = {k.lower() for k in ad.keys()}, {k.lower() for k in real_ad.keys()}
+        assert names == real_names, (names - real_names, real_names - names)
+    spawn, epoch = ours[0][1], ours[1][1]
+    assert spawn["NumShadowStarts"] == 1 and spawn["RunInstanceID"] == 0
+    assert epoch["JobStatus"] == 2 and epoch["ExitCode"] == 0 and "CompletionDate" not in epoch
+    text = (pool.directory / "spool" / "epoch_history").read_text()
+    body = text.split(ours[1][0])[0].rsplit("*** ", 1)[-1].split("\n", 1)[1]
+    names = [line.split(" = ")[0] for line in body.splitlines()]
+    assert names[:-1] == sorted(names[:-1]) and names[-1] == "EpochWriteDate"
+    # and condor_history -epochs reads it
+    env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file))
+    out = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_history", "-epochs", "-af",
+                          "ClusterId", "ProcId", "ExitCode"], env=env, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0 and f"{done['ClusterId']} 0 0\n" in out.stdout, out
+

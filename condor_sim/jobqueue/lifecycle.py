@@ -486,6 +486,13 @@ def _chain(job: Job, *steps) -> Updates:
     return out
 
 
+def shadow_exit_view(job: Job, now: int, result: Mapping[str, object]) -> Job:
+    """The job ad as the shadow holds it when the job has exited, before it tells the
+    schedd: what it writes to the epoch history."""
+    return _apply(job, _chain(job, lambda j: final_report(j, now, result, completed=True),
+                              lambda j: _output_report(j, now, result)))
+
+
 def on_exit(job: Job, now: int, result: Mapping[str, object]) -> Updates:
     """The job exited by itself and leaves the queue as Completed: the starter's final
     report (``result``: ``exit_code``, ``exit_by_signal``, ``exit_signal``, ``user_cpu``,

@@ -22,6 +22,7 @@ import os
 import re
 import time
 
+from ... import CONDOR_VERSION
 from ... import texts as T
 from ...cedar.classad_wire import get_ad, put_lines
 from ...cedar.commands import Cmd
@@ -29,6 +30,7 @@ from ...command_table import command
 from ...connection import ConnectionClosed
 from ...jobqueue import analysis as A
 from ...jobqueue import classad_log as L
+from ...jobqueue import epochs as E
 from ...jobqueue import lifecycle as LC
 from ...jobqueue import policy as P
 from ...jobqueue import rules
@@ -63,6 +65,12 @@ class Shadow:
     @property
     def jid(self) -> str:
         return f"{self.c}.{self.p}"
+
+    def shadow_copy(self, job) -> dict:
+        """The job ad as this shadow holds it (for its epoch record)."""
+        s = self.schedd
+        return E.shadow_copy(dict(job), shadow_sinful=s.core.sinful, uid_domain=s.policy.uid_domain,
+                             version=CONDOR_VERSION)
 
     def log(self, msg: str) -> None:
         self.schedd.shadow_log.log(f"({self.jid}) ({os.getpid()}): {msg}")
@@ -183,6 +191,7 @@ class Shadow:
         s = self.schedd
         now = int(time.time())
         r = self.usage(r)
+        s.write_epoch(self.shadow_copy(LC.shadow_exit_view(job, now, r)), E.EPOCH)
         updates = LC.on_exit(job, now, r)
         after = dict(job)
         after.update({k: v for k, v in updates.items() if v is not None})
@@ -223,6 +232,7 @@ class Shadow:
 
     async def hold_from_starter(self, job, r: dict) -> None:
         now = int(time.time())
+        self.schedd.write_epoch(self.shadow_copy(job), E.EPOCH)
         reason, code, subcode = str(r.get("reason") or ""), int(r.get("code") or 0), int(r.get("subcode") or 0)
         await self.schedd.update_job(self.c, self.p, LC.on_hold_running(job, now, self.usage(r), reason,
                                                                          code, subcode))
@@ -236,6 +246,7 @@ class Shadow:
         status = s.queue.status(self.c, self.p)
         usage = (int(r.get("user_cpu") or 0), int(r.get("sys_cpu") or 0))
         self.log(T.SHADOW_JOB_EVICTED.format(job=self.jid, slot=self.slot_name))
+        s.write_epoch(self.shadow_copy(job), E.EPOCH)
         if status == REMOVED:
             reason = unquote(job.get("RemoveReason")) or ""
             await s.update_job(self.c, self.p, LC.on_remove_running(job, now, r, reason))
@@ -495,6 +506,7 @@ class JobRunner:
                 public_claim_id=str(slot_ad.get("PublicClaimId") or claim_id.split("#")[0]),
                 slot_id=slot_id if isinstance(slot_id, int) else 1, machine=_plain(slot_ad),
                 startd_principal=f"execute-side@matchsession/{_host_of(startd)}"))
+            self.write_epoch(self.queue.job(c, p), E.SPAWN)
             self.log.log(T.SCHEDD_SHADOW_BIRTHDATE.format(job=f"{c}.{p}"))
             self.log.log(T.SCHEDD_STARTED_SHADOW.format(job=f"{c}.{p}", slot=shadow.slot_name, startd=startd,
                                                         owner=owner, pid=os.getpid()))
@@ -504,6 +516,28 @@ class JobRunner:
             self.shadows.pop(jp, None)
             self.log.log(T.SCHEDD_MATCH_DELETED.format(slot=shadow.slot_name, startd=startd,
                                                        owner=owner, job=f"{c}.{p}"))
+
+    def write_epoch(self, job, banner: str) -> None:
+        """Append the job's SPAWN or EPOCH record to JOB_EPOCH_HISTORY (the real shadow's
+        job run instance recording); a failure is logged and nothing else."""
+        path = self.config.get("JOB_EPOCH_HISTORY")
+        if not path or job is None:
+            return
+        jp = (int_value(job.get("ClusterId"), -1), int_value(job.get("ProcId"), -1))
+        job = {**job, **self.in_memory.get(jp, {})}       # the shadow's copy has them too
+        only = E.spawn_attributes(self.config.get("SPAWN_JOB_ATTRS")) if banner == E.SPAWN else None
+        text = E.epoch_record(job, banner, int(time.time()), only)
+        if text is None:
+            return
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            try:
+                os.write(fd, text.encode())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            self.shadow_log.log(f"ERROR ({e.errno}): Opening job run instance file "
+                                f"({os.path.basename(path)}): {e.strerror}")
 
     def need_reschedule_later(self) -> None:
         loop = asyncio.get_running_loop()
