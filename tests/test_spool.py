@@ -1,0 +1,275 @@
+"""Spooling: the FileTransfer protocol (unit tests of :mod:`condor_sim.spool.wire`), the
+spool directory and ad rewrite, and end to end through the real client: a job submitted
+with ``spool=True`` is held for its input, ``spool()`` sends the files and releases it,
+it runs on its spooled input, ``retrieve()`` brings its output back; ``condor_submit
+-spool`` does the same; a hostile peer is refused and the schedd lives."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from condor_sim.cedar.stream import MessageReader, MessageWriter
+from condor_sim.cedar.classad_wire import get_ad, put_lines
+from condor_sim.jobqueue.queue import quote
+from condor_sim.spool import layout, wire
+
+from support.pools import FIVE_DAEMONS, client, daemon_pids, log, running_pool, wait_log
+
+
+# ---------------------------------------------------------------------------- codec
+class MemSink:
+    def __init__(self):
+        self.files: dict[str, bytearray] = {}
+        self.modes: dict[str, int] = {}
+        self.dirs: list[str] = []
+        self.current = None
+
+    def mkdir(self, name, mode):
+        self.dirs.append(name)
+
+    def open(self, name, mode):
+        self.current = self.files.setdefault(name, bytearray())
+        self.modes[name] = mode
+
+    def write(self, data):
+        self.current += data
+
+    def close(self):
+        self.current = None
+
+
+class MemSource:
+    def __init__(self, files: dict[str, bytes]):
+        self.data = files
+
+    def chunks(self, name, size, chunk):
+        b = self.data[name]
+        for i in range(0, len(b), chunk):
+            yield b[i:i + chunk]
+
+
+def pair(sender, receiver, encrypted: bool):
+    """Run an uploader against a downloader in memory; both outcomes and the wire items."""
+    to_recv: list = []          # messages/raw bytes from the sender
+    to_send: list = []          # messages from the receiver
+    wire_log: list = []
+    out = {}
+    gens = {"s": sender, "r": receiver}
+    pending = {"s": None, "r": None}
+    values = {"s": None, "r": None}
+    inbox = {"s": to_send, "r": to_recv}
+    outbox = {"s": to_recv, "r": to_send}
+    for _ in range(100000):
+        progressed = False
+        for side in ("s", "r"):
+            if side in out:
+                continue
+            op = pending[side]
+            if op is None:
+                try:
+                    op = gens[side].send(values[side])
+                except StopIteration as stop:
+                    out[side] = stop.value
+                    progressed = True
+                    continue
+                values[side] = None
+            if isinstance(op, (wire.Send, wire.SendRaw)):
+                item = op.payload if isinstance(op, wire.Send) else ("raw", op.data)
+                wire_log.append((side, item))
+                outbox[side].append(item)
+                pending[side] = None
+                progressed = True
+            elif op is wire.RECV:
+                q = inbox[side]
+                if q and not isinstance(q[0], tuple):
+                    values[side] = MessageReader(q.pop(0), encrypted)
+                    pending[side] = None
+                    progressed = True
+                else:
+                    pending[side] = op
+            elif isinstance(op, wire.RecvRaw):
+                q = inbox[side]
+                if q and isinstance(q[0], tuple):
+                    data = q[0][1]
+                    take, rest = data[:op.n], data[op.n:]
+                    if rest:
+                        q[0] = ("raw", rest)
+                    else:
+                        q.pop(0)
+                    values[side] = take
+                    pending[side] = None
+                    progressed = True
+                else:
+                    pending[side] = op
+        if len(out) == 2:
+            return out["s"], out["r"], wire_log
+        assert progressed, f"deadlock: {pending}"
+    raise AssertionError("no end")
+
+
+@pytest.mark.parametrize("encrypted", [False, True])
+def test_codec_round_trip(encrypted):
+    files = {"in.txt": b"hello\n", "empty": b"", "big.bin": os.urandom(300_000)}
+    items = [wire.Item("sub", 0o755, is_dir=True)] + \
+        [wire.Item(n, 0o640, len(b)) for n, b in files.items()]
+    sink = MemSink()
+    up, down, log_ = pair(wire.upload(MemSource(files), items, encrypted=encrypted, final=False),
+                          wire.download(sink, encrypted=encrypted), encrypted)
+    assert up.ok and down.ok, (up, down)
+    assert {k: bytes(v) for k, v in sink.files.items()} == files
+    assert sink.dirs == ["sub"]
+    assert sink.modes["in.txt"] == 0o640
+    assert down.files == list(files) and down.bytes == sum(map(len, files.values()))
+    assert down.final is False
+    # the first message: not final, the sandbox size; the file bytes raw in clear, in
+    # messages of at most 256 KiB under AES-GCM
+    first = MessageReader(log_[0][1], encrypted)
+    assert first.get_int() == 0 and get_ad(first)["SandboxSize"] == sum(map(len, files.values()))
+    raw = [x for side, x in log_ if isinstance(x, tuple)]
+    if encrypted:
+        assert not raw
+    else:
+        assert sum(len(x[1]) for x in raw) == down.bytes
+
+
+def _upload_messages(name: str, size: int, encrypted: bool = False) -> list:
+    """What a peer would send, by hand: one file ``name`` announced as ``size`` bytes."""
+    def m():
+        return MessageWriter(encrypted)
+    return [put_lines(m().put_int(0), ["SandboxSize = 1"]).getvalue(),
+            m().put_int(wire.XFER_FILE).getvalue(), m().put_string(name).getvalue(),
+            m().put_int(300).getvalue(),
+            put_lines(m(), ["Result = 2"]).getvalue(),
+            m().put_int(0o644).getvalue(), m().put_int(size).getvalue()]
+
+
+def _feed(gen, messages: list, raw: bytes = b""):
+    value = None
+    sent = []
+    while True:
+        op = gen.send(value)
+        value = None
+        if op is wire.RECV:
+            value = MessageReader(messages.pop(0))
+        elif isinstance(op, wire.RecvRaw):
+            value, raw = raw[:op.n], raw[op.n:]
+        else:
+            sent.append(op)
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/../../b", "/etc/passwd", "", "..", "C:evil"])
+def test_codec_refuses_names(name):
+    assert wire.bad_name(name) is not None
+    sink = MemSink()
+    gen = wire.download(sink, encrypted=False)
+    msgs = _upload_messages(name, 3) + [MessageWriter().put_int(0).getvalue(),
+                                         put_lines(MessageWriter(), ["Result = 0"]).getvalue()]
+    with pytest.raises(StopIteration) as stop:
+        _feed(gen, msgs, b"abc")
+    out = stop.value.value
+    assert not out.ok and out.refused and "illegal sandbox path" in out.error
+    assert sink.files == {}
+
+
+def test_codec_accepts_plain_names():
+    for name in ("a", "dir/b", "./c", "name with spaces", "a..b"):
+        assert wire.bad_name(name) is None
+    assert wire.bad_name("x\0y") == "NUL in name"
+    assert wire.bad_name("a" * 300) == "path component too long"
+
+
+def test_codec_refuses_oversized_file():
+    gen = wire.download(MemSink(), encrypted=False, limits=wire.Limits(max_file_bytes=100))
+    with pytest.raises(wire.Refused):
+        _feed(gen, _upload_messages("f", 101))
+    gen = wire.download(MemSink(), encrypted=False)
+    with pytest.raises(wire.Refused):
+        _feed(gen, _upload_messages("f", -5))
+
+
+def test_layout_rewrite():
+    ad = {"Iwd": quote("/home/u/run"), "Cmd": quote("/home/u/run/job.sh"),
+          "TransferInput": quote("/data/in.txt,rel/x.txt"), "UserLog": quote("/home/u/run/j.log"),
+          "TransferOutputRemaps": quote("_condor_stdout=/home/u/run/out.txt"),
+          "JobStatus": "5", "HoldReasonCode": "16"}
+    d = layout.job_spool_dir("/sp", 12345, 3)
+    assert d == "/sp/2345/3/cluster12345.proc3.subproc0"
+    new = layout.rewrite(ad.get, d)
+    assert layout.spooling(ad.get)
+    assert new["SUBMIT_Iwd"] == quote("/home/u/run") and new["Iwd"] == quote(d)
+    assert new["Cmd"] == quote("job.sh") and new["SUBMIT_Cmd"] == ad["Cmd"]
+    assert new["TransferInput"] == quote("in.txt,x.txt")
+    assert new["UserLog"] == quote("j.log")
+    assert new["TransferOutputRemaps"] == "undefined"
+    assert new["SUBMIT_TransferOutputRemaps"] == quote("_condor_stdout=/home/u/run/out.txt")
+    assert layout.rewrite({**ad, "SUBMIT_Iwd": quote("/x")}.get, d) == {}
+
+
+# ---------------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory):
+    base = tmp_path_factory.mktemp("spool")
+    with running_pool(base / "pool", DAEMON_LIST=FIVE_DAEMONS, NUM_CPUS="2", MEMORY="2048") as p:
+        yield p
+
+
+SPOOL_RUN = """
+import htcondor2 as htcondor, time, os
+schedd = htcondor.Schedd()
+def main():
+    os.chdir({work!r})
+    sub = htcondor.Submit({desc!r})
+    r = schedd.submit(sub, spool=True)
+    c = r.cluster()
+    before = dict(schedd.query(f"ClusterId == {{c}}", ["JobStatus", "HoldReasonCode", "HoldReason",
+                                                      "Iwd", "SUBMIT_Iwd"])[0])
+    schedd.spool(r)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        ads = schedd.query(f"ClusterId == {{c}}", ["JobStatus"])
+        if ads and ads[0]["JobStatus"] == 4:
+            break
+        time.sleep(0.1)
+    after = dict(schedd.query(f"ClusterId == {{c}}")[0])
+    schedd.retrieve(f"{{c}}.0")
+    return {{"cluster": c, "before": before, "after": after}}
+"""
+
+
+def test_spool_run_retrieve(pool, tmp_path):
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "job.sh").write_text("#!/bin/sh\necho \"read: $(cat in.txt)\"\necho made > made.txt\n")
+    (work / "job.sh").chmod(0o755)
+    (work / "in.txt").write_text("spooled input 42")
+    desc = {"executable": "job.sh", "transfer_input_files": "in.txt", "output": "out.txt",
+            "error": "err.txt", "should_transfer_files": "YES", "when_to_transfer_output": "ON_EXIT"}
+    r = client(pool, SPOOL_RUN.format(work=str(work), desc=desc) + "\nreturn main()\n", timeout=120)
+    before, after = r["before"], r["after"]
+    assert before["JobStatus"] == 5 and before["HoldReasonCode"] == 16
+    assert before["HoldReason"] == "Spooling input data files"
+    assert before["SUBMIT_Iwd"] == str(work)
+    spool_dir = layout.job_spool_dir(str(pool.directory / "spool"), r["cluster"], 0)
+    assert before["Iwd"] == spool_dir
+    assert after["JobStatus"] == 4, after
+    assert after["StageInStart"] <= after["StageInFinish"] + 1
+    assert after["LastHoldReasonCode"] == 16
+    assert (work / "out.txt").read_text() == "read: spooled input 42\n"
+    assert (work / "made.txt").read_text() == "made\n"
+    assert os.path.exists(os.path.join(spool_dir, "in.txt"))
+
+
+# ---------------------------------------------------------------------------- hostile peer
+HOSTILE = """
+import htcondor2 as htcondor, os
+schedd = htcondor.Schedd()
+def main():
+    os.chdir({work!r})
+    r = schedd.submit(htcondor.Submit({desc!r}), spool=True)
+    return r.cluster()
+"""
