@@ -6,10 +6,7 @@ it runs on its spooled input, ``retrieve()`` brings its output back; ``condor_su
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
-import time
 
 import pytest
 
@@ -273,3 +270,67 @@ def main():
     r = schedd.submit(htcondor.Submit({desc!r}), spool=True)
     return r.cluster()
 """
+
+
+async def _hostile_spool(sinful: str, cluster: int, name: str, size: int, data: bytes):
+    """Start SPOOL_JOB_FILES_WITH_PERMS as the job's owner and send one file ``name``
+    announced as ``size`` bytes; what the schedd answered (None if it hung up)."""
+    from condor_sim.cedar.commands import Cmd
+    from condor_sim.security import client as sc
+    conn = await sc.open_command(sinful, Cmd.SPOOL_JOB_FILES_WITH_PERMS, subsystem="TOOL")
+    enc = conn.framer.encrypted
+    try:
+        await conn.send(conn.message().put_string("$CondorVersion: 25.14.1 $").put_int(1).getvalue())
+        await conn.send(conn.message().put_int(cluster).put_int(0).getvalue())
+        await conn.send(put_lines(conn.message().put_int(0), ["SandboxSize = 3"]).getvalue())
+        await conn.send(conn.message().put_int(wire.XFER_FILE).getvalue())
+        await conn.send(conn.message().put_string(name).getvalue())
+        await conn.send(conn.message().put_int(300).getvalue())
+        go = get_ad(await conn.read())
+        assert go["Result"] == wire.GO_AHEAD_ALWAYS
+        assert (await conn.read()).get_int() == 300
+        await conn.send(put_lines(conn.message(), ["Result = 2"]).getvalue())
+        await conn.send(conn.message().put_int(0o644).getvalue())
+        w = conn.message().put_int(size)
+        if enc:
+            w.put_int(wire.AES_FILE_BUF_SZ)
+        await conn.send(w.getvalue())
+        if enc:
+            await conn.send(data)
+        else:
+            conn.writer.write(data)
+        await conn.send(conn.message().put_int(0).getvalue())
+        await conn.send(put_lines(conn.message(), wire.ack_lines(True)).getvalue())
+        return dict(get_ad(await conn.read()))
+    except (sc.ClientRefused, ConnectionError):
+        return None
+    finally:
+        conn.close()
+
+
+def test_hostile_spool_peer(pool, tmp_path):
+    import asyncio
+    work = tmp_path / "hostile"
+    work.mkdir()
+    (work / "in.txt").write_text("x")
+    desc = {"executable": "/bin/true", "transfer_executable": "false",
+            "transfer_input_files": "in.txt", "should_transfer_files": "YES"}
+    cluster = client(pool, HOSTILE.format(work=str(work), desc=desc) + "\nreturn main()\n")
+    pid = daemon_pids(pool)["SCHEDD"]
+    sinful = (pool.directory / "spool" / ".schedd_address").read_text().splitlines()[0]
+    start = len(log(pool, "SchedLog"))
+    ack = asyncio.run(_hostile_spool(sinful, cluster, "../escape", 3, b"abc"))
+    assert ack is not None and ack["Result"] == -1 and "illegal sandbox path" in ack["HoldReason"]
+    wait_log(pool, r"DoDownload: attempt to write to illegal sandbox path by our peer .*'\.\./escape'",
+             "SchedLog", start=start)
+    spool_dir = layout.job_spool_dir(str(pool.directory / "spool"), cluster, 0)
+    assert not os.path.exists(os.path.join(os.path.dirname(spool_dir), "escape"))
+    ack = asyncio.run(_hostile_spool(sinful, cluster, "big", 1 << 40, b""))
+    assert ack is None
+    wait_log(pool, r"DoDownload: refusing the transfer of job .*file size 1099511627776 out of bounds",
+             "SchedLog", start=start)
+    # the job is still waiting for its files, and the schedd still serves
+    ads = client(pool, f"import htcondor2\nreturn [dict(a) for a in htcondor2.Schedd().query("
+                       f"'ClusterId == {cluster}', ['JobStatus', 'HoldReasonCode'])]\n")
+    assert [(a["JobStatus"], a["HoldReasonCode"]) for a in ads] == [(5, 16)]
+    assert daemon_pids(pool)["SCHEDD"] == pid
