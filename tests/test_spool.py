@@ -6,7 +6,10 @@ it runs on its spooled input, ``retrieve()`` brings its output back; ``condor_su
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -334,3 +337,45 @@ def test_hostile_spool_peer(pool, tmp_path):
                        f"'ClusterId == {cluster}', ['JobStatus', 'HoldReasonCode'])]\n")
     assert [(a["JobStatus"], a["HoldReasonCode"]) for a in ads] == [(5, 16)]
     assert daemon_pids(pool)["SCHEDD"] == pid
+
+
+# ---------------------------------------------------------------------------- condor_submit -spool
+WAIT_AND_RETRIEVE = """
+import htcondor2 as htcondor, time
+schedd = htcondor.Schedd()
+deadline = time.time() + 60
+while time.time() < deadline:
+    ads = schedd.query("ClusterId == {cluster}", ["JobStatus"])
+    if ads and all(a["JobStatus"] == 4 for a in ads):
+        break
+    time.sleep(0.1)
+schedd.retrieve("ClusterId == {cluster}")
+return [dict(a) for a in schedd.query("ClusterId == {cluster}", ["ProcId", "JobStatus", "SUBMIT_Iwd",
+                                                                  "StageOutStart", "StageOutFinish"])]
+"""
+
+
+def test_condor_submit_spool(pool, tmp_path):
+    work = tmp_path / "cli"
+    work.mkdir()
+    (work / "words.txt").write_text("alpha beta\n")
+    (work / "count.sh").write_text("#!/bin/sh\nwc -w < words.txt | tr -d ' ' > \"count.$1\"\n")
+    (work / "count.sh").chmod(0o755)
+    (work / "job.sub").write_text("executable = count.sh\narguments = $(Process)\n"
+                                  "transfer_input_files = words.txt\noutput = out.$(Process)\n"
+                                  "should_transfer_files = YES\nqueue 2\n")
+    env = dict(pool.env)
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parents[1]),
+                                         env.get("PYTHONPATH", "")])
+    p = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_submit", "-spool", "job.sub"],
+                       cwd=work, env=env, capture_output=True, text=True, timeout=60)
+    m = re.fullmatch(r"Submitting job\(s\)\.\.\n2 job\(s\) submitted to cluster (\d+)\.\n", p.stdout)
+    assert m and p.returncode == 0, (p.stdout, p.stderr)
+    cluster = int(m.group(1))
+    assert p.stderr == f"To monitor your job(s), run: condor_watch_q -clusters {cluster}\n"
+    ads = client(pool, WAIT_AND_RETRIEVE.format(cluster=cluster), timeout=120)
+    assert [(a["ProcId"], a["JobStatus"], a["SUBMIT_Iwd"]) for a in ads] == \
+        [(0, 4, str(work)), (1, 4, str(work))]
+    assert all(a["StageOutFinish"] >= a["StageOutStart"] for a in ads)
+    assert (work / "count.0").read_text() == "2\n" and (work / "count.1").read_text() == "2\n"
+    assert (work / "out.0").read_text() == "" and (work / "out.1").read_text() == ""
