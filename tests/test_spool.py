@@ -241,13 +241,71 @@ def main():
 """
 
 
+@pytest.fixture(scope="module")
+def plain_pool(tmp_path_factory):
+    """A pool with no encryption (its jobs stay idle: only its schedd is needed here)."""
+    base = tmp_path_factory.mktemp("spoolplain")
+    with running_pool(base / "pool", security="plaintext") as p:
+        yield p
+
+
 def test_spool_run_retrieve(pool, tmp_path):
+    """Under AES-GCM (the secure posture): each file buffer is a message."""
+    spool_run_retrieve(pool, tmp_path)
+
+
+SPOOL_ONLY = """
+import htcondor2 as htcondor, os
+schedd = htcondor.Schedd()
+def main():
+    os.chdir({work!r})
+    r = schedd.submit(htcondor.Submit({desc!r}), spool=True)
+    schedd.spool(r)
+    return r.cluster()
+"""
+
+RETRIEVE = """
+import htcondor2 as htcondor
+schedd = htcondor.Schedd()
+schedd.retrieve("{job}")
+return [dict(a) for a in schedd.query("ClusterId == {cluster}", ["JobStatus", "StageInFinish"])]
+"""
+
+
+def test_spool_and_retrieve_in_clear(plain_pool, tmp_path):
+    """With no encryption the file bytes go raw on the socket, outside the packets, both
+    ways: spool() puts the input in the spool directory and releases the job; a file that
+    appears there later comes back with retrieve()."""
+    work = tmp_path / "clear"
+    work.mkdir()
+    blob = os.urandom(300_000)
+    (work / "blob.bin").write_bytes(blob)
+    (work / "empty.txt").write_bytes(b"")
+    desc = {"executable": "/bin/cat", "transfer_executable": "false", "arguments": "blob.bin",
+            "transfer_input_files": "blob.bin,empty.txt", "output": "out.txt",
+            "should_transfer_files": "YES"}
+    cluster = client(plain_pool, SPOOL_ONLY.format(work=str(work), desc=desc) + "\nreturn main()\n")
+    spool_dir = Path(layout.job_spool_dir(str(plain_pool.directory / "spool"), cluster, 0))
+    assert (spool_dir / "blob.bin").read_bytes() == blob
+    assert (spool_dir / "empty.txt").read_bytes() == b""
+    (spool_dir / "out.txt").write_bytes(blob[:1000])       # as if the job had run
+    (spool_dir / "made.txt").write_text("new\n")
+    ads = client(plain_pool, RETRIEVE.format(job=f"{cluster}.0", cluster=cluster))
+    assert [a["JobStatus"] for a in ads] == [1]               # released from the spooling hold
+    assert (work / "out.txt").read_bytes() == blob[:1000]
+    assert (work / "made.txt").read_text() == "new\n"
+    assert (work / "blob.bin").read_bytes() == blob           # input not sent back
+
+
+def spool_run_retrieve(pool, tmp_path):
     work = tmp_path / "work"
     work.mkdir()
-    (work / "job.sh").write_text("#!/bin/sh\necho \"read: $(cat in.txt)\"\necho made > made.txt\n")
+    (work / "job.sh").write_text("#!/bin/sh\necho \"read: $(cat in.txt)\"\ncp blob.bin made.bin\n"
+                                 "echo made > made.txt\n")
     (work / "job.sh").chmod(0o755)
     (work / "in.txt").write_text("spooled input 42")
-    desc = {"executable": "job.sh", "transfer_input_files": "in.txt", "output": "out.txt",
+    (work / "blob.bin").write_bytes(os.urandom(700_000))     # several buffers
+    desc = {"executable": "job.sh", "transfer_input_files": "in.txt,blob.bin", "output": "out.txt",
             "error": "err.txt", "should_transfer_files": "YES", "when_to_transfer_output": "ON_EXIT"}
     r = client(pool, SPOOL_RUN.format(work=str(work), desc=desc) + "\nreturn main()\n", timeout=120)
     before, after = r["before"], r["after"]
@@ -261,7 +319,10 @@ def test_spool_run_retrieve(pool, tmp_path):
     assert after["LastHoldReasonCode"] == 16
     assert (work / "out.txt").read_text() == "read: spooled input 42\n"
     assert (work / "made.txt").read_text() == "made\n"
+    assert (work / "made.bin").read_bytes() == (work / "blob.bin").read_bytes()
     assert os.path.exists(os.path.join(spool_dir, "in.txt"))
+    with open(os.path.join(spool_dir, "blob.bin"), "rb") as f:
+        assert f.read() == (work / "blob.bin").read_bytes()
 
 
 # ---------------------------------------------------------------------------- hostile peer
