@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -295,6 +296,14 @@ def test_spool_and_retrieve_in_clear(plain_pool, tmp_path):
     assert (work / "out.txt").read_bytes() == blob[:1000]
     assert (work / "made.txt").read_text() == "new\n"
     assert (work / "blob.bin").read_bytes() == blob           # input not sent back
+    wait_log(plain_pool, rf"Job {cluster}\.0 released from hold: Data files spooled", "SchedLog")
+    # a job that leaves the queue takes its spool directory along
+    client(plain_pool, f"import htcondor2\nhtcondor2.Schedd().act(htcondor2.JobAction.Remove, "
+                       f"'ClusterId == {cluster}')\nreturn 1\n")
+    deadline = time.monotonic() + 10
+    while spool_dir.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not spool_dir.exists() and not spool_dir.parent.exists()
 
 
 def spool_run_retrieve(pool, tmp_path):

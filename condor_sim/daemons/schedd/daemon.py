@@ -197,6 +197,8 @@ class Schedd(Spooler, JobRunner, Daemon):
             self.queue.apply(txn)
         self.write("".join(text))
         self.write_events(events)
+        self.remove_spool_dirs([(int(r.get("ClusterId", -1)), int(r.get("ProcId", -1)))
+                                for r in records if r.get("SUBMIT_Iwd") is not None])
         if records:
             try:
                 self.history.append(records, now)

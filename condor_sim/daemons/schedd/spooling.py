@@ -27,6 +27,7 @@ from ...spool import wire
 
 TRANSFER_TIMEOUT = 300.0
 COMPLETED, REMOVED = 4, 3
+SPOOLED = "Data files spooled"
 
 
 class Spooler:
@@ -62,6 +63,22 @@ class Spooler:
                     os.chown(d, *owner)
             except OSError as e:
                 self.log.log(f"Failed to create spool directory {d}: {e.strerror}")
+
+    def remove_spool_dirs(self, jobs: list[tuple[int, int]]) -> None:
+        """removeJobSpoolDirectory: a job leaving the queue takes its spool directory (and
+        the emptied ones above it) along."""
+        import shutil
+        root = self.spool_root()
+        for c, p in jobs:
+            d = layout.job_spool_dir(root, c, p)
+            if not os.path.isdir(d):
+                continue
+            shutil.rmtree(d, ignore_errors=True)
+            for parent in (os.path.dirname(d), os.path.dirname(os.path.dirname(d))):
+                try:
+                    os.rmdir(parent)
+                except OSError:
+                    break
 
     def spool_owner(self, c: int, p: int) -> tuple[int, int] | None:
         """Who the job's spooled files belong to: its owner when the schedd runs as root
@@ -148,15 +165,20 @@ class Spooler:
     async def release_spooled(self, jobs: list[tuple[int, int]], now: int) -> None:
         """spoolJobFilesReaper: StageInFinish, and out of the spooling hold."""
         txn = self.queue.begin()
+        released = []
         for c, p in jobs:
             key = L.job_key(c, p)
             if int_value(self.queue.job_attr(c, p, "StageInFinish"), 0) == 0:
                 txn.set(key, "StageInFinish", str(now - 1))
             if layout.spooling(lambda name, c=c, p=p: self.queue.job_attr(c, p, name)):
-                rules.release(txn, c, p, "Data files spooled", now)
+                rules.release(txn, c, p, SPOOLED, now)
+                txn.set(key, "LastSuspensionTime", "0")
+                released.append((c, p))
         async with self.writer:
             if await self.commit(txn):
                 return
+        for c, p in released:                   # no user log event, as releaseJob is told
+            self.log.log(f"Job {c}.{p} released from hold: {SPOOLED}")
         self.log.log(f"Transfer completed for jobs {', '.join(f'{c}.{p}' for c, p in jobs)}",
                      "D_FULLDEBUG")
         self.need_reschedule()
