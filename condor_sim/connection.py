@@ -138,6 +138,25 @@ class Channel:
             self.framer.feed(data)
             self._account(self.framer.buffered)
 
+    async def read_raw(self, n: int, timeout: float | None = None) -> bytes:
+        """Exactly ``n`` bytes outside the packet framing (a trusted peer only)."""
+        if not self.trusted:
+            raise ConnectionClosed("raw bytes from an untrusted peer")
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        out = bytearray(self.framer.take_raw(n))
+        while len(out) < n:
+            if time.monotonic() >= deadline:
+                raise ConnectionClosed("timed out waiting for file data")
+            try:
+                data = await self._read_watched(deadline)
+            except (ConnectionError, OSError) as e:
+                raise ConnectionClosed(str(e)) from None
+            if not data:
+                raise ConnectionClosed("peer closed the connection")
+            self.framer.feed(data)
+            out += self.framer.take_raw(n - len(out))
+        return bytes(out)
+
     async def _read_watched(self, deadline: float) -> bytes:
         """A read bounded by ``deadline`` through one watchdog timer per channel, moved
         only when it fires, instead of a timer made and cancelled for every read (a

@@ -105,6 +105,15 @@ class Framer:
         """Received bytes not yet turned into a message (a partial message is pending if > 0)."""
         return len(self._buf) + self._part_len
 
+    def take_raw(self, n: int) -> bytes:
+        """Up to ``n`` received bytes that are not in a packet (a file sent in clear after
+        its size message, ``ReliSock::put_bytes_nobuffer``); only between messages."""
+        if self._parts:
+            raise ProtocolError("raw bytes asked for in the middle of a message")
+        out = bytes(self._buf[:n])
+        del self._buf[:n]
+        return out
+
     def next_message(self) -> bytes | None:
         while True:
             if len(self._buf) < HEADER.size:

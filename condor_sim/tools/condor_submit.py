@@ -33,7 +33,6 @@ NAME = "condor_submit"
 SUBMIT_METHOD_CONDOR_SUBMIT = 0
 UNSUPPORTED = {
     "dry-run-opts": "-dry-run:<opts> is not supported by this condor_submit",
-    "spool": "-spool and -remote are not supported by this condor_submit",
     "interactive": "-interactive is not supported by this condor_submit",
     "capabilities": "-capabilities is not supported by this condor_submit",
     "factory": "late materialization (-factory) is not supported by this condor_submit",
@@ -100,6 +99,7 @@ class Options:
     addr: str | None = None
     cmdline_vars: list[tuple[str, str]] = field(default_factory=list)
     unsupported: str | None = None
+    spool: bool = False                 # -spool / -remote: submit held, then send the files
     dry_run: str | None = None          # -dry-run FILE ("-" is stdout)
     dump: str | None = None             # -dump FILE ("-" is stdout)
 
@@ -150,7 +150,7 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                     raise Exit(1)
                 o.dry_run = _needs(cursor, "dry-run", out, not_an_option)
             elif is_dash_arg_prefix(a, "spool", 1):
-                o.unsupported = o.unsupported or UNSUPPORTED["spool"]
+                o.spool = True
             elif is_dash_arg_prefix(a, "file", 2):
                 o.cmd_file = _needs(cursor, "file", out)
             elif is_dash_arg_prefix(a, "digest", 6):
@@ -166,8 +166,8 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                     raise Exit(1)
                 o.addr = v
             elif is_dash_arg_prefix(a, "remote", 1):
-                _needs(cursor, "remote", out)
-                o.unsupported = o.unsupported or UNSUPPORTED["spool"]
+                o.name = _needs(cursor, "remote", out)
+                o.spool = True
             elif is_dash_arg_prefix(a, "name", 1):
                 o.name = _needs(cursor, "name", out)
             elif is_dash_arg_prefix(a, "append", 1):
@@ -455,7 +455,7 @@ def run(argv: Sequence[str], out: Output) -> int:
         name = "(stdin)" if source == "<stdin>" else o.cmd_file
         out.err(f'\nERROR: "{name}" doesn\'t contain any "queue" commands -- no jobs queued\n')
         return 1
-    complaint = missing_executable(sub, os.getcwd())
+    complaint = None if o.spool else missing_executable(sub, os.getcwd())
     if complaint:
         out.err(complaint)
         return 1
@@ -465,7 +465,7 @@ def run(argv: Sequence[str], out: Output) -> int:
     if simulated:
         return run_simulated(o, sub, out)
     try:
-        result = schedd.submit(sub)
+        result = schedd.submit(sub, spool=o.spool)
     except htcondor2.HTCondorException as e:
         out.err(f"\nERROR: Failed to queue job.\nERROR: {str(e).strip()}\n")
         return 1
@@ -491,6 +491,12 @@ def run(argv: Sequence[str], out: Output) -> int:
         stdout, stderr = summary_lines(cluster, first, count)
         out.out(stdout)
         out.err(stderr)
+    if o.spool:
+        try:
+            schedd.spool(result)
+        except (htcondor2.HTCondorException, ValueError) as e:
+            out.err(f"\n{str(e).strip()}\nERROR: Failed to spool job files.\n")
+            return 1
     try:
         schedd.reschedule()
     except Exception:

@@ -28,11 +28,12 @@ from ...jobqueue.store import QueueStore
 from ...security.perms import Perm
 from ..base import Daemon
 from .running import JobRunner
+from .spooling import Spooler
 
 QMGMT_TIMEOUT = 20.0
 
 
-class Schedd(JobRunner, Daemon):
+class Schedd(Spooler, JobRunner, Daemon):
     SUBSYS = "SCHEDD"
     MY_TYPE = "Scheduler"
     UPDATE_COMMAND = "UPDATE_SCHEDD_AD"
@@ -105,12 +106,15 @@ class Schedd(JobRunner, Daemon):
 
     async def commit(self, txn, submitted: dict | None = None):
         """Write ``txn`` to the log (synced), then apply it; (errno, reason) if it failed."""
+        spooled = self.rewrite_spooled(txn, submitted) if submitted else []
         try:
             self.write(self.queue.log_text(txn))
         except OSError as e:
             self.log.log(f"ERROR: failed to write job queue log: {e}")
             return e.errno or 5, f"Failed to write the job queue log: {e.strerror}"
         self.queue.apply(txn)
+        if spooled:
+            self.make_spool_dirs(spooled)
         if submitted:
             self.after_submit(submitted)
         self.changed()
@@ -193,6 +197,8 @@ class Schedd(JobRunner, Daemon):
             self.queue.apply(txn)
         self.write("".join(text))
         self.write_events(events)
+        self.remove_spool_dirs([(int(r.get("ClusterId", -1)), int(r.get("ProcId", -1)))
+                                for r in records if r.get("SUBMIT_Iwd") is not None])
         if records:
             try:
                 self.history.append(records, now)

@@ -580,8 +580,28 @@ class JobRunner:
 
     def finish_jobs(self, jobs: list[tuple[int, int]], *, completed: bool = False) -> None:
         """Jobs whose run is over and that leave the queue: completed ones (their
-        terminated event is written) or removed ones (the aborted event now)."""
+        terminated event is written) or removed ones (the aborted event now).  A completed
+        job whose ``LeaveJobInQueue`` is true (a spooled job waiting for its output to be
+        fetched) stays."""
+        if completed:
+            jobs = [jp for jp in jobs if not self.leave_in_queue(jp)]
+            if not jobs:
+                self.changed()
+                return
         self.retire(jobs, write_events=not completed)
+
+    def leave_in_queue(self, jp: tuple[int, int]) -> bool:
+        job = self.queue.job(*jp)
+        text = job.get("LeaveJobInQueue") if job is not None else None
+        if text is None or text.strip().lower() in ("false", "0"):
+            return False
+        ad = P.job_classad(job)
+        try:
+            value = ad.eval("LeaveJobInQueue")
+        except Exception:
+            return False
+        return value is True or (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                 and value != 0 and not hasattr(value, "name"))
 
     # -- the periodic job policy (PERIODIC_EXPR_INTERVAL)
     def start_periodic(self) -> None:
