@@ -473,3 +473,16 @@ def test_a_run_leaves_its_spawn_and_epoch_records_as_the_real_shadow(pool, tmp_p
                          timeout=60)
     assert out.returncode == 0 and f"{done['ClusterId']} 0 0\n" in out.stdout, out
 
+
+
+def test_a_job_runs_in_a_pool_without_encryption(tmp_path):
+    """The plaintext posture (SEC_DEFAULT_ENCRYPTION = NEVER): the startd's claim ids reach
+    the collector and the negotiator in clear, as the real startd's put_secret sends them
+    without a session key, so jobs still match and run."""
+    from support.pools import FIVE_DAEMONS, running_pool
+    with running_pool(tmp_path / "p", security="plaintext", DAEMON_LIST=FIVE_DAEMONS) as p:
+        r = run_to_end(p, {"executable": "/bin/echo", "arguments": "in clear",
+                           "output": str(tmp_path / "out"), "log": str(tmp_path / "l")})
+        [ad] = r["history"]
+        assert ad["ExitCode"] == 0 and ad["JobStatus"] == 4
+        assert (tmp_path / "out").read_text() == "in clear\n"

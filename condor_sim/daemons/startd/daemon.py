@@ -116,7 +116,9 @@ class Startd(Daemon):
                 if i:
                     w.put_int(Cmd.UPDATE_STARTD_AD)
                 for ad in ads:
-                    put_ad(w, ad)
+                    # the claim ids go as the real startd's put_secret sends them: under
+                    # the session's key, or in clear when the pool turned encryption off
+                    put_ad(w, ad, include_private=True)
                 await conn.send(w.getvalue())
         finally:
             conn.close()
