@@ -243,3 +243,16 @@ def test_match_history_lines_against_a_pool(pool):
     assert "Job is held." in r.stdout
     assert "Last successful match for this autocluster: " in r.stdout
     assert r.stdout.endswith("This autocluster currently has 2 running jobs.\n"), r.stdout
+
+
+@pytest.mark.parametrize("argv, text", [
+    (["-analyze:summary"], "condor_q: -analyze:summary is not supported by this condor_q\n"),
+    (["-better-analyze:noprune,reverse"], "condor_q: -better-analyze:reverse is not supported by this condor_q\n"),
+    (["-better-analyze:pr"], "condor_q: -better-analyze:priority is not supported by this condor_q\n"),
+    (["-reverse-analyze"], "condor_q: -reverse-analyze (the analysis of machines) is not supported by "
+                           "this condor_q\n")])
+def test_analysis_modes_not_here_are_refused_not_answered_with_another_report(argv, text, capsys):
+    assert Q.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", text)
+    assert Q.parse_args(["-better-analyze:noprune"]).view == "better-analyze"     # a detail: taken

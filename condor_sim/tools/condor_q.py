@@ -8,6 +8,7 @@ The views are pure functions of the job ads, the schedd's summary ad and the tim
 """
 from __future__ import annotations
 
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -120,6 +121,10 @@ def parse_args(args: list[str]) -> Options:
             o.view = "idle"
         elif any(C.is_dash_arg_colon_prefix(a, w, 2)[0] for w in ANALYZE_WORDS):
             o.view = "better-analyze" if "b" in a[1:3] else "analyze"
+            refuse_analyze_modes(a)
+        elif C.is_dash_arg_colon_prefix(a, "reverse-analyze", 3)[0]:
+            raise C.ToolError(f"condor_q: {a} (the analysis of machines) is not supported by "
+                              "this condor_q\n")
         elif C.is_option(a, "wide", 2):
             pass
         elif C.ad_output_option(o, cursor, a, OUTPUT_ERRORS):
@@ -514,6 +519,19 @@ def file_queue(o: Options) -> str:
 
 
 ANALYZE_WORDS = ("better-analyze", "better-analyse", "analyze", "analyse")
+# the analysis modes this condor_q does not have (the others only tune the detail)
+ANALYZE_MODES_NOT_HERE = (("summary", 1), ("reverse", 1), ("priority", 2))
+
+
+def refuse_analyze_modes(option: str) -> None:
+    """``-analyze:summary``, ``:reverse`` and ``:priority`` print other reports than the
+    one this condor_q prints: refused, rather than answered with the wrong one."""
+    _, _, opts = option.partition(":")
+    for word in filter(None, re.split(r"[,:]", opts)):
+        for mode, least in ANALYZE_MODES_NOT_HERE:
+            if C.is_arg_prefix(word, mode, least):
+                raise C.ToolError(f"condor_q: {option.split(':')[0]}:{mode} is not supported "
+                                  "by this condor_q\n")
 
 
 def analyze_body(o: Options) -> int:
