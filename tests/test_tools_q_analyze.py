@@ -121,8 +121,8 @@ def test_requirements_are_split_at_top_level_operators_only():
 def test_analyze_options_as_the_real_tool_spells_them():
     for arg, view in (("-analyze", "analyze"), ("-an", "analyze"), ("-analyse", "analyze"),
                       ("-better-analyze", "better-analyze"), ("-be", "better-analyze"),
-                      ("--better-analyze", "better-analyze"), ("-better-analyze:summary", "better-analyze"),
-                      ("-analyze:reverse", "analyze")):
+                      ("--better-analyze", "better-analyze"), ("-better-analyze:noprune", "better-analyze"),
+                      ("-analyze:show-work", "analyze")):
         assert Q.parse_args([arg, "4.0"]).view == view, arg
 
 
