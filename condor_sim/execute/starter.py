@@ -292,7 +292,7 @@ def _run(job, slot_dir, scratch, slot_name, report, log, kill_timeout, slot_env,
     log(f"About to exec {spec.executable} {join_args(spec.args)}")
     started = time.monotonic()
     try:
-        proc = _spawn(spec, fds)
+        proc = _spawn(spec, fds, report)
     except OSError as e:
         log(f"Create_Process({spec.executable},{' '.join(spec.args)}, ...) failed: {e}")
         return _hold(report, log, holds.exec_failed(slot, spec.executable, spec.args, holds.errno_of(e)))
@@ -338,7 +338,10 @@ def _hold(report: Reporter, log, hold: Hold) -> int:
     return 0
 
 
-def _spawn(spec: JobSpec, fds: list[int]) -> subprocess.Popen:
+def _spawn(spec: JobSpec, fds: list[int], report: Reporter) -> subprocess.Popen:
+    """The job, in a session of its own.  Before it execs, the job's process says its pid
+    to the startd itself (``job_pid``): a starter killed before it could report the
+    execution must not leave the startd without the process group to kill."""
     kwargs: dict = {}
     if spec.run_as is not None:
         pw = pwd.getpwnam(spec.run_as)
@@ -346,7 +349,8 @@ def _spawn(spec: JobSpec, fds: list[int]) -> subprocess.Popen:
                   "extra_groups": os.getgrouplist(spec.run_as, pw.pw_gid)}
     return subprocess.Popen([spec.executable, *spec.args], executable=spec.executable,
                             env=spec.env, cwd=spec.cwd, stdin=fds[0], stdout=fds[1],
-                            stderr=fds[2], start_new_session=True, close_fds=True, **kwargs)
+                            stderr=fds[2], start_new_session=True, close_fds=True,
+                            preexec_fn=lambda: report("job_pid", pid=os.getpid()), **kwargs)
 
 
 def _wait(proc: subprocess.Popen, spec: JobSpec, report: Reporter, stop: _Stop, wake_r: int,

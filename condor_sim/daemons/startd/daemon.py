@@ -162,7 +162,14 @@ class Startd(Daemon):
             except Exception as e:
                 self.log.log(f"Failed to invalidate our ads at the collector: {e}", "D_FULLDEBUG")
 
+    def shutting_down(self) -> bool:
+        stopping = self.core.stopping
+        return getattr(self, "_shutting_down", False) or (stopping is not None and stopping.is_set())
+
     async def on_shutdown(self, fast: bool) -> None:
+        """Stop every job (SIGQUIT to its starter) and wait for the starters; no claim is
+        activated from now on, so no job starts behind the last look."""
+        self._shutting_down = True
         for act in list(self.activations.values()):
             self.signal_starter(act, signal.SIGQUIT)
         for act in list(self.activations.values()):
@@ -288,8 +295,11 @@ class Startd(Daemon):
         job = get_ad(msg)
         slot = self.slot_by_claim(claim_id)
         reply = req.message()
-        if slot is None or slot.name in self.activations:
-            reply.put_int(NOT_OK).put_string("no such claim" if slot is None else "claim already active")
+        refusal = ("the startd is shutting down" if self.shutting_down() else
+                   "no such claim" if slot is None else
+                   "claim already active" if slot.name in self.activations else None)
+        if refusal:
+            reply.put_int(NOT_OK).put_string(refusal)
             await req.send(reply)
             return
         job_id = f"{_eval(job, 'ClusterId')}.{_eval(job, 'ProcId')}"
@@ -371,8 +381,10 @@ class Startd(Daemon):
                     continue
                 if not isinstance(report, dict):
                     continue
-                if report.get("event") == "execute":
+                if report.get("event") in ("job_pid", "execute"):
                     act.job_pid = report.get("pid")
+                if report.get("event") == "job_pid":     # the job's own word: for us only
+                    continue
                 if report.get("event") in ("exited", "hold", "evicted", "starter_error", "starter_failed"):
                     act.final = True
                 await act.reports.put(_report_ad(report))
