@@ -135,7 +135,7 @@ def gone(pid: int) -> bool:
 
 def test_echo_job_with_transfer(tmp_path):
     final, s = run(base_ad(tmp_path), tmp_path)
-    assert s.names() == ["transfer_in_started", "transfer_in_finished", "execute",
+    assert s.names() == ["transfer_in_started", "transfer_in_finished", "job_pid", "execute",
                          "transfer_out_started", "transfer_out_finished", "exited"]
     echo_size = os.path.getsize("/bin/echo")
     assert s.wait_for("transfer_in_finished") == {"event": "transfer_in_finished", "bytes": echo_size, "files": 1}
@@ -145,6 +145,7 @@ def test_echo_job_with_transfer(tmp_path):
     assert s.wait_for("transfer_out_finished") == {"event": "transfer_out_finished", "bytes": len(out), "files": 2}
     ex = s.wait_for("execute")
     assert ex["scratch"] == f"{s.execute}/dir_{s.pid}/scratch"
+    assert s.wait_for("job_pid")["pid"] == ex["pid"]    # said by the job itself, before its exec
     assert final["exit_code"] == 0 and final["exit_by_signal"] is False and final["exit_signal"] is None
     assert final["bytes_sent"] == len(out) and final["bytes_recvd"] == echo_size
     assert final["disk_kb"] >= echo_size // 1024
@@ -159,7 +160,7 @@ def test_echo_job_with_transfer(tmp_path):
 
 def test_exit_code_without_transfer(tmp_path):
     final, s = run(sh("echo out; echo err >&2; exit 3", tmp_path, ShouldTransferFiles="IF_NEEDED"), tmp_path)
-    assert s.names() == ["execute", "exited"]
+    assert s.names() == ["job_pid", "execute", "exited"]
     assert final["exit_code"] == 3 and not final["exit_by_signal"]
     assert final["bytes_sent"] == final["bytes_recvd"] == 0
     assert (tmp_path / "out.txt").read_text() == "out\n" and (tmp_path / "err.txt").read_text() == "err\n"
