@@ -182,6 +182,17 @@ def _int_of(m) -> int:
 
 
 # ---------------------------------------------------------------------------- download
+def _peer_go_ahead():
+    """Read the peer's go-ahead ads until one decides (``GO_AHEAD_UNDEFINED`` means "wait");
+    returns (its Result, or None when it is a refusal, and the ad)."""
+    while True:
+        ad = get_ad((yield RECV))
+        go = ad.get("Result")
+        if go != GO_AHEAD_UNDEFINED:
+            break
+    return (go if isinstance(go, int) and go >= 0 else None), ad
+
+
 def download(sink: Sink, *, encrypted: bool, with_perms: bool = True,
              limits: Limits = Limits()) -> Steps:
     """Receive one transfer into ``sink`` (DoDownload, the schedd's side of a spool)."""
@@ -207,12 +218,8 @@ def download(sink: Sink, *, encrypted: bool, with_perms: bool = True,
             _int_of((yield RECV))               # the peer's alive interval
             yield _ad_message([f"Result = {GO_AHEAD_ALWAYS}"], encrypted)
             yield _int_message(ALIVE_INTERVAL, encrypted)
-            while True:
-                ad = get_ad((yield RECV))
-                go = ad.get("Result")
-                if go != GO_AHEAD_UNDEFINED:
-                    break
-            if not isinstance(go, int) or go < 0:
+            go, _ = yield from _peer_go_ahead()
+            if go is None:
                 return Outcome(ok=False, final=out.final, files=out.files, bytes=out.bytes,
                                error="peer refused to go ahead")
             asked = True
@@ -302,12 +309,8 @@ def upload(source: Source, items: list[Item], *, encrypted: bool, final: bool = 
         yield Send(_msg(encrypted).put_string(item.name).getvalue())
         if not asked:
             yield _int_message(ALIVE_INTERVAL, encrypted)
-            while True:
-                ad = get_ad((yield RECV))
-                go = ad.get("Result")
-                if go != GO_AHEAD_UNDEFINED:
-                    break
-            if not isinstance(go, int) or go < 0:
+            go, ad = yield from _peer_go_ahead()
+            if go is None:
                 reason = ad.get("HoldReason")
                 return Outcome(ok=False, final=final, error=reason if isinstance(reason, str)
                                else "peer refused to go ahead")
