@@ -197,24 +197,44 @@ def pool(tmp_path_factory):
         yield p
 
 
+@pytest.fixture(scope="module")
+def full_pool(tmp_path_factory):
+    """Five daemons, with the knobs the captures' pool had, so their answers are the
+    captured ones."""
+    from support.pools import FIVE_DAEMONS
+    with running_pool(tmp_path_factory.mktemp("cv5") / "p", SCHEDD_INTERVAL="5", NEGOTIATOR_INTERVAL="2",
+                      NUM_CPUS="2", DAEMON_LIST=FIVE_DAEMONS) as p:
+        yield p
+
+
 def ccv(pool, *argv: str) -> subprocess.CompletedProcess:
     return run("condor_config_val", list(argv), pool.config_file)
 
 
-@pytest.mark.parametrize("args", [["-schedd", "SCHEDD_INTERVAL"], ["-master", "SCHEDD_INTERVAL"],
-                                  ["-schedd", "-evaluate", "SCHEDD_INTERVAL"]])
-def test_remote_value(pool, args):
-    r = ccv(pool, *args)
-    assert (r.stdout, r.stderr, r.returncode) == ("5\n", "", 0)
+@pytest.mark.parametrize("case", ["schedd-remote", "master-remote", "schedd-evaluate", "collector-remote",
+                                  "negotiator-remote", "startd-remote-num_cpus"])
+def test_remote_values_match_the_real_tool(full_pool, case):
+    """Each daemon asked for its own value (DC_CONFIG_VAL), on a pool with the captured
+    pool's knobs."""
+    c = capture(CLI / "condor_config_val" / f"{case}.txt")
+    r = ccv(full_pool, *c["argv"])
+    assert (r.stdout, r.stderr, r.returncode) == (c["stdout"], c["stderr"], c["rc"])
 
 
-def test_remote_verbose_says_where_as_the_local_lookup_does(pool):
-    remote = ccv(pool, "-schedd", "-v", "SCHEDD_INTERVAL")
+WHERE = re.compile(r"(?m)^ # at: \S+, line \d+$")
+
+
+@pytest.mark.parametrize("case", ["schedd-remote-v", "master-remote-v"])
+def test_remote_verbose_says_where_as_the_local_lookup_does(pool, case):
+    """-v remotely: the daemon's answer of where the value was set (the file and line of
+    our pool's config, not the captured pool's)."""
+    c = capture(CLI / "condor_config_val" / f"{case}.txt")
+    remote = ccv(pool, *c["argv"])
     local = ccv(pool, "-v", "SCHEDD_INTERVAL")
-    assert remote.returncode == local.returncode == 0
+    assert remote.returncode == local.returncode == c["rc"] == 0
     assert remote.stdout == local.stdout
-    assert re.fullmatch(r"SCHEDD_INTERVAL = 5\n # at: \S+, line \d+\n # raw: SCHEDD_INTERVAL = 5\n\n",
-                        remote.stdout)
+    assert WHERE.sub(" # at: FILE", remote.stdout) == WHERE.sub(" # at: FILE", c["stdout"])
+    assert f" # at: {pool.directory}/" in remote.stdout
 
 
 @pytest.mark.parametrize("case", ["schedd-remote-not_a_knob", "address-unreachable", "name-vm-master"])
@@ -225,9 +245,13 @@ def test_remote_cases_match_the_real_tool(pool, case):
 
 
 def test_remote_by_address(pool):
-    addr = pool.address("MASTER")
-    r = ccv(pool, "-address", addr, "SCHEDD_INTERVAL", "MASTER_NAME")
-    assert (r.stdout, r.returncode) == ("5\nNot defined\n", 0)
+    """-address: the captured pool's master address replaced by ours.  (address-remote,
+    COLLECTOR_HOST asked of the collector, is left out: the captured pool named a fixed
+    port there, ours says port 0 and lets the collector choose.)"""
+    c = capture(CLI / "condor_config_val" / "address-master-remote.txt")
+    argv = [pool.address("MASTER") if a.startswith("<") else a for a in c["argv"]]
+    r = ccv(pool, *argv)
+    assert (r.stdout, r.stderr, r.returncode) == (c["stdout"], c["stderr"], c["rc"])
 
 
 def test_daemon_that_is_not_there(pool):
