@@ -265,3 +265,12 @@ def test_schedd_view_with_the_schedd_off_prints_nothing():
     # the schedd's ad invalidated when it was turned off: the collector has none
     c = capture(D / "schedd-off-schedd.txt")
     assert (run_case(c["argv"], {**BY_TYPE, "Schedd": []}), c["rc"]) == (c["stdout"], 0) == ("", 0)
+
+
+def test_generic_view_asks_for_the_generic_ads_only():
+    # condor_advertise's after-invalidate query: clicap-generic-2 gone, the daemons' ads not shown
+    c = capture(CLI / "condor_advertise" / "after-invalidate-query.txt")
+    stdin_ad = _make(MyType="Generic", Name="clicap-generic-stdin")
+    generic = _generic("generic.ad") + _generic("generic-multi.ad")[1:] + [stdin_ad]
+    assert S.AD_TYPES[S.parse_args(c["argv"]).view] == "Generic"
+    assert run_case(c["argv"], {**BY_TYPE, "Generic": generic}) == c["stdout"]
