@@ -335,3 +335,18 @@ def test_remote_dump_has_the_real_tools_layout(pool):
     assert "SCHEDD_INTERVAL = 5" in ours and "ALIVE_INTERVAL = 300" in ours
     files = ours[ours.index("# Contributing configuration file(s):") + 1:]
     assert f"#\t{pool.config_file}" in files and files[-1] == "#\t<Default>" and files == sorted(files)
+
+
+# ---------------------------------------------------------------------------- the files -write wrote
+@needs_engine
+@pytest.mark.parametrize("case", ["write-up.file", "writeconfig-file-only.file"])
+def test_the_file_written_matches_the_real_tools_file(case, srv):
+    # the capture is ``head -n 200`` of the file the -write case wrote: write it again, compare
+    # the same head (the pool's directory masked back to /srv/pool, as the capture was)
+    want = capture(CLI / "condor_config_val" / f"{case}.txt")
+    path = Path(want["argv"][-1].replace("/srv/pool", str(srv)))
+    path.unlink(missing_ok=True)
+    c, r = run_case(case.removesuffix(".file"), srv)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "", "") and Path(c["argv"][-1]).name == path.name
+    head = "".join(path.read_text().splitlines(keepends=True)[:200])
+    assert masked(head, srv) == want["stdout"]

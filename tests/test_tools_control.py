@@ -390,3 +390,88 @@ def test_daemon_control_against_the_pool(pool):
     r = tool(pool, "condor_reconfig", "-name", "nosuch@vm")
     assert r.returncode == 1 and r.stderr.endswith("Can't find address for nosuch@vm\n"
                                                    "Perhaps you need to query another pool.\n")
+
+
+# ------------------------------------------------------------------------------ more captures
+# condor_ping run through main() with the daemon's answers taken from the captured sessions:
+# the levels a READ session covers (ALLOW, READ, QUERY_JOB_ADS) answer as the captured
+# ``-long READ``, the others as the captured WRITE session, and CONFIG (refused by the
+# captured collector, no session) fails.
+READ_COMMANDS = {"DC_NOP", "DC_NOP_READ", "QUERY_JOB_ADS"}
+
+
+def ping_main(argv: list[str], capsys, monkeypatch, where=("<127.0.0.1:1>", "local schedd")):
+    asked = []
+
+    def answer(addr, name):
+        asked.append(name)
+        if name == "DC_NOP_CONFIG":
+            return None, "refused"
+        result = read_ad() if name in READ_COMMANDS else write_ad()
+        result["AuthorizationSucceeded"] = True
+        return P.policy_ad(result)
+    monkeypatch.setattr(P, "locate", lambda o: where)
+    monkeypatch.setattr(P, "_reachable", lambda addr: True)
+    monkeypatch.setattr(P, "ping_one", answer)
+    rc = P.main(argv)
+    got = capsys.readouterr()
+    return got.out, got.err, rc, asked
+
+
+@pytest.mark.parametrize("case", ["command-name", "quiet-write", "type-collector-table-all",
+                                  "type-startd-table-read"])
+def test_ping_cases_through_main_match_the_real_tool(case, capsys, monkeypatch):
+    c = capture(CLI / "condor_ping" / f"{case}.txt")
+    out, err, rc, asked = ping_main(c["argv"], capsys, monkeypatch)
+    assert (out, err, rc) == (c["stdout"], c["stderr"], c["rc"])
+    assert len(asked) == len(P.parse_args(c["argv"]).tokens)
+
+
+def test_ping_with_the_schedd_off_matches_the_real_tool(tmp_path):
+    # a pool whose collector does not answer and that has no schedd address file
+    c = capture(CLI / "condor_ping" / "schedd-off-write.txt")
+    config = tmp_path / "condor_config"
+    config.write_text("COLLECTOR_HOST = 127.0.0.1:9\nFULL_HOSTNAME = vm\n")
+    env = dict(os.environ, CONDOR_CONFIG=str(config))
+    r = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_ping", *c["argv"]], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert (r.stdout, r.stderr, r.returncode) == (c["stdout"], c["stderr"], c["rc"])
+
+
+def test_who_af_of_the_claimed_slots_matches_the_real_tool(monkeypatch):
+    # the captured slot1_2@vm (running 5.1) and its twin slot1_1@vm, running 5.0 then
+    c = capture(CLI / "condor_who" / "af-name.txt")
+    two = classad2.parseOne(capture(CLI / "condor_status" / "long-limit1.txt")["stdout"])
+    one = classad2.parseOne(capture(CLI / "condor_status" / "long-limit1.txt")["stdout"])
+    one.update({"Name": "slot1_1@vm", "JobId": "5.0"})
+    idle = classad2.parseOne(capture(CLI / "condor_status" / "long-slot1.txt")["stdout"])
+    seen = []
+
+    def ads(addr, constraint):
+        seen.append(constraint)
+        expr = classad2.ExprTree(constraint)
+        return [a for a in (one, two, idle) if expr.eval(a) is True]
+    monkeypatch.setattr(W, "startd_ads", ads)
+    o = W.parse_args(c["argv"])
+    assert W.startd_view(o, ADDRS["STARTD"]) == c["stdout"]
+    assert seen == ["JobId =!= undefined"] and c["rc"] == 0
+
+
+RESTART_LOG = MASTER_LOG + """\
+11/28/26 20:06:15 The SCHEDD (pid 19402) exited with status 0
+11/28/26 20:06:26 Started DaemonCore process "/usr/release/sbin/condor_schedd", pid and pgroup = 25430
+"""
+RESTARTED_SCHEDD = "<127.0.0.1:40795?addrs=127.0.0.1-40795&alias=vm>"
+
+
+def test_daemons_table_after_the_schedd_restarted_matches_the_real_tool(tmp_path):
+    # the master's log names the schedd's new pid; its own log, its new address
+    c = capture(CLI / "condor_who" / "daemons-after-restart.txt")
+    d = log_dir(tmp_path, RESTART_LOG)
+    (d / "SchedLog").write_text(SCHED_LOG.replace("19402", "25430").replace(ADDRS["SCHEDD"],
+                                                                              RESTARTED_SCHEDD))
+    info = W.scan_log_dir(str(d))
+
+    def asked(addr, knob):
+        return "19394" if addr == RESTARTED_SCHEDD and knob == "PPID" else answers(addr, knob)
+    assert W.render_daemons("/srv/pool/log", W.daemon_rows(info, asked)) == c["stdout"]

@@ -259,3 +259,38 @@ def test_e2e_htcondor_verbs(pool, tmp_path):
     # no startd yet: nothing runs, so the verbs about running jobs say so
     out, err, rc = tool(pool, tmp_path, "htcondor_main", "job", "resources", f"{c}.0")
     assert (rc, err) == (1, f"Error while trying to run job resources:\nJob {c}.0 is not running yet.\n")
+
+
+# ---------------------------------------------------------------------------- advertise, then query
+def advertise_until(pool, cwd, case: str, *argv: str, stdin: str | None = None) -> None:
+    """Advertise, then ask the collector until the query the capture ran prints what it printed
+    (the update reaches the collector on its own time)."""
+    import time
+    c = read_capture(CAPTURES / "condor_advertise" / f"{case}.txt")
+    env = dict(pool.env)
+    p = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_advertise", *argv], cwd=cwd,
+                       env=env, input=stdin, capture_output=True, text=True, timeout=60)
+    assert (p.returncode, p.stderr) == (0, ""), p.stderr
+    assert c["argv"][0] in ("-generic", "-any")
+    deadline = time.monotonic() + 20
+    while True:
+        got = tool(pool, cwd, "condor_status", *c["argv"])
+        if got == (c["stdout"], c["stderr"], c["rc"]) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert got == (c["stdout"], c["stderr"], c["rc"])
+
+
+def test_e2e_advertise_then_query_as_the_captured_sequence(pool, tmp_path):
+    # the capture's order: one ad, then two with -multiple, one from stdin, then one invalidated
+    for name in ("generic.ad", "generic-multi.ad"):
+        shutil.copy(CAPTURES / "input-files" / name, tmp_path / name)
+    advertise_until(pool, tmp_path, "update_ad_generic-then-query", "UPDATE_AD_GENERIC", "generic.ad")
+    advertise_until(pool, tmp_path, "update_ad_generic-multiple-then-query", "-multiple",
+                    "UPDATE_AD_GENERIC", "generic-multi.ad")
+    stdin = read_capture(CAPTURES / "condor_advertise" / "update_ad_generic-stdin.txt")["stdin"]
+    invalidate = read_capture(CAPTURES / "condor_advertise" / "invalidate-generic.txt")["stdin"]
+    subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_advertise", "UPDATE_AD_GENERIC"],
+                   cwd=tmp_path, env=dict(pool.env), input=stdin, capture_output=True, text=True,
+                   timeout=60, check=True)
+    advertise_until(pool, tmp_path, "after-invalidate-query", "INVALIDATE_ADS_GENERIC", stdin=invalidate)

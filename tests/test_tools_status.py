@@ -244,3 +244,33 @@ def test_missing_arguments_say_so_as_the_real_tool_does(argv, stderr, capsys):
     assert S.main(argv) == 1
     out, err = capsys.readouterr()
     assert (out, err) == ("", stderr + 'Use "condor_status -help" for details\n')
+
+
+# ------------------------------------------------------------------------------ more captures
+def _generic(path: str) -> list[classad2.ClassAd]:
+    return list(classad2.parseAds((CLI / "input-files" / path).read_text()))
+
+
+def test_final_any_with_the_advertised_generic_ads_matches_the_real_tool():
+    # the pool's last moment: the generic ads condor_advertise left (clicap-generic-2
+    # invalidated) among the daemons' ads, the collector's order not the tool's
+    stdin_ad = _make(MyType="Generic", Name="clicap-generic-stdin")
+    generic = _generic("generic.ad") + _generic("generic-multi.ad")[1:] + [stdin_ad]
+    c = capture(D / "final-any.txt")
+    assert c["rc"] == 0
+    assert run_case(c["argv"], {**BY_TYPE, "Any": generic + ANY}) == c["stdout"]
+
+
+def test_schedd_view_with_the_schedd_off_prints_nothing():
+    # the schedd's ad invalidated when it was turned off: the collector has none
+    c = capture(D / "schedd-off-schedd.txt")
+    assert (run_case(c["argv"], {**BY_TYPE, "Schedd": []}), c["rc"]) == (c["stdout"], 0) == ("", 0)
+
+
+def test_generic_view_asks_for_the_generic_ads_only():
+    # condor_advertise's after-invalidate query: clicap-generic-2 gone, the daemons' ads not shown
+    c = capture(CLI / "condor_advertise" / "after-invalidate-query.txt")
+    stdin_ad = _make(MyType="Generic", Name="clicap-generic-stdin")
+    generic = _generic("generic.ad") + _generic("generic-multi.ad")[1:] + [stdin_ad]
+    assert S.AD_TYPES[S.parse_args(c["argv"]).view] == "Generic"
+    assert run_case(c["argv"], {**BY_TYPE, "Generic": generic}) == c["stdout"]

@@ -518,3 +518,66 @@ def test_e2e_schedd_off(pool_factory, tmp_path):
     assert_matches("condor_qedit", "schedd-off", tool(p, d, "condor_qedit", "20.0", "Foo", "1"))
     assert_matches("condor_rm", "schedd-off", tool(p, d, "condor_rm", "20.0"),
                    lambda s: s.replace(f"schedd {host}", "schedd vm"))
+
+
+# ---------------------------------------------------------------------------- actions, then a query
+# A pool of its own with the captured queue's jobs submitted from the captured submit files, in
+# the captured order (its clusters 3-7 and 9, 15-18; 8-14 were the qedit/hold/rm clusters).
+# The jobs never run here (no startd), so the queries after an action are compared with the
+# job ids, the owner, the submit times, RUN_TIME and SIZE masked (the captured 5.x had run),
+# as are the schedd's address and the query's time stamp.
+ROW = re.compile(r"^ *\d+\.\d+ +\S+ +\d\d/\d\d \d\d:\d\d +\d+\+\d\d:\d\d:\d\d( \S +\d+ +)[\d.]+ ", re.M)
+SCHEDD_LINE = re.compile(r"^-- Schedd: \S+ : <[\d.]+:\d+\?\.\.\. @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d$", re.M)
+
+
+def queue_masked(text: str) -> str:
+    text = SCHEDD_LINE.sub("-- Schedd: HOST : <ADDRESS?... @ TIME", text)
+    return ROW.sub(lambda m: f"ID OWNER SUBMITTED RUN_TIME{m[1]}SIZE ", text)
+
+
+@pytest.fixture(scope="module")
+def queue_pool(tmp_path_factory):
+    with running_pool(tmp_path_factory.mktemp("actions") / "p") as p:
+        d = tmp_path_factory.mktemp("actions-jobs")
+        shutil.copytree(SUBMIT_FILES, d, dirs_exist_ok=True)
+        for name in ("held.sub", "idle.sub", "running.sub", "batch.sub", "q1.sub", "q1.sub"):
+            submit(p, d, name)
+        submit(p, d, stdin="executable = /bin/sleep\narguments = 42\nrequirements = false\nqueue\n")
+        submit(p, d, "q1.sub")
+        last = submit(p, d, "q1.sub")
+        yield p, d, last
+
+
+def test_e2e_qedit_then_query_and_owner_restriction(queue_pool):
+    pool, d, _ = queue_pool
+    c = submit(pool, d, "q3.sub")
+    tool(pool, d, "condor_qedit", f"{c}.0", "Foo", '"bar"')
+    tool(pool, d, "condor_qedit", str(c), "Foo2=17")
+    want = read_capture(CAPTURES / "condor_qedit" / "verify-after-set.txt")
+    got = tool(pool, d, "condor_q", *[str(c) if a == "8" else a for a in want["argv"]])
+    assert got == (cluster_mask(8, c)(want["stdout"]), want["stderr"], want["rc"])
+    # the captured queue held 22 jobs of its owner then: 12 + these 3 + 7 more
+    more = submit(pool, d, stdin="executable = /bin/sleep\narguments = 1\nhold = true\nqueue 7\n")
+    want = read_capture(CAPTURES / "condor_qedit" / "owner-restriction.txt")
+    assert want["argv"][0] == "htcpool"
+    me = common.user_name()
+    assert len(query(pool, f'Owner == "{me}"', ["ProcId"])) == 22
+    assert tool(pool, d, "condor_qedit", me, *want["argv"][1:]) == (want["stdout"], want["stderr"], want["rc"])
+    for cluster in (c, more):
+        assert tool(pool, d, "condor_rm", str(cluster))[2] == 0
+
+
+def test_e2e_hold_all_then_rm_all_then_query(queue_pool):
+    pool, d, last = queue_pool
+    tool(pool, d, "condor_rm", "-constraint", f"ClusterId > {last}")   # the qedit test's, if here
+    assert len(query(pool, "true", ["ProcId"])) == 12
+    assert tool(pool, d, "condor_hold", "-all")[2] == 0
+    want = read_capture(CAPTURES / "condor_hold" / "all-then-condor_q.txt")
+    out, err, rc = tool(pool, d, "condor_q", *want["argv"])
+    assert (queue_masked(out), err, rc) == (queue_masked(want["stdout"]), want["stderr"], want["rc"])
+    assert queue_masked(out).count("\nID OWNER SUBMITTED") == 12
+    assert tool(pool, d, "condor_rm", "-all")[2] == 0
+    for case in ("all-then-condor_q-immediately", "all-then-condor_q-after-8s"):
+        want = read_capture(CAPTURES / "condor_rm" / f"{case}.txt")
+        out, err, rc = tool(pool, d, "condor_q", *want["argv"])
+        assert (queue_masked(out), err, rc) == (queue_masked(want["stdout"]), want["stderr"], want["rc"])

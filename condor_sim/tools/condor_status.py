@@ -292,6 +292,8 @@ COLUMNS: dict[str, Callable[[bool], list[Column]]] = {
         Column("Matches", 7, printf("%7d", "LastNegotiationCycleMatches0")),
         Column("Rejections", 10, printf("%10d", "LastNegotiationCycleRejections0"))],
 }
+# -generic asks for the generic ads only, and shows them as -any does
+COLUMNS["generic"] = COLUMNS["any"]
 
 
 # ------------------------------------------------------------------------------ totals
@@ -634,8 +636,7 @@ def parse_args(args: list[str]) -> Options:
         elif C.is_option(a, "negotiator", 1):
             _mode(o, "negotiator")
         elif C.is_option(a, "generic", 2):
-            _mode(o, "any")
-            o.mode_set = True
+            _mode(o, "generic")
         elif C.is_option(a, "any", 2):
             _mode(o, "any")
         elif C.is_option(a, "sort", 2):
