@@ -8,7 +8,10 @@ whatever it left behind (on Linux the starter is a child subreaper, so orphans o
 job come back to it), transfers the output and removes the directory.  Progress goes to
 ``report_fd`` as JSON lines with an ``event`` key.  SIGTERM asks for a graceful stop
 (the job's KillSig, then SIGKILL to everything after ``kill_timeout``); SIGQUIT a fast
-one (SIGKILL at once).
+one (SIGKILL at once).  SIGUSR1 suspends the running job (SIGSTOP to its process group and
+every process below us; report ``suspended`` with the number of processes stopped) and
+SIGUSR2 continues it (SIGCONT; report ``continued``), the startd's SUSPEND_CLAIM and
+CONTINUE_CLAIM; a job stopped while suspended is continued before it is killed.
 """
 from __future__ import annotations
 
@@ -50,11 +53,13 @@ class Reporter:
 
 
 class _Stop:
-    """What the startd asked for, set from signal handlers."""
+    """What the startd asked for, set from signal handlers: a stop, and whether the job
+    should be suspended (the last SIGUSR1/SIGUSR2 wins)."""
 
     def __init__(self) -> None:
         self.graceful = False
         self.fast = False
+        self.suspend = False
 
     @property
     def requested(self) -> bool:
@@ -84,8 +89,16 @@ def _install_handlers(stop: _Stop) -> tuple[int, int]:
     def fast(_signum, _frame):
         stop.fast = True
 
+    def suspend(_signum, _frame):
+        stop.suspend = True
+
+    def resume(_signum, _frame):
+        stop.suspend = False
+
     signal.signal(signal.SIGTERM, graceful)
     signal.signal(signal.SIGQUIT, fast)
+    signal.signal(signal.SIGUSR1, suspend)
+    signal.signal(signal.SIGUSR2, resume)
     signal.signal(signal.SIGCHLD, lambda *_: None)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     return r, w
@@ -148,6 +161,24 @@ def kill_leftovers(pgid: int, timeout: float = 5.0) -> None:
         if not left or time.monotonic() > deadline:
             return
         time.sleep(0.005)
+
+
+def signal_job(pgid: int, sig: int) -> int:
+    """``sig`` to the job's process group and to every live process below us (a process
+    of the job that left the group too); how many processes it reached."""
+    import psutil
+    from ..procs import kill_group
+    kill_group(pgid, sig)
+    reached = 0
+    for p in _descendants():
+        try:
+            if p.status() == psutil.STATUS_ZOMBIE:
+                continue
+            p.send_signal(sig)
+            reached += 1
+        except psutil.Error:
+            continue
+    return reached
 
 
 def _reap_all() -> None:
@@ -364,6 +395,7 @@ def _wait(proc: subprocess.Popen, spec: JobSpec, report: Reporter, stop: _Stop, 
     sent_kill_sig = False
     deadline: float | None = None
     killed = False
+    suspended = False
 
     def sample() -> None:
         nonlocal last, peak
@@ -383,6 +415,16 @@ def _wait(proc: subprocess.Popen, spec: JobSpec, report: Reporter, stop: _Stop, 
             proc.returncode = status          # reaped here, not by Popen
             break
         now = time.monotonic()
+        if stop.requested and suspended:       # stopped processes must run to die
+            suspended = False
+            signal_job(pid, signal.SIGCONT)
+        elif not stop.requested and stop.suspend != suspended:
+            suspended = stop.suspend
+            if suspended:
+                report("suspended", num_pids=signal_job(pid, signal.SIGSTOP))
+            else:
+                signal_job(pid, signal.SIGCONT)
+                report("continued")
         if stop.graceful and not sent_kill_sig and not stop.fast:
             sent_kill_sig = True
             deadline = now + kill_timeout
@@ -422,4 +464,4 @@ def _file_kb(path: str) -> int:
         return 0
 
 
-__all__ = ["run_starter", "Reporter", "sample_tree", "kill_leftovers"]
+__all__ = ["run_starter", "Reporter", "sample_tree", "kill_leftovers", "signal_job"]

@@ -507,6 +507,8 @@ class Schedd(Spooler, JobRunner, Daemon):
         if running and plan.action in (A.HOLD, A.REMOVE, A.REMOVE_X, A.VACATE, A.VACATE_FAST):
             self.stop_running(running, {A.HOLD: "hold", A.VACATE: "vacate",
                                         A.VACATE_FAST: "vacate_fast"}.get(plan.action, "remove"))
+        if running and plan.action in (A.SUSPEND, A.CONTINUE):
+            self.suspend_running(running, plan.action == A.SUSPEND)
         if plan.action in (A.REMOVE, A.REMOVE_X):
             self.retire([jp for jp in plan.successes
                          if self.queue.status(*jp) == REMOVED and not self.has_shadow(jp)])

@@ -10,6 +10,10 @@
   events, and releases the claim when the job is done.  Removing, holding or vacating a
   running job asks its shadow to stop it (DEACTIVATE_CLAIM); the shadow finishes the job's
   way out once the starter says the job is gone.
+- Suspending or continuing a running job (condor_suspend / condor_continue) asks its
+  shadow, which asks the startd (SUSPEND_CLAIM / CONTINUE_CLAIM); when the starter reports
+  the job stopped (running again) the shadow writes the suspended (unsuspended) event and
+  the job's suspension attributes (:mod:`condor_sim.jobqueue.suspension`).
 
 The wire between our schedd, negotiator and startd uses HTCondor's command numbers and
 the payload order of ``negotiate.cpp``/``claim.cpp`` in spirit; nothing outside the pool
@@ -34,8 +38,9 @@ from ...jobqueue import epochs as E
 from ...jobqueue import lifecycle as LC
 from ...jobqueue import policy as P
 from ...jobqueue import rules
+from ...jobqueue import suspension as SU
 from ...jobqueue import userlog as U
-from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, int_value, quote, unquote
+from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, SUSPENDED, int_value, quote, unquote
 from ...security import client as security_client
 from ...security.perms import Perm
 
@@ -165,7 +170,12 @@ class Shadow:
                                                 resident_set_size_kb=r.get("rss_kb")))
             await self.report_usage(job, r)
             return False
+        if ev in ("suspended", "continued"):
+            await self.on_suspension(job, ev == "suspended", r)
+            return False
         if ev in ("exited", "hold", "evicted"):
+            await s.update_job(self.c, self.p, SU.commit(job))
+            job = s.queue.job(self.c, self.p) or job
             if not self.counted_start and ev == "exited":
                 await self.report_usage(job, r)
                 job = s.queue.job(self.c, self.p) or job
@@ -179,6 +189,37 @@ class Shadow:
         if ev in ("starter_lost", "starter_error", "starter_failed"):
             await self.lost(str(r.get("reason") or "the starter exited unexpectedly"))
             return True
+        return False
+
+    async def on_suspension(self, job, suspended: bool, r: dict) -> None:
+        """The starter stopped the job (or let it run again): the event and the job ad."""
+        s = self.schedd
+        now = int(time.time())
+        status = s.queue.status(self.c, self.p)
+        if suspended and status == RUNNING:
+            s.job_event(job, U.suspended_event(self.c, self.p, time.time(), int(r.get("num_pids") or 0)))
+            await s.update_job(self.c, self.p, SU.on_suspended(job, now))
+        elif not suspended and status == SUSPENDED:
+            s.job_event(job, U.unsuspended_event(self.c, self.p, time.time()))
+            await s.update_job(self.c, self.p, SU.on_continued(job, now))
+
+    async def suspend(self, on: bool) -> bool:
+        """SUSPEND_CLAIM (CONTINUE_CLAIM) to the startd; True when it took the request."""
+        cmd = Cmd.SUSPEND_CLAIM if on else Cmd.CONTINUE_CLAIM
+        self.log("***SUSPEND THE JOB" if on else "***CONTINUE THE JOB")
+        try:
+            conn = await security_client.open_command(self.startd, cmd, subsystem="SHADOW")
+            try:
+                await conn.send(conn.message().put_string(self.claim_id).getvalue())
+                reply = await asyncio.wait_for(conn.read(), 10)
+                if reply.get_int() == OK:
+                    return True
+            finally:
+                conn.close()
+        except Exception as e:
+            self.log(f"Failed to send {cmd.name}: {e}")
+            return False
+        self.log(f"{'JobSuspend' if on else 'JobResume'}() FAILED")
         return False
 
     async def report_usage(self, job, r: dict) -> None:
@@ -274,13 +315,13 @@ class Shadow:
         if status == REMOVED:
             s.finish_jobs([(self.c, self.p)])
             return
-        if status == RUNNING:
+        if status in (RUNNING, SUSPENDED):
             await self.requeue(why)
 
     async def requeue(self, why: str) -> None:
         s = self.schedd
         job = s.queue.job(self.c, self.p)
-        if job is None or s.queue.status(self.c, self.p) != RUNNING:
+        if job is None or s.queue.status(self.c, self.p) not in (RUNNING, SUSPENDED):
             return
         now = int(time.time())
         await s.update_job(self.c, self.p, LC.on_evict(job, now, {}, requeue=True, reason=why))
@@ -681,6 +722,14 @@ class JobRunner:
             if shadow is not None:
                 shadow.stop_reason = action
                 self.core.spawn(shadow.stop(fast))
+
+    def suspend_running(self, jobs, on: bool) -> None:
+        """condor_suspend / condor_continue: each job's shadow asks its startd."""
+        for jp in jobs:
+            shadow = self.shadows.get(jp)
+            if shadow is not None:
+                self.log.log(f"Sending {'DC_SIGSUSPEND' if on else 'DC_SIGCONTINUE'} to shadow", "D_FULLDEBUG")
+                self.core.spawn(shadow.suspend(on))
 
     def has_shadow(self, jp) -> bool:
         return jp in self.shadows

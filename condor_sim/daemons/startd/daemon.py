@@ -12,6 +12,9 @@ it shares our imported code and a job's whole process tree hangs under a real
   it reports (one ClassAd per report) on the same connection until the job is done.
 - DEACTIVATE_CLAIM (403) / DEACTIVATE_CLAIM_FORCIBLY (404): stop the job (graceful:
   SIGTERM to the starter; fast: SIGQUIT).  RELEASE_CLAIM (443): the dynamic slot goes.
+- SUSPEND_CLAIM (402) / CONTINUE_CLAIM (401): the shadow suspends or continues the job;
+  the slot goes Claimed/Suspended (or back to Busy) and the starter is told with SIGUSR1
+  (SIGUSR2); it stops (continues) the job's processes and reports it to the shadow.
 """
 from __future__ import annotations
 
@@ -36,6 +39,7 @@ from . import slots as S
 
 OK, NOT_OK = 1, 0
 ACTIVATE_TIMEOUT = 20.0
+STATE_CHANGE_COMMAND = "{slot}: State change: received {command} command"
 
 
 class Activation:
@@ -287,6 +291,33 @@ class Startd(Daemon):
             fast = req.cmd == Cmd.DEACTIVATE_CLAIM_FORCIBLY
             self.signal_starter(act, signal.SIGQUIT if fast else signal.SIGTERM)
 
+    @command(Cmd.SUSPEND_CLAIM, Cmd.CONTINUE_CLAIM, perm=Perm.DAEMON)
+    async def suspend_claim(self, req) -> None:
+        """Suspend or continue the job running on a claim; refused (NOT_OK) for an unknown
+        claim, one whose job is not executing yet, or one already in the asked state."""
+        claim_id = (await req.read(ACTIVATE_TIMEOUT)).get_str()
+        suspend = req.cmd == Cmd.SUSPEND_CLAIM
+        slot = self.slot_by_claim(claim_id)
+        act = self.activations.get(slot.name) if slot is not None else None
+        ok = (act is not None and act.job_pid is not None and not act.final
+              and (slot.activity == S.BUSY if suspend else slot.activity == S.SUSPENDED))
+        reply = req.message()
+        reply.put_int(OK if ok else NOT_OK)
+        if not ok:
+            self.log.log(f"Got {'SUSPEND_CLAIM' if suspend else 'CONTINUE_CLAIM'} for a claim with "
+                         f"no job to {'suspend' if suspend else 'continue'}", "D_FULLDEBUG")
+            await req.send(reply)
+            return
+        short = slot.name.split("@")[0]
+        self.log.log(STATE_CHANGE_COMMAND.format(
+            slot=short, command="SUSPEND_CLAIM" if suspend else "CONTINUE_CLAIM"))
+        old, new = (S.BUSY, S.SUSPENDED) if suspend else (S.SUSPENDED, S.BUSY)
+        self.machine.set_state(slot.name, S.CLAIMED, new, now=int(time.time()))
+        self.log.log(T.STARTD_CHANGING_ACTIVITY.format(slot=short, old=old, new=new))
+        self.signal_starter(act, signal.SIGUSR1 if suspend else signal.SIGUSR2)
+        await req.send(reply)
+        self.changed()
+
     # ------------------------------------------------------------------ the starter
     @command(Cmd.ACTIVATE_CLAIM, perm=Perm.DAEMON)
     async def activate_claim(self, req) -> None:
@@ -332,8 +363,9 @@ class Startd(Daemon):
         finally:
             self.activations.pop(slot.name, None)
             if slot.name in self.machine.dslots:
+                old = slot.activity
                 self.machine.deactivate(slot.name, now=int(time.time()))
-                self.log.log(T.STARTD_CHANGING_ACTIVITY.format(slot=short, old="Busy", new="Idle"))
+                self.log.log(T.STARTD_CHANGING_ACTIVITY.format(slot=short, old=old, new="Idle"))
             self.changed()
 
     def fork_starter(self, slot, job, job_id: str) -> Activation:
