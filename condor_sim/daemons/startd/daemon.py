@@ -52,6 +52,7 @@ class Activation:
         self.fd = fd
         self.job_pid: int | None = None
         self.reports: asyncio.Queue = asyncio.Queue()
+        self.job_done = False          # the job has exited: its output is being sent
         self.final = False
         self.exit_status: int | None = None
 
@@ -294,12 +295,13 @@ class Startd(Daemon):
     @command(Cmd.SUSPEND_CLAIM, Cmd.CONTINUE_CLAIM, perm=Perm.DAEMON)
     async def suspend_claim(self, req) -> None:
         """Suspend or continue the job running on a claim; refused (NOT_OK) for an unknown
-        claim, one whose job is not executing yet, or one already in the asked state."""
+        claim, one whose job is not executing yet or has exited (its output on its way),
+        or one already in the asked state."""
         claim_id = (await req.read(ACTIVATE_TIMEOUT)).get_str()
         suspend = req.cmd == Cmd.SUSPEND_CLAIM
         slot = self.slot_by_claim(claim_id)
         act = self.activations.get(slot.name) if slot is not None else None
-        ok = (act is not None and act.job_pid is not None and not act.final
+        ok = (act is not None and act.job_pid is not None and not act.final and not act.job_done
               and (slot.activity == S.BUSY if suspend else slot.activity == S.SUSPENDED))
         reply = req.message()
         reply.put_int(OK if ok else NOT_OK)
@@ -417,6 +419,8 @@ class Startd(Daemon):
                     act.job_pid = report.get("pid")
                 if report.get("event") == "job_pid":     # the job's own word: for us only
                     continue
+                if report.get("event") == "transfer_out_started":
+                    act.job_done = True
                 if report.get("event") in ("exited", "hold", "evicted", "starter_error", "starter_failed"):
                     act.final = True
                 await act.reports.put(_report_ad(report))
