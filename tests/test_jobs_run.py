@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from support.leftovers import procs_with
 from support.pools import FIVE_DAEMONS, client, daemon_pids, log, running_pool
 
 
@@ -81,17 +82,6 @@ def wait_status(pool, constraint: str, n: int = 1, timeout: float = 60) -> list[
 
 def events(pool, path: Path) -> list[dict]:
     return call(pool, EVENTS.format(path=str(path)))
-
-
-def procs_with(marker: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if marker in " ".join(p.info["cmdline"] or []):
-                found.append(p)
-        except (psutil.Error, TypeError):
-            pass
-    return found
 
 
 WAIT_GONE = """

@@ -17,6 +17,7 @@ import pytest
 
 from condor_sim.jobqueue import suspension as SU
 from support.captures import capture
+from support.leftovers import procs_with
 from support.pools import FIVE_DAEMONS, client, running_pool
 
 CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"
@@ -82,17 +83,6 @@ def wait_events(pool, path: Path, kind: str, count: int = 1, timeout: float = 15
         if sum(e["type"] == kind for e in evs) >= count or time.monotonic() > deadline:
             return evs
         time.sleep(0.1)
-
-
-def procs_with(marker: str) -> list[psutil.Process]:
-    found = []
-    for p in psutil.process_iter(["cmdline"]):
-        try:
-            if marker in " ".join(p.info["cmdline"] or []):
-                found.append(p)
-        except (psutil.Error, TypeError):
-            pass
-    return found
 
 
 def wait_until(predicate, timeout: float = 15):

@@ -79,3 +79,24 @@ def test_a_run_that_cleans_up_passes(pytester: pytest.Pytester, monkeypatch):
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.OK and leaked == []
     assert "left behind" not in result.stdout.str()
+
+
+def test_a_job_left_running_by_a_pool_counts_as_left_behind(tmp_path):
+    """A job's process (its scratch directory inside a pool under the base) is one of the
+    pool's processes: a job a starter left behind fails the run as a daemon would."""
+    import subprocess
+    import sys
+    from support.leftovers import leftovers
+    scratch = tmp_path / "pool" / "execute" / "dir_1" / "scratch"
+    env = dict(os.environ, _CONDOR_SCRATCH_DIR=str(scratch))
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"], env=env,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 10
+        while proc.pid not in [pid for pid, _ in leftovers(str(tmp_path))] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert proc.pid in [pid for pid, _ in leftovers(str(tmp_path))]
+        assert proc.pid not in [pid for pid, _ in leftovers(str(tmp_path / "elsewhere"))]
+    finally:
+        proc.kill()
+        proc.wait()

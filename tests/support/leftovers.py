@@ -21,10 +21,23 @@ def leftovers(base: str) -> list[tuple[int, str]]:
             cmd = " ".join(p.info["cmdline"] or [])
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             continue
+        scratch = env.get("_CONDOR_SCRATCH_DIR", "")
         if (cfg.startswith(base) and ("CONDOR_INHERIT" in env or "condor_" in cmd)) \
-                or (base in cmd and "/sbin/condor_" in cmd):
-            left.append((p.pid, cmd))
+                or (base in cmd and "/sbin/condor_" in cmd) or scratch.startswith(base):
+            left.append((p.pid, cmd))      # a daemon, a starter, or a job of a pool's slot
     return left
+
+
+def procs_with(marker: str) -> list[psutil.Process]:
+    """Processes whose command line holds ``marker`` (a test job's own word)."""
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        try:
+            if marker in " ".join(p.info["cmdline"] or []):
+                found.append(p)
+        except (psutil.Error, TypeError):
+            pass
+    return found
 
 
 @pytest.hookimpl(tryfirst=True)
