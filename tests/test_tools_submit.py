@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import classad2
@@ -581,3 +582,52 @@ def test_e2e_hold_all_then_rm_all_then_query(queue_pool):
         want = read_capture(CAPTURES / "condor_rm" / f"{case}.txt")
         out, err, rc = tool(pool, d, "condor_q", *want["argv"])
         assert (queue_masked(out), err, rc) == (queue_masked(want["stdout"]), want["stderr"], want["rc"])
+
+
+# ---------------------------------------------------------------------------- with jobs running
+@pytest.fixture(scope="module")
+def running_queue_pool(tmp_path_factory):
+    """The captured queue on a pool that runs jobs as the captured one did (two cores): the
+    same twelve jobs from the same submit files, 5.x running, the 15th and 16th clusters'
+    jobs held."""
+    from support.pools import FIVE_DAEMONS
+    with running_pool(tmp_path_factory.mktemp("running") / "p", DAEMON_LIST=FIVE_DAEMONS,
+                      NUM_CPUS="2") as p:
+        d = tmp_path_factory.mktemp("running-jobs")
+        shutil.copytree(SUBMIT_FILES, d, dirs_exist_ok=True)
+        clusters = [submit(p, d, name) for name in ("held.sub", "idle.sub", "running.sub", "batch.sub",
+                                                     "q1.sub", "q1.sub")]
+        clusters.append(submit(p, d, stdin="executable = /bin/sleep\narguments = 42\nrequirements = false\n"
+                                           "queue\n"))
+        clusters += [submit(p, d, "q1.sub"), submit(p, d, "q1.sub")]
+        for c in clusters[5:7]:
+            assert tool(p, d, "condor_hold", str(c))[2] == 0
+        yield p, d, clusters
+
+
+def wait_running(pool, clusters: list[int], n: int = 2, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ads = query(pool, "JobStatus == 2", ["JobStatus"])
+        if sorted({a["ClusterId"] for a in ads}) == sorted(clusters) and len(ads) == n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"not {n} running jobs of {clusters}: {query(pool, 'true', ['JobStatus'])}")
+
+
+def test_e2e_the_queue_before_and_after_releasing_everything(running_queue_pool):
+    """condor_q -nobatch with 5.x running and four jobs held; condor_hold -all; then
+    condor_release -all, after which 3.x (the first idle jobs that can run) run on the two
+    cores: each view against the capture, ids, owner, times and sizes masked."""
+    pool, d, clusters = running_queue_pool
+    wait_running(pool, [clusters[2]])
+    want = read_capture(CAPTURES / "condor_q" / "before-all-actions-nobatch.txt")
+    out, err, rc = tool(pool, d, "condor_q", *want["argv"])
+    assert (queue_masked(out), err, rc) == (queue_masked(want["stdout"]), want["stderr"], want["rc"])
+    assert tool(pool, d, "condor_hold", "-all")[2] == 0
+    assert tool(pool, d, "condor_release", "-all")[2] == 0
+    wait_running(pool, [clusters[0]])
+    want = read_capture(CAPTURES / "condor_release" / "all-then-condor_q.txt")
+    out, err, rc = tool(pool, d, "condor_q", *want["argv"])
+    assert (queue_masked(out), err, rc) == (queue_masked(want["stdout"]), want["stderr"], want["rc"])
+    assert tool(pool, d, "condor_rm", "-all")[2] == 0
