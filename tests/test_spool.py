@@ -238,7 +238,13 @@ def main():
         time.sleep(0.1)
     after = dict(schedd.query(f"ClusterId == {{c}}")[0])
     schedd.retrieve(f"{{c}}.0")
-    return {{"cluster": c, "before": before, "after": after}}
+    # LeaveJobInQueue turns false once the output is retrieved: the job leaves the queue
+    deadline = time.time() + 30
+    while time.time() < deadline and schedd.query(f"ClusterId == {{c}}", ["JobStatus"]):
+        time.sleep(0.1)
+    left = not schedd.query(f"ClusterId == {{c}}", ["JobStatus"])
+    history = [dict(a) for a in schedd.history(f"ClusterId == {{c}}", ["JobStatus", "StageOutFinish"], 1)]
+    return {{"cluster": c, "before": before, "after": after, "left": left, "history": history}}
 """
 
 
@@ -324,14 +330,15 @@ def spool_run_retrieve(pool, tmp_path):
     spool_dir = layout.job_spool_dir(str(pool.directory / "spool"), r["cluster"], 0)
     assert before["Iwd"] == spool_dir
     assert after["JobStatus"] == 4, after
+    assert "StageOutFinish" in str(after["LeaveJobInQueue"])      # condor_submit's spool expression
+    assert r["left"] and r["history"][0]["JobStatus"] == 4 and r["history"][0]["StageOutFinish"] > 0
     assert after["StageInStart"] <= after["StageInFinish"] + 1
     assert after["LastHoldReasonCode"] == 16
     assert (work / "out.txt").read_text() == "read: spooled input 42\n"
     assert (work / "made.txt").read_text() == "made\n"
     assert (work / "made.bin").read_bytes() == (work / "blob.bin").read_bytes()
-    assert os.path.exists(os.path.join(spool_dir, "in.txt"))
-    with open(os.path.join(spool_dir, "blob.bin"), "rb") as f:
-        assert f.read() == (work / "blob.bin").read_bytes()
+    # the job has left the queue, and its spool directory with it
+    assert not os.path.exists(spool_dir)
 
 
 # ---------------------------------------------------------------------------- hostile peer

@@ -40,7 +40,7 @@ from ...jobqueue import policy as P
 from ...jobqueue import rules
 from ...jobqueue import suspension as SU
 from ...jobqueue import userlog as U
-from ...jobqueue.queue import HELD, IDLE, REMOVED, RUNNING, SUSPENDED, int_value, quote, unquote
+from ...jobqueue.queue import COMPLETED, HELD, IDLE, REMOVED, RUNNING, SUSPENDED, int_value, quote, unquote
 from ...security import client as security_client
 from ...security.perms import Perm
 
@@ -685,6 +685,17 @@ class JobRunner:
                 decisions.append((jp, d))
         for (c, p), d in decisions:
             await self.apply_policy(c, p, d, now)
+        self.retire_kept_jobs()
+
+    def retire_kept_jobs(self) -> None:
+        """Completed jobs kept in the queue by ``LeaveJobInQueue`` leave it once that turns
+        false: for a spooled job, when its output has been retrieved (StageOutFinish) or
+        ten days after its completion, as condor_submit's expression says."""
+        done = [jp for jp in list(self.queue.jobs)
+                if self.queue.status(*jp) == COMPLETED and jp not in self.shadows
+                and not self.leave_in_queue(jp)]
+        if done:
+            self.retire(done, write_events=False)
 
     async def apply_policy(self, c: int, p: int, d, now: int) -> None:
         status = self.queue.status(c, p)
