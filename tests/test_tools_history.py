@@ -15,6 +15,7 @@ import pytest
 from support.captures import CLI, capture
 from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import _history_sources as S
+from condor_sim.tools import _userlog_ads as UL
 from condor_sim.tools import condor_history as H
 
 HIST = CLI / "condor_history"
@@ -113,13 +114,20 @@ def test_userlog_makes_a_job_ad_per_submitted_job(monkeypatch, capsys):
 
 
 def test_userlog_ads_follow_the_events():
-    events = S.read_userlog(str(CLI / "user-logs" / "exit3.log"))
-    (ad,) = S.userlog_ads(events, "exit3.log", "htcpool", 0)
+    events = UL.read_userlog(str(CLI / "user-logs" / "exit3.log"))
+    (ad,) = UL.ads_from_events(events, "exit3.log", "htcpool", 0)
     assert (ad["ClusterId"], ad["JobStatus"], ad["ExitCode"], ad["NumJobStarts"]) == (2, 4, 3, 1)
     assert ad["LastJobStatus"] == 2 and ad["Cmd"] == "???" and "RemoteHost" not in ad
-    assert S.userlog_ads(events, "exit3.log", "htcpool", 0, "ExitCode == 0") == []
-    events = S.read_userlog(str(CLI / "user-logs" / "removed.log"))
-    assert {a["JobStatus"] for a in S.userlog_ads(events, "removed.log", "u", 0)} == {3}
+    events = UL.read_userlog(str(CLI / "user-logs" / "removed.log"))
+    assert {a["JobStatus"] for a in UL.ads_from_events(events, "removed.log", "u", 0)} == {3}
+
+
+def test_userlog_constraint_selects_the_jobs(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(CLI / "user-logs")
+    assert H.main(["-userlog", "exit3.log", "-constraint", "ExitCode == 0", "-af", "ClusterId"]) == 0
+    assert capsys.readouterr().out == ""
+    assert H.main(["-userlog", "exit3.log", "-constraint", "ExitCode == 3", "-af", "ClusterId"]) == 0
+    assert capsys.readouterr().out == "2\n"
 
 
 def test_xml_writes_a_nested_ad_as_a_nested_element():

@@ -16,6 +16,7 @@ from support.captures import CLI, capture
 from support.clock import utc  # noqa: F401  (the captures' TZ=UTC, module-wide)
 from condor_sim.tools import condor_history as H
 from condor_sim.tools import condor_q as Q
+from condor_sim.tools import _userlog_ads as UL
 from condor_sim.tools import q_views as Q_views
 
 
@@ -156,7 +157,7 @@ def test_run_time_options_exclude_each_other():
 
 def log_events_until(path, when: int) -> list:
     """The events of a captured log that it held at ``when`` (the files were copied later)."""
-    return [e for e in Q_views.read_userlog(str(path)) if e.when <= when]
+    return [e for e in UL.read_userlog(str(path)) if e.when <= when]
 
 
 @pytest.mark.parametrize("case,log", [("userlog-held-nobatch", "held.log"),
@@ -165,7 +166,7 @@ def test_condor_q_userlog_matches_the_real_tool(case, log):
     c = capture(CLI / "condor_q" / f"{case}.txt")
     o = Q.parse_args(c["argv"])
     now = captured_time(c)
-    ads = Q_views.ads_from_events(log_events_until(CLI / "user-logs" / log, now), o.userlog,
+    ads = UL.ads_from_events(log_events_until(CLI / "user-logs" / log, now), o.userlog,
                                   "htcpool", now)
     assert Q.render_file_queue(o, ads, f"Userlog: {o.userlog}", now) == c["stdout"]
 
@@ -180,7 +181,7 @@ def test_condor_q_jobads_file_matches_the_real_tool():
 
 
 def test_userlog_ads_follow_the_events():
-    ads = Q_views.ads_from_events(Q_views.read_userlog(str(CLI / "user-logs" / "held.log")),
+    ads = UL.ads_from_events(UL.read_userlog(str(CLI / "user-logs" / "held.log")),
                                   "held.log", "me", 100)
     by_id = {(a["ClusterId"], a["ProcId"]): a for a in ads}
     assert sorted(by_id) == [(3, 0), (3, 1), (19, 0), (19, 1)]

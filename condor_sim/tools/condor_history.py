@@ -14,6 +14,7 @@ from pathlib import Path
 import classad2
 
 from condor_sim.tools import _history_sources as S
+from condor_sim.tools import _userlog_ads as UL
 from condor_sim.tools import _usage
 from condor_sim.tools import common as C
 
@@ -159,8 +160,9 @@ def userlog_jobs(o: Options, path: str, head: str) -> list:
     import time
     if not Path(path).is_file():
         raise C.ToolError(f"Error: Can't open userlog {path}\n", stdout=head)
-    return S.userlog_ads(S.read_userlog(path), path, getpass.getuser(), int(time.time()),
-                         constraint_of(o))
+    ads = UL.ads_from_events(UL.read_userlog(path), path, getpass.getuser(), int(time.time()))
+    expr = classad2.ExprTree(constraint_of(o)) if constraint_of(o) else None
+    return [ad for ad in ads if expr is None or expr.eval(ad) is True]
 
 
 def select_ads(o: Options, ads: list) -> list:

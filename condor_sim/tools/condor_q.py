@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field
 
 from condor_sim.tools import _usage
+from condor_sim.tools import _userlog_ads as UL
 from condor_sim.tools import common as C
 from condor_sim.tools import q_views
 
@@ -511,10 +512,10 @@ def file_queue(o: Options) -> str:
         return render_file_queue(o, q_views.read_jobads(o.jobads, o.jobads_form),
                                  f"Jobads: {o.jobads}", now)
     try:
-        events = q_views.read_userlog(o.userlog)
+        events = UL.read_userlog(o.userlog)
     except Exception:
         raise C.ToolError(f"\nCan't open user log: {o.userlog}\n")
-    ads = q_views.ads_from_events(events, o.userlog, C.user_name(), now)
+    ads = UL.ads_from_events(events, o.userlog, C.user_name(), now)
     return render_file_queue(o, ads, f"Userlog: {o.userlog}", now)
 
 

@@ -1,17 +1,17 @@
 """More of condor_q's views and job sources: ``-hold-codes``, ``-io``, ``-dag`` (one line
 per job, DAG nodes under their DAGMan), ``-help`` with its code tables, and the queues that
-come from a file instead of a schedd (``-userlog``: the jobs a job event log describes,
-``-jobads``: a file of job ads).
+come from a file instead of a schedd (``-jobads``: a file of job ads; ``-userlog``, the jobs
+a job event log describes, is :mod:`condor_sim.tools._userlog_ads`, shared with
+condor_history).
 
-Everything here is a pure function of ads (or log events), the time and a few names, so it
-can be compared byte for byte with what the real 25.14 condor_q printed; the only I/O is
-:func:`read_userlog` and :func:`read_jobads`, which turn files into those values.
+Everything here is a pure function of ads, the time and a few names, so it can be
+compared byte for byte with what the real 25.14 condor_q printed; the only I/O is
+:func:`read_jobads`, which turns a file into those values.
 """
 from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
 import classad2
@@ -200,134 +200,6 @@ def title_line(title: str, now: float) -> str:
     """The header line of a queue: ``-- TITLE @ time`` (``Userlog: FILE``, ``Jobads: FILE``,
     ``Submitter: ...``)."""
     return f"\n\n-- {title} @ {time.strftime('%m/%d/%y %H:%M:%S', time.localtime(now))}\n"
-
-
-@dataclass
-class LogEvent:
-    """What the job event log says of one event: its number, job, time and fields."""
-    number: int
-    cluster: int
-    proc: int
-    when: int
-    subproc: int = 0
-    fields: dict = field(default_factory=dict)
-
-
-SUBMIT, EXECUTE, EVICTED, TERMINATED, ABORTED, IMAGE_SIZE = 0, 1, 4, 5, 9, 6
-SHADOW_EXCEPTION, SUSPENDED, UNSUSPENDED, HELD, RELEASED = 7, 10, 11, 12, 13
-RECONNECT_FAILED = 24
-
-
-def _set_status(ad: dict, status: int) -> None:
-    ad["LastJobStatus"] = ad.get("JobStatus")
-    ad["JobStatus"] = status
-
-
-def _incr(ad: dict, attr: str) -> None:
-    v = ad.get(attr)
-    ad[attr] = v + 1 if isinstance(v, int) else 1
-
-
-def _apply(ad: dict, ev: LogEvent) -> None:
-    f, t = ev.fields, ev.when
-    if ev.number == EXECUTE:
-        _set_status(ad, 2)
-        ad.update(EnteredCurrentStatus=t, JobCurrentStartDate=t)
-        _incr(ad, "NumJobStarts")
-        host = f.get("ExecuteHost", "")
-        ad.update(StartdIpAddr=host, RemoteHost=host)
-    elif ev.number == TERMINATED:
-        _set_status(ad, 4)
-        if "RemoteHost" in ad:
-            ad["LastRemoteHost"] = ad.pop("RemoteHost")
-        ad.update(EnteredCurrentStatus=t, CompletionDate=t)
-        if f.get("TerminatedNormally", True):
-            ad.update(ExitBySignal=False, ExitCode=f.get("ReturnValue", 0))
-        else:
-            ad.update(ExitBySignal=True, ExitSignal=f.get("TerminatedBySignal", 0))
-        start = ad.get("JobCurrentStartDate")
-        if isinstance(start, int):
-            ad["LastRemoteWallClockTime"] = float(t - start)
-            ad["RemoteWallClockTime"] = float(ad.get("RemoteWallClockTime", 0.0)) + (t - start)
-    elif ev.number == SUSPENDED:
-        _set_status(ad, 7)
-        ad.update(EnteredCurrentStatus=t, LastSuspensionTime=t)
-        _incr(ad, "TotalSuspensions")
-    elif ev.number == UNSUSPENDED:
-        _set_status(ad, 2)
-        ad["EnteredCurrentStatus"] = t
-    elif ev.number in (EVICTED, SHADOW_EXCEPTION, RECONNECT_FAILED):
-        _set_status(ad, 1)
-        ad.update(EnteredCurrentStatus=t, LastVacateTime=t)
-        reason = f.get("Reason", f.get("Message"))
-        if isinstance(reason, str) and reason:
-            ad["LastVacateReason"] = reason
-    elif ev.number == HELD:
-        before = ad.get("JobStatus")
-        _set_status(ad, 5)
-        ad["EnteredCurrentStatus"] = t
-        reason = f.get("HoldReason")
-        if before != 1:
-            ad["LastVacateTime"] = t
-            if isinstance(reason, str) and reason:
-                ad["LastVacateReason"] = reason
-        if isinstance(reason, str):
-            ad["HoldReason"] = reason
-        code = f.get("HoldReasonCode", 0)
-        ad.update(HoldReasonCode=code, HoldReasonSubCode=f.get("HoldReasonSubCode", 0))
-        if code != 1:
-            _incr(ad, "NumSystemHolds")
-    elif ev.number == RELEASED:
-        _set_status(ad, 1)
-        ad["EnteredCurrentStatus"] = t
-        if f.get("Reason"):
-            ad["ReleaseReason"] = f["Reason"]
-    elif ev.number == ABORTED:
-        _set_status(ad, 3)
-        ad["EnteredCurrentStatus"] = t
-        if f.get("Reason"):
-            ad["RemoveReason"] = f["Reason"]
-    elif ev.number == IMAGE_SIZE:
-        ad.update(ImageSize=f.get("Size", 0), ResidentSetSize=f.get("ResidentSetSize", 0),
-                  ProportionalSetSize=f.get("ProportionalSetSize", 0))
-
-
-def ads_from_events(events: Iterable[LogEvent], log_name: str, owner: str,
-                    now: int) -> list[classad2.ClassAd]:
-    """The job ads condor_q makes of a job event log: each job from its submit event on
-    (events of jobs whose submit is not in the log are ignored), as idle, then moved along
-    by what happened to it; the owner is the user reading the log. In job id order."""
-    jobs: dict[tuple[int, int, int], dict] = {}
-    for ev in events:
-        key = (ev.cluster, ev.proc, ev.subproc)
-        if ev.number == SUBMIT:
-            jobs[key] = {
-                "MyType": "Job", "TargetType": "Machine", "ClusterId": ev.cluster,
-                "ProcId": ev.proc, "UserLog": log_name, "QDate": ev.when,
-                "EnteredCurrentStatus": ev.when,
-                "GlobalJobId": f"localhost#{ev.cluster}.{ev.proc}#{ev.when}",
-                "ServerTime": now, "SubmitHost": ev.fields.get("SubmitHost", ""),
-                "JobStatus": 1, "LastJobStatus": 0, "Owner": owner, "JobPrio": 0,
-                "ImageSize": 0, "Cmd": "???", "LastSuspensionTime": 0, "CompletionDate": 0,
-                "NumJobStarts": 0, "TotalSuspensions": 0, "NumSystemHolds": 0,
-                "LocalUserCpu": 0.0, "RemoteUserCpu": 0.0, "LocalSysCpu": 0.0,
-                "RemoteSysCpu": 0.0, "RemoteWallClockTime": 0.0}
-        elif key in jobs:
-            _apply(jobs[key], ev)
-    return [classad2.ClassAd(jobs[k]) for k in sorted(jobs)]
-
-
-def read_userlog(path: str) -> list[LogEvent]:
-    """Every event of a job event log (``htcondor2``'s reader); OSError if it cannot be read."""
-    import htcondor2
-    with open(path, "rb"):
-        pass
-    out = []
-    for e in htcondor2.JobEventLog(path).events(0):
-        fields = {k: e[k] for k in e.keys()}
-        out.append(LogEvent(int(e.type), e.cluster, e.proc, int(e.timestamp),
-                            int(fields.get("Subproc", 0) or 0), fields))
-    return out
 
 
 JOBADS_FORMS = {"long": classad2.ParserType.Old, "xml": classad2.ParserType.XML,
