@@ -222,18 +222,8 @@ class StoredAd:
     def update(self, values: dict) -> None:
         """Set attributes (Python values or ExprTrees): a named line is replaced in place,
         a new one appended."""
-        lines = self.lines()
-        index = self.layout.index
-        names = list(self.layout.names)
-        for name, value in values.items():
-            line = format_line(name, value)
-            i = index.get(name.lower())
-            if i is None:
-                lines.append(line)
-                names.append(name)
-            else:
-                lines[i] = line
-        self.__init__("\0".join(lines), tuple(names))
+        new = self.with_lines([(name, format_line(name, value)) for name, value in values.items()])
+        self.text, self.layout, self.starts = new.text, new.layout, new.starts
 
     def with_lines(self, extra: list[tuple[str, str]]) -> "StoredAd":
         """A copy with ``(name, line)`` pairs set (replacing or appending), built at once."""
