@@ -117,7 +117,7 @@ def test_a_query_for_analysis_gets_the_autocluster_records_in_its_summary(tmp_pa
         s = build(Schedd, JOB_QUEUE_LOG=str(log), SPOOL=str(tmp_path))
         s.open_queue()
         for jp in ((7, 0), (7, 1)):
-            s.assign_autocluster(jp, s.queue.job(*jp))
+            s.autocluster_of(jp)
         query = raw(Cmd.QUERY_JOB_ADS, {"Requirements": classad2.ExprTree("ProcId == 1 && AutoClusterId == 1"),
                                         "Projection": "ClusterId ProcId AutoClusterId",
                                         "ForAnalysis": True, "SendServerTime": False})
@@ -130,6 +130,37 @@ def test_a_query_for_analysis_gets_the_autocluster_records_in_its_summary(tmp_pa
     record = summary["Analyze"]["ac1"]
     assert dict(record) == {"AutoClusterId": 1, "LastMatchTime": 100, "NumRunning": 1,
                             "NumIdle": 0, "NumJobs": 2}
+
+
+def test_an_autocluster_id_is_kept_until_a_significant_attribute_changes(tmp_path):
+    """Computed once per job; a committed change of one of the job's significant
+    attributes (or of its cluster's) drops it, so the next negotiation computes it again;
+    other changes keep it."""
+    log = tmp_path / "job_queue.log"
+    log.write_bytes(b"107 1 CreationTimestamp 5\n101 0.0 Job Machine\n"
+                    b"105 \n103 0.0 NextClusterNum 8\n101 07.-1 Job Machine\n"
+                    b'103 07.-1 ClusterId 7\n103 07.-1 Owner "alice"\n103 07.-1 RequestMemory 128\n'
+                    b"101 7.0 Job Machine\n103 7.0 ProcId 0\n103 7.0 JobStatus 1\n"
+                    b"101 7.1 Job Machine\n103 7.1 ProcId 1\n103 7.1 JobStatus 1\n106 \n")
+
+    async def go():
+        s = build(Schedd, JOB_QUEUE_LOG=str(log), SPOOL=str(tmp_path))
+        s.open_queue()
+        assert s.autocluster_of((7, 0)) == s.autocluster_of((7, 1)) == 1
+
+        async def edit(key, name, value):
+            txn = s.queue.begin()
+            txn.set(key, name, value)
+            await s.commit(txn)
+        await edit("7.1", "JobPrio", "5")                    # not significant: kept
+        assert set(s.in_memory) == {(7, 0), (7, 1)}
+        await edit("7.1", "RequestMemory", "256")            # significant: 7.1 again
+        assert set(s.in_memory) == {(7, 0)} and s.autocluster_of((7, 1)) == 2
+        await edit("07.-1", "Requirements", "false")         # the cluster's: all of it
+        assert s.in_memory == {}
+        s.store.close()
+
+    asyncio.run(go())
 
 
 # ---------------------------------------------------------------------------- the tables

@@ -21,6 +21,12 @@ SIGNIFICANT_ATTRIBUTES = ("CatalogID", "catalogs", "CatalogSize", "RequestCpus",
                           "RequestMemory", "ConcurrencyLimits", "FlockTo", "Rank",
                           "Requirements", "FileSystemDomain", "TransferInputSizeMB")
 AUTO_CLUSTER_ATTRS = ",".join(SIGNIFICANT_ATTRIBUTES)
+SIGNIFICANT = frozenset(a.lower() for a in SIGNIFICANT_ATTRIBUTES)
+
+
+def touches_autocluster(names) -> bool:
+    """Whether a change of these attributes can move a job to another autocluster."""
+    return any(n.lower() in SIGNIFICANT for n in names)
 
 REJ_TIME, REJ_REASON, REJ_NEGOTIATOR = "LastRejMatchTime", "LastRejMatchReason", "LastRejMatchNegotiator"
 MATCH_TIME = "LastMatchTime"

@@ -113,6 +113,7 @@ class Schedd(Spooler, JobRunner, Daemon):
             self.log.log(f"ERROR: failed to write job queue log: {e}")
             return e.errno or 5, f"Failed to write the job queue log: {e.strerror}"
         self.queue.apply(txn)
+        self.forget_autoclusters(txn)
         if spooled:
             self.make_spool_dirs(spooled)
         if submitted:

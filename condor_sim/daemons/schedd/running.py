@@ -389,10 +389,12 @@ class JobRunner:
         owner = submitter.split("@")[0]
         self.log.log(T.SCHEDD_NEGOTIATING_FOR.format(submitter=submitter, name=self.fqdn, host="127.0.0.1"))
         for jp in list(self.queue.jobs):            # every job of the submitter, as the
-            job = self.queue.job(*jp)                 # real schedd's autocluster pass
+            if jp in self.in_memory:                  # real schedd's autocluster pass (each
+                continue                              # job once, again after an edit)
+            job = self.queue.job(*jp)
             if job is not None and unquote(job.get("Owner")) == owner:
-                self.assign_autocluster(jp, job)
-        rejected: set[str] = set()
+                self.autocluster_of(jp, job)
+        rejected: set[int] = set()                    # autoclusters refused in this round
         matched = refused = 0
         offered: set[tuple[int, int]] = set()
         try:
@@ -413,7 +415,7 @@ class JobRunner:
                 offered.add(jp)
                 job = self.queue.job(*jp)
                 w.put_int(Cmd.JOB_INFO)
-                acid = self.assign_autocluster(jp, job)
+                acid = self.autocluster_of(jp, job)
                 lines = [f"{k} = {v}" for k, v in job.items() if k != "AutoClusterId"]
                 lines.append(f"AutoClusterId = {acid}")
                 put_lines(w, lines)
@@ -428,7 +430,7 @@ class JobRunner:
                     self.core.spawn(self.claim(jp, claim_id, slot_ad))
                 else:
                     refused += 1
-                    rejected.add(A.autocluster_key(job))
+                    rejected.add(acid)
                     reason = answer.get_str() if verdict == Cmd.REJECTED_WITH_REASON else "no reason given"
                     self.core.spawn(self.update_job(*jp, {
                         A.REJ_REASON: quote(reason), A.REJ_NEGOTIATOR: quote(negotiator),
@@ -438,9 +440,26 @@ class JobRunner:
         self.log.log(T.SCHEDD_NEGOTIATION_ENDED.format(matched=matched))
         self.log.log(T.SCHEDD_FINISHED_NEGOTIATING.format(owner=owner, matched=matched, rejected=refused))
 
-    def assign_autocluster(self, jp: tuple[int, int], job) -> int:
-        """The job's autocluster id, kept in its ad as the real schedd keeps it (in memory)."""
-        acid = self.autocluster_id(job)
+    def forget_autoclusters(self, txn) -> None:
+        """A committed change of a job's (or its cluster's) significant attributes: its
+        autocluster is computed again at the next negotiation."""
+        for key, changes in txn.changes.items():
+            if not A.touches_autocluster(changes):
+                continue
+            c, p = L.parse_key(key) or (None, None)
+            if p is not None and p >= 0:
+                self.in_memory.pop((c, p), None)
+            elif c is not None:
+                for jp in [jp for jp in self.in_memory if jp[0] == c]:
+                    del self.in_memory[jp]
+
+    def autocluster_of(self, jp: tuple[int, int], job=None) -> int:
+        """The job's autocluster id, kept in its ad as the real schedd keeps it (in memory):
+        computed once, and again after its significant attributes change."""
+        kept = self.in_memory.get(jp)
+        if kept is not None and "AutoClusterId" in kept:
+            return int(kept["AutoClusterId"])
+        acid = self.autocluster_id(job if job is not None else self.queue.job(*jp))
         self.in_memory.setdefault(jp, {}).update(
             {"AutoClusterId": str(acid), "AutoClusterAttrs": quote(A.AUTO_CLUSTER_ATTRS)})
         return acid
@@ -450,7 +469,7 @@ class JobRunner:
         ids = self.__dict__.setdefault("_autoclusters", {})
         return ids.setdefault(key, len(ids) + 1)
 
-    def next_idle_job(self, owner: str, offered: set, rejected: set[str]):
+    def next_idle_job(self, owner: str, offered: set, rejected: set[int]):
         best = None
         for (c, p), own in self.queue.jobs.items():
             if (c, p) in offered or (c, p) in self.matched or (c, p) in self.shadows:
@@ -460,10 +479,10 @@ class JobRunner:
                 continue
             if int_value(own.get("JobStatus") or cl.get("JobStatus")) != IDLE:
                 continue
-            job = self.queue.job(c, p)
-            if A.autocluster_key(job) in rejected:
+            if self.autocluster_of((c, p)) in rejected:
                 continue
-            key = (-(int_value(job.get("JobPrio"), 0) or 0), c, p)
+            prio = own.get("JobPrio") or cl.get("JobPrio")
+            key = (-(int_value(prio, 0) or 0), c, p)
             if best is None or key < best[0]:
                 best = (key, (c, p))
         return best[1] if best else None
