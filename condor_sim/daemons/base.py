@@ -107,6 +107,9 @@ class Daemon(CoreHooks):
         # the name a real daemon (and the client, for a local locate) uses: get_local_fqdn()
         self.fqdn = self.config.get("FULL_HOSTNAME") or socket.getfqdn()
         self._client_lock = asyncio.Lock()
+        # held while an update is numbered and sent: updates reach the collector in the
+        # order of their sequence numbers (a quick one overtaking a slow one counts as lost)
+        self.update_lock = asyncio.Lock()
 
     @classmethod
     def process_config_and_log(cls, argv: list[str]) -> tuple:
@@ -207,18 +210,10 @@ class Daemon(CoreHooks):
         async with self._client_lock:
             return await asyncio.to_thread(func, *args)
 
-    def update_lock(self) -> asyncio.Lock:
-        """Held while an update is built and sent: updates reach the collector in the order
-        of their sequence numbers (a quick one overtaking a slow one would count as lost)."""
-        lock = self.__dict__.get("_update_lock")
-        if lock is None:
-            lock = self.__dict__["_update_lock"] = asyncio.Lock()
-        return lock
-
     async def advertise(self) -> None:
         if not self.UPDATE_COMMAND:
             return
-        async with self.update_lock():
+        async with self.update_lock:
             self._seq = getattr(self, "_seq", 0) + 1
             try:
                 await self.to_collector(self.UPDATE_COMMAND, self.ad())

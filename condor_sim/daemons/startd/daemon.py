@@ -85,7 +85,7 @@ class Startd(Daemon):
         """The StartD daemon ad, then one UPDATE_STARTD_AD per slot carrying its public
         and private ads in one message, as the real startd sends them; one update at a
         time, so the slots' sequence numbers arrive in order."""
-        async with self.update_lock():
+        async with self.update_lock:
             await self._advertise()
 
     async def _advertise(self) -> None:
