@@ -168,13 +168,13 @@ class Startd(Daemon):
                 self.log.log(f"Failed to invalidate our ads at the collector: {e}", "D_FULLDEBUG")
 
     def shutting_down(self) -> bool:
+        """From the shutdown request on (on_shutdown runs after it), no claim is activated,
+        so no job starts behind on_shutdown's last look at the starters."""
         stopping = self.core.stopping
-        return getattr(self, "_shutting_down", False) or (stopping is not None and stopping.is_set())
+        return stopping is not None and stopping.is_set()
 
     async def on_shutdown(self, fast: bool) -> None:
-        """Stop every job (SIGQUIT to its starter) and wait for the starters; no claim is
-        activated from now on, so no job starts behind the last look."""
-        self._shutting_down = True
+        """Stop every job (SIGQUIT to its starter) and wait for the starters."""
         for act in list(self.activations.values()):
             self.signal_starter(act, signal.SIGQUIT)
         for act in list(self.activations.values()):
