@@ -55,6 +55,29 @@ QUERY_ONLY = 0x20
 NEWJOB_ERR_MAX_JOBS_SUBMITTED, NEWJOB_ERR_MAX_JOBS_PER_OWNER, NEWJOB_ERR_MAX_JOBS_PER_SUBMISSION = -2, -3, -4
 
 
+# what GetCapabilities answers
+CAPABILITIES = ["LateMaterialize = true", "LateMaterializeVersion = 2", "UseJobsets = false"]
+
+
+def reply(rval: int, err: int = 0, encrypted: bool = False) -> MessageWriter:
+    """A request's answer: the return value, and the errno when it is negative."""
+    w = MessageWriter(encrypted)
+    w.put_int(rval)
+    if rval < 0:
+        w.put_int(err)
+    return w
+
+
+def read_set_attribute(r: MessageReader, num: int) -> tuple[int, int, str, str, bool]:
+    """A SetAttribute(2) request's ``(cluster, proc, value, name, no_ack)``."""
+    c = r.get_int()
+    p = r.get_int()
+    value = r.get_str()
+    name = r.get_str()
+    flags = r.get_bytes(1)[0] if num == SetAttribute2 and r.remaining else 0
+    return c, p, value, name, bool(flags & NO_ACK)
+
+
 class CloseSession(Exception):
     """The request ends the session (CloseSocket, or a request that cannot be served)."""
 
@@ -83,11 +106,7 @@ class QmgmtSession:
         self.encrypted = encrypted
 
     def _reply(self, rval: int, err: int = 0) -> MessageWriter:
-        w = MessageWriter(self.encrypted)
-        w.put_int(rval)
-        if rval < 0:
-            w.put_int(err)
-        return w
+        return reply(rval, err, self.encrypted)
 
     def _ad_lines(self, lines: list[str]) -> bytes:
         return encode_lines(lines, self.encrypted)
@@ -132,8 +151,7 @@ class QmgmtSession:
 
     def capabilities(self, r):
         r.get_int()
-        return [self._ad_lines(["LateMaterialize = true", "LateMaterializeVersion = 2",
-                           "UseJobsets = false"])]
+        return [self._ad_lines(CAPABILITIES)]
 
     def begin(self, r):
         self.errors = []
@@ -198,13 +216,7 @@ class QmgmtSession:
         return [self._reply(p)]
 
     def set_attribute(self, r):
-        num2 = self._last_num == SetAttribute2
-        c = r.get_int()
-        p = r.get_int()
-        value = r.get_str()
-        name = r.get_str()
-        flags = r.get_bytes(1)[0] if num2 and r.remaining else 0
-        no_ack = bool(flags & NO_ACK)
+        c, p, value, name, no_ack = read_set_attribute(r, self._last_num)
         if not value:
             if no_ack:
                 raise CloseSession(f"SetAttribute got NULL value for {name}")

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from .. import CONDOR_PLATFORM, CONDOR_VERSION
 from ..cedar.classad_wire import encode_lines
 from ..cedar.commands import Cmd
-from ..cedar.stream import MessageReader, MessageWriter
+from ..cedar.stream import MessageReader
 from ..config import ConfigSnapshot
 from ..connection import ConnectionClosed
 from ..jobqueue import qmgmt as Q
@@ -77,27 +77,18 @@ class QmgmtRecorder:
         self._active = -1
         self._next_proc = 0
 
-    @staticmethod
-    def _reply(rval: int, err: int = 0, encrypted: bool = False) -> MessageWriter:
-        w = MessageWriter(encrypted)
-        w.put_int(rval)
-        if rval < 0:
-            w.put_int(err)
-        return w
-
     def handle(self, payload: MessageReader, encrypted: bool = False) -> list[bytes]:
         """One request in, its replies out; raises :class:`Q.CloseSession` at the end."""
         r = payload
         num = r.get_int()
-        reply = lambda rval, err=0: [self._reply(rval, err, encrypted).getvalue()]  # noqa: E731
+        reply = lambda rval, err=0: [Q.reply(rval, err, encrypted).getvalue()]  # noqa: E731
         if num == Q.CloseSocket:
             raise Q.CloseSession("CloseSocket")
         if num in (Q.InitializeConnection, Q.InitializeReadOnlyConnection):
             return []
         if num == Q.GetCapabilities:
             r.get_int()
-            return [encode_lines(["LateMaterialize = true", "LateMaterializeVersion = 2",
-                                  "UseJobsets = false"], encrypted)]
+            return [encode_lines(Q.CAPABILITIES, encrypted)]
         if num in (Q.BeginTransaction, Q.AbortTransaction, Q.SetAllowProtectedAttrChanges):
             if num == Q.SetAllowProtectedAttrChanges:
                 r.get_int()
@@ -120,16 +111,14 @@ class QmgmtRecorder:
             self.recorded.procs[p] = []
             return reply(p)
         if num in (Q.SetAttribute, Q.SetAttribute2):
-            c, p = r.get_int(), r.get_int()
-            value, name = r.get_str(), r.get_str()
-            flags = r.get_bytes(1)[0] if num == Q.SetAttribute2 and r.remaining else 0
+            c, p, value, name, no_ack = Q.read_set_attribute(r, num)
             self._record(c, p, name, value)
-            return [] if flags & Q.NO_ACK else reply(0)
+            return [] if no_ack else reply(0)
         if num in (Q.CommitTransaction, Q.CommitTransactionNoFlags):
             if num == Q.CommitTransaction:
                 r.get_int()
             self.recorded.committed = True
-            w = self._reply(0, 0, encrypted)
+            w = Q.reply(0, 0, encrypted)
             w.put_bytes(encode_lines([], encrypted))
             return [w.getvalue()]
         if num in (Q.DestroyCluster, Q.DestroyProc):
