@@ -8,13 +8,12 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
 import pytest
 
-from support.leftovers import procs_with
+from support.leftovers import procs_with, sleep_marker
 from support.pools import FIVE_DAEMONS, client, daemon_pids, log, running_pool
 
 
@@ -210,7 +209,7 @@ def main():
 
 
 def test_remove_kills_a_running_job(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     c = _submit_sleeper(pool, tmp_path, marker)
     _act(pool, "Remove", c)
     assert not wait_no_procs(marker)
@@ -220,7 +219,7 @@ def test_remove_kills_a_running_job(pool, tmp_path):
 
 
 def test_hold_and_vacate_a_running_job(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     c = _submit_sleeper(pool, tmp_path, marker)
     first = procs_with(marker)
     _act(pool, "Vacate", c)
@@ -257,7 +256,7 @@ def main():
 
 
 def test_a_killed_starter_leaves_nothing_running(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     before = daemon_pids(pool)
     c = _submit_sleeper(pool, tmp_path, marker)
     [job] = procs_with(marker)
@@ -347,7 +346,7 @@ def test_garbage_executable_and_directory_output_hold(pool, tmp_path):
 
 
 def test_a_job_that_forks_and_exits_leaves_nothing(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     script = tmp_path / "fork.sh"
     script.write_text(f"#!/bin/sh\n(sleep {marker} &)\nsleep {marker} &\nexit 0\n")
     script.chmod(0o755)
@@ -358,7 +357,7 @@ def test_a_job_that_forks_and_exits_leaves_nothing(pool, tmp_path):
 
 
 def test_a_job_ignoring_sigterm_is_killed_on_remove(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     script = tmp_path / "stubborn.sh"
     script.write_text(f"#!/bin/sh\ntrap '' TERM\nsleep {marker} &\nwait\nwait\n")
     script.chmod(0o755)
@@ -485,7 +484,7 @@ def test_a_pool_stopped_while_a_job_runs_leaves_no_job_behind(tmp_path):
     then on: a job the schedd tries to start again in that moment is refused, not left
     running without a starter."""
     from support.pools import FIVE_DAEMONS, running_pool
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     with running_pool(tmp_path / "p", DAEMON_LIST=FIVE_DAEMONS) as p:
         _submit_sleeper(p, tmp_path, marker)
         p.stop(timeout=20)

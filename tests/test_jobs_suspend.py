@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import psutil
@@ -17,7 +16,7 @@ import pytest
 
 from condor_sim.jobqueue import suspension as SU
 from support.captures import capture
-from support.leftovers import procs_with
+from support.leftovers import procs_with, sleep_marker
 from support.pools import FIVE_DAEMONS, client, running_pool
 
 CLI = Path(__file__).resolve().parent.parent / "fixtures" / "cli"
@@ -117,7 +116,7 @@ def main():
 
 # ---------------------------------------------------------------------------- end to end
 def test_suspend_continue_then_remove_while_suspended(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     c = submit_sleepers(pool, tmp_path, marker)
     [proc] = procs_with(marker)
     before = int(time.time())
@@ -159,7 +158,7 @@ def test_suspend_continue_then_remove_while_suspended(pool, tmp_path):
 
 
 def test_hold_while_suspended_leaves_no_process(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     c = submit_sleepers(pool, tmp_path, marker)
     procs = procs_with(marker)
     assert act(pool, "Suspend", f"{c}.0")["TotalSuccess"] == 1
@@ -172,7 +171,7 @@ def test_hold_while_suspended_leaves_no_process(pool, tmp_path):
 
 
 def test_continue_of_a_running_job_finds_nothing_to_do(pool, tmp_path):
-    marker = str(1000 + uuid.uuid4().int % 8000)
+    marker = sleep_marker()
     c = submit_sleepers(pool, tmp_path, marker)
     assert act(pool, "Continue", f"{c}.0")["TotalBadStatus"] == 1
     assert status_of(procs_with(marker)) <= {psutil.STATUS_SLEEPING, psutil.STATUS_RUNNING}

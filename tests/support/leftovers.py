@@ -3,6 +3,7 @@ conftest (``from support.leftovers import pytest_sessionfinish, pytest_testnoded
 from __future__ import annotations
 
 import os
+import uuid
 
 import psutil
 import pytest
@@ -28,15 +29,25 @@ def leftovers(base: str) -> list[tuple[int, str]]:
     return left
 
 
+def sleep_marker() -> str:
+    """A word no other process's command line holds: the seconds a test job sleeps
+    (a whole number of seconds and a unique fraction, e.g. ``4321.083517``)."""
+    n = uuid.uuid4().int
+    return f"{1000 + n % 8000}.{n // 8000 % 10**6:06d}"
+
+
 def procs_with(marker: str) -> list[psutil.Process]:
-    """Processes whose command line holds ``marker`` (a test job's own word)."""
+    """Processes whose command line holds ``marker`` (a test job's own words) as whole
+    words: a marker that is a number must not match a port or a path that holds it."""
+    want = marker.split()
     found = []
     for p in psutil.process_iter(["cmdline"]):
         try:
-            if marker in " ".join(p.info["cmdline"] or []):
-                found.append(p)
+            words = " ".join(p.info["cmdline"] or []).split()
         except (psutil.Error, TypeError):
-            pass
+            continue
+        if any(words[i:i + len(want)] == want for i in range(len(words) - len(want) + 1)):
+            found.append(p)
     return found
 
 
