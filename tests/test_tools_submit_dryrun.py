@@ -15,6 +15,8 @@ import pytest
 
 from condor_sim.cedar.stream import MessageReader, MessageWriter
 from condor_sim.jobqueue import qmgmt as Q
+from condor_sim.daemons import private_queue as PQ
+from condor_sim.jobqueue import recorder as R
 from condor_sim.tools import submit_dryrun as D
 from support import captures
 from support.captures import capture as read_capture
@@ -105,7 +107,7 @@ def reply_ints(payloads: list[bytes]) -> list[int]:
 
 
 def test_recorder_keeps_the_stream_in_order_and_answers_as_a_schedd():
-    r = D.QmgmtRecorder()
+    r = R.QmgmtRecorder()
     assert reply_ints(r.handle(request(Q.NewCluster))) == [1]
     assert reply_ints(r.handle(request(Q.NewProc, 1))) == [0]
     assert r.handle(request(Q.SetAttribute2, 1, -1, "1", "ClusterId", bytes([Q.NO_ACK]))) == []
@@ -254,7 +256,7 @@ def test_another_user_cannot_write_to_the_private_queue():
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
     env.update(CONDOR_CONFIG=str(cfg), HOME="/", **extra)
     import htcondor2
-    with D.PrivateSchedd(timeout=20) as ps:
+    with PQ.PrivateSchedd(timeout=20) as ps:
         r = subprocess.run([python, "-c", OTHER_USER_SUBMIT, ps.address], env=env, user=pw.pw_uid,
                            group=pw.pw_gid, extra_groups=[], capture_output=True, text=True,
                            timeout=60, cwd="/")

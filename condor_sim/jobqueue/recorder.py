@@ -1,0 +1,108 @@
+"""A QMGMT peer that records a submit instead of queuing it, sans-IO.
+
+The ``htcondor2`` bindings cannot turn a submit description into job ads without a
+schedd (``Submit.jobs`` is not implemented), but they send a schedd those ads as QMGMT
+SetAttribute calls.  :class:`QmgmtRecorder` answers those calls and keeps, in the order
+they came, the cluster's attributes and each proc's own.  ``condor_submit -dry-run``
+prints them; the schedd's job factories queue them (see
+:mod:`condor_sim.daemons.private_queue` for the process that serves it).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..cedar.classad_wire import encode_lines
+from ..cedar.stream import MessageReader
+from . import qmgmt as Q
+
+
+@dataclass
+class Recorded:
+    """One submit's ads as they were sent: the cluster ad, then each proc's attributes."""
+    cluster: int = 0
+    cluster_attrs: list[tuple[str, str]] = field(default_factory=list)
+    procs: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
+    committed: bool = False
+
+
+class QmgmtRecorder:
+    """A QMGMT peer that remembers every SetAttribute and stores nothing.
+
+    Cluster ids start at ``first_cluster`` (the real dry-run's first cluster is 1), proc
+    ids at 0; NoAck SetAttributes get no reply, as from a schedd."""
+
+    def __init__(self, first_cluster: int = 1):
+        self.next_cluster = first_cluster
+        self.recorded = Recorded()
+        self._active = -1
+        self._next_proc = 0
+
+    def handle(self, payload: MessageReader, encrypted: bool = False) -> list[bytes]:
+        """One request in, its replies out; raises :class:`Q.CloseSession` at the end."""
+        r = payload
+        num = r.get_int()
+        reply = lambda rval, err=0: [Q.reply(rval, err, encrypted).getvalue()]  # noqa: E731
+        if num == Q.CloseSocket:
+            raise Q.CloseSession("CloseSocket")
+        if num in (Q.InitializeConnection, Q.InitializeReadOnlyConnection):
+            return []
+        if num == Q.GetCapabilities:
+            r.get_int()
+            return [encode_lines(Q.CAPABILITIES, encrypted)]
+        if num in (Q.BeginTransaction, Q.AbortTransaction, Q.SetAllowProtectedAttrChanges):
+            if num == Q.SetAllowProtectedAttrChanges:
+                r.get_int()
+            return reply(0)
+        if num == Q.SetEffectiveOwner:
+            r.get_str()
+            return reply(0)
+        if num == Q.NewCluster:
+            c = self.next_cluster
+            self.next_cluster += 1
+            self._active, self._next_proc = c, 0
+            self.recorded = Recorded(cluster=c)
+            return reply(c)
+        if num == Q.NewProc:
+            c = r.get_int()
+            if c != self._active:
+                return reply(-1, 13)
+            p = self._next_proc
+            self._next_proc += 1
+            self.recorded.procs[p] = []
+            return reply(p)
+        if num in (Q.SetAttribute, Q.SetAttribute2):
+            c, p, value, name, no_ack = Q.read_set_attribute(r, num)
+            self._record(c, p, name, value)
+            return [] if no_ack else reply(0)
+        if num in (Q.CommitTransaction, Q.CommitTransactionNoFlags):
+            if num == Q.CommitTransaction:
+                r.get_int()
+            self.recorded.committed = True
+            w = Q.reply(0, 0, encrypted)
+            w.put_bytes(encode_lines([], encrypted))
+            return [w.getvalue()]
+        if num in (Q.DestroyCluster, Q.DestroyProc):
+            return reply(0)
+        if num in (Q.GetAttributeFloat, Q.GetAttributeInt, Q.GetAttributeString,
+                   Q.GetAttributeExpr, Q.GetJobAd):
+            return reply(-1, 2)
+        raise Q.CloseSession(f"QMGMT request {num} is not served by a dry run")
+
+    def _record(self, c: int, p: int, name: str, value: str) -> None:
+        if p < 0:
+            self.recorded.cluster_attrs.append((name, value))
+        else:
+            self.recorded.procs.setdefault(p, []).append((name, value))
+
+
+def recorded_to_json(rec: Recorded) -> str:
+    return json.dumps({"cluster": rec.cluster, "cluster_attrs": rec.cluster_attrs,
+                       "procs": [[p, a] for p, a in rec.procs.items()],
+                       "committed": rec.committed})
+
+
+def recorded_from_json(text: str) -> Recorded:
+    d = json.loads(text)
+    return Recorded(d["cluster"], [tuple(x) for x in d["cluster_attrs"]],
+                    {p: [tuple(x) for x in a] for p, a in d["procs"]}, d["committed"])
