@@ -424,14 +424,14 @@ def projection_of(o: Options) -> list[str]:
     """The attributes to ask the schedd for: what -af/-format evaluate (every name their
     expressions mention, and the job id), -attributes, or the totals' three; [] (all)
     for the views that print whole ads or many columns."""
-    from condor_sim.jobqueue.select import names_in
+    from ._projection import printed_expressions, referenced_names
     if o.view == "totals":
         return ["ClusterId", "ProcId", "JobStatus"]
     if o.unmatchable:
         return []                             # matching needs every attribute
     if o.view in ("af", "format") and not o.attributes:
-        exprs = o.af.attrs if o.view == "af" else [a for _, a in o.formats]
-        return sorted({n for e in exprs for n in names_in(e)} | {"clusterid", "procid"})
+        exprs = printed_expressions(o.view, o.af.attrs if o.af else (), o.formats)
+        return referenced_names(exprs, always=("clusterid", "procid"))
     if o.view not in AD_VIEWS and not o.attributes:
         return list(VIEW_ATTRIBUTES)          # the columns of the batch and one-line views
     return list(o.attributes)

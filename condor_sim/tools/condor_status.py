@@ -731,18 +731,16 @@ def projection_of(o: Options) -> list[str]:
     -af/-format evaluate (every name their expressions mention) or the slot views' columns
     and totals, with what the sort needs; -attributes for -long/-json/-xml; [] (all) for
     the other views."""
-    from condor_sim.jobqueue.select import names_in
+    from ._projection import printed_expressions, referenced_names
     if o.output in ("long", "json", "xml"):
         return list(o.attributes)
-    if o.output == "af":
-        exprs = list(o.af.attrs)
-    elif o.output == "format":
-        exprs = [a for _, a in o.formats]
+    if o.output in ("af", "format"):
+        exprs = printed_expressions(o.output, o.af.attrs if o.af else (), o.formats)
     elif o.view in ("slots", "claimed"):
         exprs = list(SLOT_VIEW_ATTRIBUTES)
     else:
         return []
-    return sorted({n for e in exprs + sort_specs(o) for n in names_in(e)})
+    return referenced_names(exprs + sort_specs(o))
 
 
 def query(o: Options) -> list:

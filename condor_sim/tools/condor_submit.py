@@ -12,6 +12,11 @@ do (``Submit.jobs`` is not implemented): the bindings submit to a private queue 
 records what they send instead (``submit_dryrun``).  The bindings report neither the line
 of a syntax error nor a missing executable, so those two are found here by re-parsing
 prefixes of the file with the bindings and by looking for the executable.
+
+``-maxjobs N`` refuses a submit that would make more than N jobs.  The real tool stops
+before the job past the limit and aborts its transaction; here the jobs are counted first
+(the bindings send the description to the recording queue of ``submit_dryrun``) and
+nothing reaches the schedd, while stdout and stderr show what the real tool printed.
 """
 from __future__ import annotations
 
@@ -24,8 +29,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from .submit_dryrun import (DRY_RUN_OWNER, dry_run_output, header, record_submit, render_stream,
-                            verbose_output)
+from .submit_dryrun import (DRY_RUN_OWNER, Recorded, dry_run_output, header, proc_blocks,
+                            record_submit, render_stream, verbose_output)
 from .common import (ArgCursor, Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
                      not_an_option, not_dashed, schedd_location, main_exit, old_ad_lines)
 
@@ -36,7 +41,6 @@ UNSUPPORTED = {
     "interactive": "-interactive is not supported by this condor_submit",
     "capabilities": "-capabilities is not supported by this condor_submit",
     "factory": "late materialization (-factory) is not supported by this condor_submit",
-    "maxjobs": "-maxjobs is not supported by this condor_submit",
     "digest": "-digest is not supported by this condor_submit",
 }
 NO_SUBMIT_FILE = (
@@ -102,6 +106,7 @@ class Options:
     spool: bool = False                 # -spool / -remote: submit held, then send the files
     dry_run: str | None = None          # -dry-run FILE ("-" is stdout)
     dump: str | None = None             # -dump FILE ("-" is stdout)
+    maxjobs: int = 0                    # -maxjobs N: refuse more than N jobs (0 or -1: no limit)
 
     @property
     def from_stdin(self) -> bool:
@@ -205,8 +210,11 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                             break
                     o.queue_line = ("queue " if kind == "Q" else "iterate ") + " ".join(words)
             elif is_dash_arg_prefix(a, "maxjobs", 3):
-                _needs(cursor, "maxjobs", out)
-                o.unsupported = o.unsupported or UNSUPPORTED["maxjobs"]
+                value = cursor.take()               # any word, even "" or one with a dash
+                if value is None:
+                    out.err(f"{NAME}: -maxjobs requires another argument\n")
+                    raise Exit(1)
+                o.maxjobs = parse_maxjobs(value, out)
             elif is_dash_arg_prefix(a, "single-cluster", 3):
                 pass                                  # a submit here is always one cluster
             elif is_dash_arg_prefix(a, "pool", 2):
@@ -255,6 +263,39 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
     if o.from_stdin and not o.terse:
         o.verbose = True
     return o
+
+
+def c_strtol_int(text: str) -> int | None:
+    """``text`` read as the real tool reads -maxjobs: base-10 ``strtol`` that must use the
+    whole word (leading blanks and a sign allowed, an empty word is 0), clamped to a 64-bit
+    long and then stored in a 32-bit int.  None when the word is not such a number."""
+    m = re.fullmatch(r"[ \t\n\v\f\r]*([+-]?[0-9]+)", text)
+    if m is None:
+        return 0 if text == "" else None
+    value = max(-2**63, min(2**63 - 1, int(m.group(1))))
+    value &= 0xFFFFFFFF
+    return value - 2**32 if value >= 2**31 else value
+
+
+def parse_maxjobs(text: str, out: Output) -> int:
+    """The -maxjobs value, or the real tool's complaint and exit 1."""
+    value = c_strtol_int(text)
+    if value is None:
+        out.err(f"Error: Unable to convert argument ({text}) to a number for -maxjobs.\n")
+        raise Exit(1)
+    if value < -1:
+        out.err(f"Error: {value} is not a valid for -maxjobs.\n")
+        raise Exit(1)
+    return value
+
+
+def maxjobs_error(limit: int) -> str:
+    """What stderr gets when a submit would make more jobs than -maxjobs allows."""
+    return f"\nERROR: Number of submitted jobs would exceed -maxjobs ({limit})\n"
+
+
+def over_limit(o: Options, count: int) -> bool:
+    return o.maxjobs > 0 and count > o.maxjobs
 
 
 # ---------------------------------------------------------------- the description
@@ -464,6 +505,10 @@ def run(argv: Sequence[str], out: Output) -> int:
         sub["MY.JobSubmitFile"] = '"' + source.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if simulated:
         return run_simulated(o, sub, out)
+    if o.maxjobs > 0:
+        refused = refuse_over_limit(o, sub, out, show_progress)
+        if refused is not None:
+            return refused
     try:
         result = schedd.submit(sub, spool=o.spool)
     except htcondor2.HTCondorException as e:
@@ -518,6 +563,9 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
     except (ValueError, RuntimeError) as e:
         out.err(f"\nERROR: {_binding_message(e)}\n")
         return 1
+    stopped = over_limit(o, len(rec.procs))
+    if stopped:
+        rec = first_procs(rec, o.maxjobs)
     if not to_stdout:
         try:
             with open(target, "w", encoding="utf-8", errors="surrogateescape") as f:
@@ -526,6 +574,10 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
             what = "to dump ClassAds into" if dump else "-dry-run output file"
             out.err(f"\nERROR: Failed to open file {what} ({e.strerror})\n")
             return 1
+    if stopped:
+        out.out(stopped_output(o, rec, dump=dump, to_stdout=to_stdout))
+        out.err(maxjobs_error(o.maxjobs))
+        return 1
     if o.verbose and not (dump and to_stdout):
         shown = [verbose_block(rec.cluster, proc, lines) for proc, lines in verbose_ads(rec)]
         out.out(verbose_output(rec, shown, to_stdout=to_stdout, from_stdin=o.from_stdin))
@@ -535,6 +587,49 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
     out.out(printed.stdout)
     out.err(printed.stderr)
     return 0
+
+
+def refuse_over_limit(o: Options, sub: "htcondor2.Submit", out: Output,
+                      show_progress: bool) -> int | None:
+    """-maxjobs before a real submit.  The real tool stops before the job past the limit
+    and aborts its transaction; here nothing is sent when the description makes too many
+    jobs.  They are counted by the bindings themselves, submitting to the private
+    recording queue of ``submit_dryrun``.  Over the limit, stdout gets what the real tool
+    has printed when it stops (a dot for each job it made) and the exit code is 1; None
+    lets the submit go on (a description the recorder refuses is left to the schedd)."""
+    try:
+        rec = record_submit(sub)
+    except (htcondor2.HTCondorException, ValueError, RuntimeError):
+        return None
+    if not over_limit(o, len(rec.procs)):
+        return None
+    if show_progress and not o.verbose:
+        out.out("." * o.maxjobs)
+    out.err(maxjobs_error(o.maxjobs))
+    return 1
+
+
+def first_procs(rec: Recorded, count: int) -> Recorded:
+    """The recording cut after its first ``count`` jobs: what a run stopped there sent."""
+    keep = sorted(rec.procs)[:count]
+    return Recorded(rec.cluster, list(rec.cluster_attrs), {p: rec.procs[p] for p in keep})
+
+
+def stopped_output(o: Options, rec: Recorded, *, dump: bool, to_stdout: bool) -> str:
+    """stdout of a dry run or dump that -maxjobs stopped, after its header: per job made,
+    its stream when that goes to stdout, then its ad (-verbose) or a dot; no summary."""
+    verbose = o.verbose and not (dump and to_stdout)
+    dots = not o.terse and not (dump and to_stdout)
+    shown = dict(verbose_ads(rec)) if verbose else {}
+    text = []
+    for proc, block in zip(sorted(rec.procs), proc_blocks(rec)):
+        if to_stdout:
+            text.append(block)
+        if verbose:
+            text.append(verbose_block(rec.cluster, proc, shown[proc]))
+        elif dots:
+            text.append(".")
+    return "".join(text)
 
 
 def verbose_ads(rec) -> list[tuple[int, list[str]]]:
