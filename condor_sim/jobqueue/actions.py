@@ -10,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import rules
-from .classad_log import job_key
+from .classad_log import cluster_key, job_key
 from .queue import (COMPLETED, HELD, REMOVED, RUNNING, SUSPENDED, TRANSFERRING_OUTPUT, Transaction,
-                    int_value)
-from .select import select
+                    int_value, quote, unquote)
+from .select import Matcher, select
 
 HOLD, RELEASE, REMOVE, REMOVE_X, VACATE, VACATE_FAST, CLEAR_DIRTY, SUSPEND, CONTINUE = range(1, 10)
 TRANSFER_AND_REMOVE = 10
@@ -48,6 +48,7 @@ class Plan:
     super_user: bool
     totals: list = field(default_factory=lambda: [0] * 7)
     successes: list = field(default_factory=list)
+    factories: list = field(default_factory=list)     # factory clusters the action reached
 
     def record(self, jid, result: int) -> None:
         self.totals[result] += 1
@@ -79,8 +80,11 @@ def parse_ids(text: str) -> list[tuple[int, int]]:
     return out
 
 
-def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int) -> Plan | None:
-    """The action's effect, not yet committed; None when the request is refused outright."""
+def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int,
+         factories=frozenset()) -> Plan | None:
+    """The action's effect, not yet committed; None when the request is refused outright.
+    ``factories`` are the clusters with a job factory: hold, release and remove reach
+    the factory too when its cluster is named or its cluster ad matches."""
     action = request.get("JobAction")
     if not isinstance(action, int) or action not in (HOLD, RELEASE, REMOVE, REMOVE_X, VACATE,
                                                      VACATE_FAST, SUSPEND, CONTINUE,
@@ -106,8 +110,11 @@ def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int) -> Plan
             jobs = select(queue, text)
         except ValueError:
             return None
+        clusters = _matching_clusters(queue, text, factories) if action in FACTORY_ACTIONS else []
     elif isinstance(ids_text, str):
-        jobs = [jp for jp in parse_ids(ids_text) if jp[1] >= 0]
+        ids = parse_ids(ids_text)
+        jobs = [jp for jp in ids if jp[1] >= 0]
+        clusters = [c for c, p in ids if p < 0 and c in factories] if action in FACTORY_ACTIONS else []
     else:
         return None
     txn = result.txn
@@ -157,4 +164,34 @@ def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int) -> Plan
             txn.set(job_key(c, p), "LeaveJobInQueue", "False")
             rules.remove(txn, c, p, reason, now)
         result.record((c, p), AR_SUCCESS)
+    for c in clusters:
+        _act_on_factory(result, queue, policy, user, c, reason)
     return result
+
+
+FACTORY_ACTIONS = (HOLD, RELEASE, REMOVE, REMOVE_X, TRANSFER_AND_REMOVE)
+
+
+def _matching_clusters(queue, text: str, factories) -> list[int]:
+    m = Matcher(text)
+    return [c for c in sorted(factories)
+            if c in queue.clusters and m.matches(c, queue.clusters[c], {})]
+
+
+def _act_on_factory(result: Plan, queue, policy, user: str, c: int, reason: str) -> None:
+    """Hold pauses a factory (JobMaterializePaused = 1, with the reason), release resumes
+    it, remove ends it once its jobs are gone; each counts as one success."""
+    owner = unquote(queue.clusters.get(c, {}).get("Owner"))
+    if not (policy.is_super(user) or policy.all_users_trusted or owner == user.split("@", 1)[0]):
+        result.record((c, -1), AR_PERMISSION_DENIED)
+        return
+    key = cluster_key(c)
+    if result.action == HOLD:
+        result.txn.set(key, "JobMaterializePaused", "1")
+        result.txn.set(key, "JobMaterializePauseReason", quote(reason))
+    elif result.action == RELEASE:
+        result.txn.set(key, "JobMaterializePaused", "0")
+        if result.txn.lookup(key, "JobMaterializePauseReason") is not None:
+            result.txn.delete(key, "JobMaterializePauseReason")
+    result.factories.append(c)
+    result.totals[AR_SUCCESS] += 1

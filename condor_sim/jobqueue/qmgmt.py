@@ -20,6 +20,7 @@ from typing import Callable
 from ..cedar.classad_wire import encode_lines
 from ..cedar.stream import MessageReader, MessageWriter
 from . import classad_log as L
+from . import factory as F
 from . import rules
 from .queue import Transaction, int_value, quote, unquote
 
@@ -48,6 +49,8 @@ CommitTransaction = 10031
 SetAttributeByConstraint2 = 10032
 SetAllowProtectedAttrChanges = 10035
 GetCapabilities = 10036
+SetJobFactory = 10037
+SendMaterializeData = 10039
 
 NO_ACK = 0x02
 ONLY_MY_JOBS = 0x10
@@ -102,6 +105,7 @@ class QmgmtSession:
         self.active_cluster = -1
         self.next_proc = 0
         self.submitted: dict[int, int] = {}     # cluster -> procs, in the open transaction
+        self.factories: dict[int, F.Pending] = {}   # cluster -> its factory, in the transaction
         self._last_num = 0
         self.encrypted = encrypted
 
@@ -127,6 +131,7 @@ class QmgmtSession:
         self.active_cluster = -1
         self.next_proc = 0
         self.submitted = {}
+        self.factories = {}
 
     async def handle(self, r: MessageReader) -> list[bytes]:
         """One request in, its replies out; raises CloseSession to end the session."""
@@ -314,6 +319,51 @@ class QmgmtSession:
         w.put_bytes(self._ad_lines(lines))
         return [w]
 
+    def set_job_factory(self, r):
+        """SetJobFactory: the submit digest of the active cluster, which the schedd will
+        materialize (at most ``num`` jobs at a time); the file form is obsolete."""
+        c, num = r.get_int(), r.get_int()
+        filename = r.get_string()
+        text = r.get_string()
+        if c != self.active_cluster or c <= 0 or not self.policy.allow_late_materialize:
+            if not self.policy.allow_late_materialize:
+                self.log(f"Failing remote SetJobFactory {c} because SCHEDD_ALLOW_LATE_MATERIALIZE is false")
+            return [self._reply(-1, E.EPERM)]
+        if not text:
+            return [self._reply(-1, E.EINVAL if filename else E.EPERM)]
+        if not F.digest_has_queue(text):
+            self.log(f"Failing remote SetJobFactory {c} because the submit digest has no Queue statement")
+            return [self._reply(-1, E.EINVAL)]
+        txn = self._txn()
+        ckey = L.cluster_key(c)
+        txn.set(ckey, "JobMaterializeLimit", str(num))
+        txn.set(ckey, "JobMaterializeDigestFile", quote(F.digest_path(self.policy.spool, c)))
+        txn.set(ckey, "JobMaterializeNextProcId", "0")
+        pending = self.factories.setdefault(c, F.Pending())
+        pending.limit, pending.digest = num, text
+        return [self._reply(0)]
+
+    def send_materialize_data(self, r):
+        """SendMaterializeData: the item rows of the active cluster's factory, raw bytes to
+        the end of the message; the reply is the file they are kept in and their count."""
+        c = r.get_int()
+        r.get_int()                                   # flags
+        if c != self.active_cluster or c <= 0:
+            raise CloseSession(f"SendMaterializeData for cluster {c}, not the active cluster")
+        data = r.get_bytes(r.remaining)
+        if not self.policy.allow_late_materialize:
+            w = self._reply(-1, E.EPERM)
+            return [w]
+        path = F.items_path(self.policy.spool, c)
+        rows = F.count_rows(data)
+        self._txn().set(L.cluster_key(c), "JobMaterializeItemsFile", quote(path))
+        self.factories.setdefault(c, F.Pending()).items = data
+        w = MessageWriter(self.encrypted)
+        w.put_string(path)
+        w.put_int(rows)
+        w.put_int(0)
+        return [w]
+
     async def commit(self, r):
         if self._last_num == CommitTransaction:
             r.get_int()
@@ -329,13 +379,19 @@ class QmgmtSession:
             w = self._reply(0)
             w.put_bytes(self._ad_lines([]))
             return [w]
+        factories = {c: f for c, f in self.factories.items() if f.digest}
         if self.submitted:
             rules.finish_submit(txn, self, {c: n for c, n in self.submitted.items() if n > 0})
             for c, n in self.submitted.items():
-                if n == 0:
+                if c in factories:
+                    rules.finish_factory_submit(txn, self, c)
+                elif n == 0:
                     txn.destroy(L.cluster_key(c))
                     txn.destroy(f"{c}.-2")
-        err = await self._commit(txn, dict(self.submitted))
+        if factories:
+            err = await self._commit(txn, dict(self.submitted), factories)
+        else:
+            err = await self._commit(txn, dict(self.submitted))
         self.abort()
         if err:
             w = self._reply(-1, err[0])
@@ -383,9 +439,11 @@ REQUESTS: dict[int, Callable] = {
     CommitTransactionNoFlags: QmgmtSession.commit,
     SetEffectiveOwner: QmgmtSession.set_effective_owner,
     SetAllowProtectedAttrChanges: QmgmtSession.set_allow_protected,
+    SetJobFactory: QmgmtSession.set_job_factory,
+    SendMaterializeData: QmgmtSession.send_materialize_data,
 }
 # The requests that change the queue: refused on QMGMT_READ_CMD, and the ones that make a
 # session wait for its turn to change the queue.
 WRITES = {NewCluster, NewProc, SetAttribute, SetAttribute2, SetAttributeByConstraint,
           SetAttributeByConstraint2, DeleteAttribute, CommitTransaction, CommitTransactionNoFlags,
-          BeginTransaction, DestroyCluster, DestroyProc}
+          BeginTransaction, DestroyCluster, DestroyProc, SetJobFactory, SendMaterializeData}

@@ -44,6 +44,9 @@ class QueuePolicy:
     max_jobs_submitted: int = 2147483647
     max_jobs_per_owner: int = 100000
     max_jobs_per_submission: int = 20000
+    spool: str = ""                                   # where factories' digests are kept
+    allow_late_materialize: bool = True
+    max_materialized_per_cluster: int = 2147483647
 
     @classmethod
     def from_config(cls, config, *, schedd_name: str, version: str, allow_root: bool) -> "QueuePolicy":
@@ -69,7 +72,11 @@ class QueuePolicy:
                    global_id_with_time=config.get_bool("GLOBAL_JOB_ID_WITH_TIME", True),
                    max_jobs_submitted=config.get_int("MAX_JOBS_SUBMITTED", 2147483647),
                    max_jobs_per_owner=config.get_int("MAX_JOBS_PER_OWNER", 100000),
-                   max_jobs_per_submission=config.get_int("MAX_JOBS_PER_SUBMISSION", 20000))
+                   max_jobs_per_submission=config.get_int("MAX_JOBS_PER_SUBMISSION", 20000),
+                   spool=config.get("SPOOL") or ".",
+                   allow_late_materialize=config.get_bool("SCHEDD_ALLOW_LATE_MATERIALIZE", True),
+                   max_materialized_per_cluster=config.get_int("MAX_MATERIALIZED_JOBS_PER_CLUSTER",
+                                                               2147483647))
 
     def is_super(self, user: str) -> bool:
         """QUEUE_SUPER_USERS lists bare names or user@domain."""
@@ -296,6 +303,14 @@ def remove(txn: Transaction, c: int, p: int, reason: str, now: int) -> None:
         txn.set(key, "RemoveReason", quote(reason))
     txn.set(key, "EnteredCurrentStatus", str(now))
     _hold_aside(txn, c, p)
+
+
+def finish_factory_submit(txn: Transaction, session, cluster: int) -> None:
+    """What the schedd adds when a factory cluster's submit commits: its own
+    CondorVersion; TotalSubmitProcs comes with the first job it materializes."""
+    ckey = L.cluster_key(cluster)
+    txn.set(ckey, "CondorVersion", quote(session.policy.version))
+    txn.delete(ckey, "JobPreparingTasks")
 
 
 def finish_submit(txn: Transaction, session, clusters: dict[int, int]) -> None:

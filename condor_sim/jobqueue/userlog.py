@@ -43,6 +43,10 @@ class Event(IntEnum):
     JOB_DISCONNECTED = 22
     JOB_RECONNECTED = 23
     JOB_RECONNECT_FAILED = 24
+    CLUSTER_SUBMIT = 35
+    CLUSTER_REMOVE = 36
+    FACTORY_PAUSED = 37
+    FACTORY_RESUMED = 38
     FILE_TRANSFER = 40
 
 
@@ -345,6 +349,47 @@ def submit_events_for_cluster(cluster_ad: Mapping[str, Any], procs: Iterable[int
     return [submit_event(cluster, proc, when, submit_host, log_notes=log_notes,
                          user_notes=user_notes, warnings=warnings, structured_notes=notes,
                          utc=utc) for proc in procs]
+
+
+def cluster_submit_event(cluster: int, when: float, submit_host: str, *,
+                         log_notes: str = "", user_notes: str = "",
+                         structured_notes: Mapping[str, Any] | None = None,
+                         utc: bool = False) -> str:
+    """035 "Cluster submitted from host: <sinful>" (a job factory's cluster, proc -1),
+    with the submit event's notes."""
+    body = f"Cluster submitted from host: {submit_host}\n"
+    if structured_notes:
+        attrs = "; ".join(f"{k} = {unparse(v)}" for k, v in structured_notes.items())
+        body += f"    [ {attrs} ]\n"
+    elif log_notes:
+        body += f"    {log_notes[:8191]}\n"
+    if user_notes:
+        body += f"    {user_notes[:8191]}\n"
+    return format_event(Event.CLUSTER_SUBMIT, cluster, -1, when, body, utc=utc)
+
+
+def factory_paused_event(cluster: int, when: float, reason: str, *, pause_code: int = 0,
+                         hold_code: int = 0, utc: bool = False) -> str:
+    """037 "Job Materialization Paused": the reason, then the pause and hold codes when set."""
+    body = "Job Materialization Paused\n"
+    if reason or pause_code:
+        body += f"\t{reason}\n"
+    if pause_code:
+        body += f"\tPauseCode {pause_code}\n"
+    if hold_code:
+        body += f"\tHoldCode {hold_code}\n"
+    return format_event(Event.FACTORY_PAUSED, cluster, -1, when, body, utc=utc)
+
+
+def cluster_removed_event(cluster: int, when: float, *, next_proc: int, next_row: int,
+                          completion: str, notes: str = "", utc: bool = False) -> str:
+    """036 "Cluster removed": how far the factory got (its next proc id and next row, as
+    the cluster ad has them) and how it ended (Complete, Paused, Incomplete, Error)."""
+    body = f"Cluster removed\n\tMaterialized {next_proc} jobs from {next_row} items."
+    body += f"\t{completion}\n"
+    if notes:
+        body += f"\t{notes}\n"
+    return format_event(Event.CLUSTER_REMOVE, cluster, -1, when, body, utc=utc)
 
 
 def execute_event(cluster: int, proc: int, when: float, execute_host: str, *,

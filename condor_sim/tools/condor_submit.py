@@ -40,7 +40,6 @@ UNSUPPORTED = {
     "dry-run-opts": "-dry-run:<opts> is not supported by this condor_submit",
     "interactive": "-interactive is not supported by this condor_submit",
     "capabilities": "-capabilities is not supported by this condor_submit",
-    "factory": "late materialization (-factory) is not supported by this condor_submit",
     "digest": "-digest is not supported by this condor_submit",
 }
 NO_SUBMIT_FILE = (
@@ -107,6 +106,7 @@ class Options:
     dry_run: str | None = None          # -dry-run FILE ("-" is stdout)
     dump: str | None = None             # -dump FILE ("-" is stdout)
     maxjobs: int = 0                    # -maxjobs N: refuse more than N jobs (0 or -1: no limit)
+    factory: bool = False               # -factory: the schedd materializes the jobs (late)
 
     @property
     def from_stdin(self) -> bool:
@@ -162,7 +162,7 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                 o.unsupported = o.unsupported or UNSUPPORTED["digest"]
                 cursor.take()
             elif is_dash_arg_prefix(a, "factory", 2) or is_dash_arg_prefix(a, "generator", 1):
-                o.unsupported = o.unsupported or UNSUPPORTED["factory"]
+                o.factory = True
             elif is_dash_arg_prefix(a, "address", 2):
                 v = _needs(cursor, "address", out)
                 if not re.match(r"^<[^<>]+>$", v):
@@ -287,6 +287,20 @@ def parse_maxjobs(text: str, out: Output) -> int:
         out.err(f"Error: {value} is not a valid for -maxjobs.\n")
         raise Exit(1)
     return value
+
+
+# the submit commands that already make a description a job factory
+FACTORY_COMMANDS = ("max_materialize", "materialize_max", "max_idle", "materialize_max_idle")
+# the limit -factory gives (the bindings refuse INT_MAX); the schedd takes the job count
+FACTORY_LIMIT = 1_000_000_000
+
+
+def as_factory(sub: "htcondor2.Submit") -> None:
+    """-factory: have the schedd materialize the jobs.  The bindings send a factory when
+    the description limits materialization, so a description that does not is given the
+    largest limit; the schedd's limit is then the number of jobs, as with the real tool."""
+    if not any(k.lower() in FACTORY_COMMANDS and sub[k].strip() for k in sub.keys()):
+        sub["max_materialize"] = str(FACTORY_LIMIT)
 
 
 def maxjobs_error(limit: int) -> str:
@@ -509,6 +523,8 @@ def run(argv: Sequence[str], out: Output) -> int:
         refused = refuse_over_limit(o, sub, out, show_progress)
         if refused is not None:
             return refused
+    if o.factory:
+        as_factory(sub)
     try:
         result = schedd.submit(sub, spool=o.spool)
     except htcondor2.HTCondorException as e:

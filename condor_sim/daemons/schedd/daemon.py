@@ -27,13 +27,14 @@ from ...jobqueue.rules import QueuePolicy
 from ...jobqueue.store import QueueStore
 from ...security.perms import Perm
 from ..base import Daemon
+from .materializing import Materializer
 from .running import JobRunner
 from .spooling import Spooler
 
 QMGMT_TIMEOUT = 20.0
 
 
-class Schedd(Spooler, JobRunner, Daemon):
+class Schedd(Materializer, Spooler, JobRunner, Daemon):
     SUBSYS = "SCHEDD"
     MY_TYPE = "Scheduler"
     UPDATE_COMMAND = "UPDATE_SCHEDD_AD"
@@ -53,6 +54,7 @@ class Schedd(Spooler, JobRunner, Daemon):
         self._update_soon: asyncio.TimerHandle | None = None
         self.stats = {"JobsSubmitted": 0}
         self.init_running()
+        self.init_factories()
 
     # ------------------------------------------------------------------ start-up
     def open_queue(self) -> None:
@@ -79,6 +81,7 @@ class Schedd(Spooler, JobRunner, Daemon):
     async def setup(self) -> None:
         if self.store is None:
             self.open_queue()
+        self.resume_factories()
         await super().setup()
         self.start_periodic()
 
@@ -104,9 +107,15 @@ class Schedd(Spooler, JobRunner, Daemon):
         assert self.store is not None
         self.store.append(text)
 
-    async def commit(self, txn, submitted: dict | None = None):
-        """Write ``txn`` to the log (synced), then apply it; (errno, reason) if it failed."""
+    async def commit(self, txn, submitted: dict | None = None, factories: dict | None = None):
+        """Write ``txn`` to the log (synced), then apply it; (errno, reason) if it failed.
+        ``submitted`` are the procs a submit made per cluster, ``factories`` the job
+        factories it sent (their digests are spooled first)."""
         spooled = self.rewrite_spooled(txn, submitted) if submitted else []
+        if factories:
+            err = self.save_factory_files(factories)
+            if err:
+                return err
         try:
             self.write(self.queue.log_text(txn))
         except OSError as e:
@@ -118,16 +127,20 @@ class Schedd(Spooler, JobRunner, Daemon):
             self.make_spool_dirs(spooled)
         if submitted:
             self.after_submit(submitted)
+        if factories:
+            self.start_factories(list(factories))
         self.changed()
         return None
 
     def after_submit(self, submitted: dict) -> None:
-        """ULOG_SUBMIT to each job's log, the SchedLog line, the counters."""
+        """ULOG_SUBMIT to each job's log, the SchedLog line, the counters; ``submitted``
+        is, per cluster, its number of procs (from 0) or the list of the new ones."""
         now = time.time()
         events: dict[str, list[str]] = {}
         idle = 0
         for c, n in submitted.items():
-            for p in range(n):
+            procs = range(n) if isinstance(n, int) else n
+            for p in procs:
                 job = self.queue.job(c, p)
                 if job is None:
                     continue
@@ -138,7 +151,7 @@ class Schedd(Spooler, JobRunner, Daemon):
                     events.setdefault(path, []).append(
                         U.submit_event(c, p, now, self.core.sinful,
                                        log_notes=unquote(job.get("SubmitEventNotes")) or ""))
-            self.stats["JobsSubmitted"] += n
+            self.stats["JobsSubmitted"] += len(procs)
             owner = unquote(self.queue.clusters.get(c, {}).get("Owner"))
             if owner:
                 self.submitters.add(owner)
@@ -190,7 +203,10 @@ class Schedd(Spooler, JobRunner, Daemon):
             records.append(dict(self.queue.job(c, p)))
             txn = self.queue.begin()
             txn.destroy(key)
-            if self.queue.cluster_procs.get(c, set()) <= {p}:
+            if self.queue.cluster_procs.get(c, set()) <= {p} and not self.factory_keeps_cluster(c):
+                cad = self.queue.clusters.get(c)
+                if cad is not None and c in self.factories:
+                    self.factory_cluster_gone(c, dict(cad))
                 txn.destroy(L.cluster_key(c))
                 if f"{c}.-2" in self.queue.ads:
                     txn.destroy(f"{c}.-2")
@@ -210,7 +226,8 @@ class Schedd(Spooler, JobRunner, Daemon):
     # ------------------------------------------------------------------ ads
     def changed(self) -> None:
         """The queue changed: tell the collector soon (no sooner than SCHEDD_MIN_INTERVAL
-        after the last update)."""
+        after the last update); and the job factories catch up."""
+        self.materialize_soon()
         if self._update_soon is not None:
             return
         try:
@@ -370,11 +387,33 @@ class Schedd(Spooler, JobRunner, Daemon):
         clusters = self.queue.clusters
         encoder = S.AdEncoder(req.chan.encrypted, projection, now if send_time else None)
 
+        include_clusters = request.get("IncludeClusterAd") is True
+        no_procs = request.get("NoProcAds") is True
+
+        def entries():
+            """The queue's jobs; with IncludeClusterAd, each cluster's info ad before its
+            jobs (and a factory's even with no job yet); NoProcAds leaves the jobs out."""
+            if not include_clusters:
+                yield from list(self.queue.jobs.items())
+                return
+            for c in list(clusters):
+                yield (c, -1), self.cluster_info(c)
+                if not no_procs:
+                    for p in sorted(self.queue.cluster_procs.get(c, ())):
+                        own = self.queue.jobs.get((c, p))
+                        if own is not None:
+                            yield (c, p), own
+
         def ads():
             sent = 0
-            for (c, p), own in list(self.queue.jobs.items()):
-                cl = clusters.get(c, {})
-                if my_name and cl.get(mine_attr) != mine_value:
+            for (c, p), own in entries():
+                cl = clusters.get(c, {}) if p >= 0 else {}
+                if my_name and (cl or own).get(mine_attr) != mine_value:
+                    continue
+                if p < 0:
+                    if m.matches(-c, {}, own) and not summary_only and not (0 <= limit <= sent):
+                        sent += 1
+                        yield encoder.payload(c, {}, own)
                     continue
                 extra = self.in_memory.get((c, p))
                 if extra:
@@ -400,6 +439,17 @@ class Schedd(Spooler, JobRunner, Daemon):
             if analyze:
                 lines.append(analyze)
         await req.send(put_lines(req.message(), lines))
+
+    def cluster_info(self, c: int) -> dict:
+        """A cluster's ad as a query with IncludeClusterAd gets it (``PopulateInfoAd``):
+        the ad, its jobs counted by state, and its factory's state."""
+        statuses = [self.queue.status(c, p) for p in self.queue.cluster_procs.get(c, ())]
+        info = dict(self.queue.clusters.get(c, {}))
+        info.update(JobsPresent=str(len(statuses)), JobsIdle=str(statuses.count(IDLE)),
+                    JobsRunning=str(sum(s in (RUNNING, 6, 7) for s in statuses)),
+                    JobsHeld=str(statuses.count(HELD)), ClusterSize=str(len(statuses)))
+        info.update(self.factory_info(c))
+        return info
 
     def autocluster_records(self, jobs: list[tuple[int, int]]) -> list[dict]:
         """``ForAnalysis``: a record per autocluster of these jobs, from all its jobs."""
@@ -467,11 +517,11 @@ class Schedd(Spooler, JobRunner, Daemon):
         request = get_ad(await req.read())
         now = int(time.time())
         async with self.writer:
-            plan = A.plan(self.queue, self.policy, request, req.user, now)
+            plan = A.plan(self.queue, self.policy, request, req.user, now, frozenset(self.factories))
             if plan is None:
                 return                       # refused: the real schedd just closes
             await req.send(put_lines(req.message(), plan.result_lines(len(self.queue.jobs))))
-            if not plan.successes:
+            if not plan.successes and not plan.factories:
                 return
             reply = await req.read(10)
             if reply.get_int() != 1:
@@ -515,6 +565,8 @@ class Schedd(Spooler, JobRunner, Daemon):
                          if self.queue.status(*jp) == REMOVED and not self.has_shadow(jp)])
         if plan.action == A.RELEASE:
             self.need_reschedule()
+        if plan.factories:
+            self.factories_acted_on(plan.action, plan.factories)
 
     @command(Cmd.RESCHEDULE, perm=Perm.WRITE, has_payload=False)
     async def reschedule(self, req) -> None:

@@ -1,0 +1,66 @@
+"""The jobs of a factory's submit digest, made by the real client code: the process the
+schedd starts (``python -m`` this module ``DIGEST CLUSTER``) to learn them.
+
+The digest is a submit description (the client's, its macros kept) with a ``Queue``
+statement.  This process reads it with ``htcondor2.Submit``, leaves out the commands
+that made it a factory, submits it to a private recording queue
+(:mod:`condor_sim.daemons.private_queue`) from the submitter's directory
+(``FACTORY.Iwd``), and prints as JSON what the client sent: the cluster's attributes and
+each job's own (the schedd keeps only the latter).  So ``$(Process)``, ``$(Item)`` and every other macro are expanded as the
+real submit code expands them.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# the submit commands that make a description a factory: its jobs are made one by one here
+PLACEHOLDER_EXECUTABLE = sys.executable
+FACTORY_COMMANDS = ("max_materialize", "materialize_max", "max_idle", "materialize_max_idle",
+                    "materialize_constraint")
+
+
+def submit_of_digest(text: str):
+    """The ``htcondor2.Submit`` of a digest, with its factory commands emptied (keys cannot
+    be removed from it; an empty command has no effect).
+
+    The ``FACTORY.*`` commands speak to the schedd's own submit code (``FACTORY.Iwd`` is
+    read before, by :func:`main`; ``FACTORY.Requirements = MY.Requirements`` keeps the
+    cluster's); they are emptied too.  A digest holds only the commands whose values differ from job to job: the rest is
+    already in the cluster ad.  So an executable and a universe are supplied when it
+    names none; they shape only the recorded cluster ad, which is not used."""
+    import htcondor2
+    sub = htcondor2.Submit(text)
+    names = {k.lower(): k for k in sub.keys()}
+    for low, name in names.items():
+        if low in FACTORY_COMMANDS or low.startswith("factory."):
+            sub[name] = ""
+    if "executable" not in names:
+        sub["executable"] = PLACEHOLDER_EXECUTABLE
+    if "universe" not in names:
+        sub["universe"] = "vanilla"
+    return sub
+
+
+def main(argv: list[str]) -> int:
+    from ..private_queue import record_submit
+    from ...jobqueue.recorder import recorded_to_json
+    path, cluster = argv[0], int(argv[1])
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+        import htcondor2
+        iwd = htcondor2.Submit(text).get("FACTORY.Iwd")
+        sub = submit_of_digest(text)
+        if iwd and os.path.isdir(iwd):
+            os.chdir(iwd)
+        rec = record_submit(sub, first_cluster=cluster)
+    except Exception as e:            # noqa: BLE001 - the schedd reads the reason
+        print(f"{type(e).__name__}: {e}".replace("\n", " "), file=sys.stderr)
+        return 1
+    print(recorded_to_json(rec), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,258 @@
+"""The schedd's job factories (late materialization): the I/O around
+:mod:`condor_sim.jobqueue.factory`.
+
+When a factory's submit commits, its digest (and item rows) are written to SPOOL, the
+user log gets "Cluster submitted", and a child process
+(:mod:`condor_sim.daemons.schedd.digest_jobs`) learns the digest's jobs from the real
+client code.  From then on, whenever the queue changes, each factory queues the jobs its
+limits allow, in a transaction of its own (``JobMaterializeTimerCallback``); a factory
+that is done, or removed, goes with its last job: its cluster ad, its spool files, and a
+"Cluster removed" event.  A restarted schedd picks its factories up from the queue.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+
+from ...jobqueue import actions as A
+from ...jobqueue import classad_log as L
+from ...jobqueue import factory as F
+from ...jobqueue import userlog as U
+from ...jobqueue.queue import int_value, quote, unquote
+from ...jobqueue.recorder import recorded_from_json
+
+# how long the digest's jobs may take to learn (a big "queue N" takes a while)
+DIGEST_TIMEOUT = 300.0
+
+
+class Materializer:
+    """Mixed into the Schedd (uses its queue, policy, commit, writer lock, log, events)."""
+
+    def init_factories(self) -> None:
+        self.factories: dict[int, F.Factory] = {}
+        self._materialize_soon = False
+        self._expanding: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ at submit
+    def save_factory_files(self, factories: dict[int, F.Pending]) -> tuple[int, str] | None:
+        """Write each new factory's digest and rows to SPOOL before its submit commits."""
+        spool = self.policy.spool
+        for c, pending in factories.items():
+            try:
+                path = F.digest_path(spool, c)
+                os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(pending.digest)
+                if pending.items is not None:
+                    with open(F.items_path(spool, c), "wb") as f:
+                        f.write(pending.items)
+            except OSError as e:
+                self.log.log(f"Failing remote SetJobFactory {c} because write to '{path}' failed, "
+                             f"errno = {e.errno} ({e.strerror})")
+                return e.errno or 5, f"Failed to spool the submit digest: {e.strerror}"
+        return None
+
+    def start_factories(self, clusters, *, submitted: bool = True) -> None:
+        """The factories of ``clusters`` (committed): the submit event, then learn their jobs."""
+        events: dict[str, list[str]] = {}
+        now = time.time()
+        for c in clusters:
+            cad = self.queue.clusters.get(c)
+            if cad is None:
+                continue
+            f = self.factories[c] = F.Factory(c)
+            f.mode = int_value(cad.get("JobMaterializePaused"), F.MM_RUNNING)
+            path = self.user_log_path(cad)
+            if submitted and path:
+                events.setdefault(path, []).append(U.cluster_submit_event(
+                    c, now, self.core.sinful, log_notes=unquote(cad.get("SubmitEventNotes")) or ""))
+            if submitted:
+                self.log.log(f"New factory cluster {c} submitted", "D_FULLDEBUG")
+            task = asyncio.ensure_future(self.learn_jobs(f))
+            self._expanding.add(task)
+            task.add_done_callback(self._expanding.discard)
+        self.write_events(events)
+
+    def resume_factories(self) -> None:
+        """At start-up: the factories the queue holds (their digests are in SPOOL)."""
+        self.start_factories([c for c, cad in self.queue.clusters.items()
+                              if cad.get("JobMaterializeDigestFile") is not None], submitted=False)
+
+    async def learn_jobs(self, f: F.Factory) -> None:
+        """Run the digest through the real client code in a child process."""
+        cad = self.queue.clusters.get(f.cluster) or {}
+        digest = unquote(cad.get("JobMaterializeDigestFile")) or ""
+        items = unquote(cad.get("JobMaterializeItemsFile"))
+        error = ""
+        proc = None
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "condor_sim.daemons.schedd.digest_jobs", digest, str(f.cluster),
+                stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE)
+            out, err = await asyncio.wait_for(proc.communicate(), DIGEST_TIMEOUT)
+            if proc.returncode == 0 and out.strip():
+                rec = recorded_from_json(out.decode())
+                f.jobs = [rec.procs[p] for p in sorted(rec.procs)]
+                if items:
+                    with open(items, "rb") as fh:
+                        f.rows = F.count_rows(fh.read())
+            else:
+                error = err.decode(errors="replace").strip().splitlines()[-1:] or ["no jobs"]
+                error = error[0]
+        except (OSError, ValueError, KeyError, asyncio.TimeoutError) as e:
+            error = str(e) or type(e).__name__
+        finally:
+            if proc is not None and proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        if error or not f.jobs:
+            await self.break_factory(f, f"failed to load the submit digest: {error or 'no jobs'}")
+        self.materialize_soon()
+
+    async def break_factory(self, f: F.Factory, reason: str) -> None:
+        reason = " ".join(reason.splitlines())
+        self.log.log(f"ERROR: job factory {f.cluster}: {reason}")
+        f.mode, f.reason = F.MM_INVALID, reason
+        cad = self.queue.clusters.get(f.cluster)
+        if cad is None:
+            return
+        path = self.user_log_path(cad)
+        if path:
+            self.write_events({path: [U.factory_paused_event(f.cluster, time.time(), reason,
+                                                            pause_code=F.MM_INVALID)]})
+        async with self.writer:
+            txn = self.queue.begin()
+            ckey = L.cluster_key(f.cluster)
+            txn.set(ckey, "JobMaterializePaused", str(F.MM_INVALID))
+            txn.set(ckey, "JobMaterializePauseReason", quote(reason))
+            await self.commit(txn)
+
+    # ------------------------------------------------------------------ materializing
+    def materialize_soon(self) -> None:
+        """Let every factory catch up with the queue, once, after the current step."""
+        if self._materialize_soon or not self.factories:
+            return
+        self._materialize_soon = True
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._materialize_soon = False
+            return
+        loop.call_soon(lambda: asyncio.ensure_future(self.materialize()))
+
+    async def materialize(self) -> None:
+        """Each factory queues what its limits allow; a finished one with no jobs left goes."""
+        self._materialize_soon = False
+        async with self.writer:
+            now = int(time.time())
+            for c, f in list(self.factories.items()):
+                cad = self.queue.clusters.get(c)
+                if cad is None:
+                    del self.factories[c]
+                    continue
+                procs = self.queue.cluster_procs.get(c, set())
+                if F.is_done(f, cad) or (f.mode == F.MM_INVALID):
+                    if not procs:
+                        await self.remove_factory_cluster(f)
+                    continue
+                if f.jobs is None:
+                    continue
+                statuses = [self.queue.status(c, p) for p in procs]
+                n = F.how_many(cad, statuses, f.total, self.policy)
+                if n <= 0:
+                    continue
+                txn = self.queue.begin()
+                made = []
+                for _ in range(n):
+                    p = F.materialize(txn, f, self.policy, now)
+                    self.log.log(f"Trying to Materializing new job {c}.{p} step={p % f.step_size()} "
+                                 f"row={p // f.step_size() if f.rows else 0}")
+                    made.append(p)
+                if await self.commit(txn):
+                    continue
+                self.after_submit({c: made})
+                if F.is_done(f, self.queue.clusters.get(c)):
+                    f.mode = F.MM_NO_MORE_ITEMS
+
+    async def remove_factory_cluster(self, f: F.Factory) -> None:
+        """ClusterCleanup: the cluster ad (and its private ad) go, the "Cluster removed"
+        event is written and the spool files are deleted."""
+        c = f.cluster
+        cad = self.queue.clusters.get(c)
+        self.factories.pop(c, None)
+        if cad is None:
+            return
+        txn = self.queue.begin()
+        txn.destroy(L.cluster_key(c))
+        if f"{c}.-2" in self.queue.ads:
+            txn.destroy(f"{c}.-2")
+        self.write_cluster_removed(f, cad)
+        await self.commit(txn)
+        self.remove_factory_files(cad)
+
+    def write_cluster_removed(self, f: F.Factory, cad) -> None:
+        path = self.user_log_path(cad)
+        if path and not f.removed_event_written:
+            f.removed_event_written = True
+            self.write_events({path: [U.cluster_removed_event(
+                f.cluster, time.time(), next_proc=F.next_proc(cad),
+                next_row=int_value(cad.get("JobMaterializeNextRow"), 0),
+                completion=F.COMPLETION.get(F.removed_mode(f, cad), "Incomplete"),
+                notes=unquote(cad.get("JobMaterializePauseReason")) or "")]})
+
+    def remove_factory_files(self, cad) -> None:
+        for name in ("JobMaterializeDigestFile", "JobMaterializeItemsFile"):
+            path = unquote(cad.get(name))
+            if not path or not os.path.abspath(path).startswith(os.path.abspath(self.policy.spool) + os.sep):
+                continue
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            try:
+                os.rmdir(os.path.dirname(path))
+            except OSError:
+                pass
+
+    def factories_acted_on(self, action: int, clusters: list[int]) -> None:
+        """condor_rm of a factory's cluster ends the factory (its cluster goes with its
+        last job); hold and release changed JobMaterializePaused."""
+        for c in clusters:
+            f = self.factories.get(c)
+            if f is None:
+                continue
+            if action in (A.REMOVE, A.REMOVE_X, A.TRANSFER_AND_REMOVE):
+                f.mode = F.MM_CLUSTER_REMOVED
+            self.log.log(f"job factory {c} {'removed' if f.mode == F.MM_CLUSTER_REMOVED else 'paused' if action == A.HOLD else 'resumed'}",
+                         "D_FULLDEBUG")
+        self.materialize_soon()
+
+    def factory_info(self, c: int) -> dict[str, str]:
+        """What a query that includes cluster ads learns of a cluster's factory
+        (``PopulateFactoryInfoAd``), as ClassAd values."""
+        f = self.factories.get(c)
+        if f is None:
+            return {}
+        cad = self.queue.clusters.get(c) or {}
+        paused = f.mode if f.mode in (F.MM_INVALID, F.MM_CLUSTER_REMOVED) else (
+            F.MM_NO_MORE_ITEMS if f.jobs is not None and F.next_proc(cad) >= f.total
+            else int_value(cad.get("JobMaterializePaused"), F.MM_RUNNING))
+        return {"JobFactoryPaused": str(paused), "JobFactoryTotalProcs": str(f.total),
+                "JobFactoryStepSize": str(f.step_size()), "JobFactoryItemCount": str(f.rows),
+                "JobFactoryItemReaderDone": "true" if f.jobs is not None else "false",
+                "JobFactoryItemReaderErrorCode": "0"}
+
+    def factory_keeps_cluster(self, c: int) -> bool:
+        """Whether a cluster whose last job leaves must stay, for its factory's next jobs."""
+        f = self.factories.get(c)
+        return f is not None and not F.is_done(f, self.queue.clusters.get(c))
+
+    def factory_cluster_gone(self, c: int, cad) -> None:
+        """A factory cluster left with its last job (retire): the event and its files."""
+        f = self.factories.pop(c, None)
+        if f is not None:
+            self.write_cluster_removed(f, cad)
+            self.remove_factory_files(cad)

@@ -1,0 +1,177 @@
+"""Late materialization ("job factories"), sans-IO: a cluster whose jobs the schedd makes
+a few at a time instead of all at submit.
+
+A submit description with ``max_materialize`` or ``max_idle`` makes the client send, in
+its submit transaction, a new cluster with no procs: the cluster ad, the submit digest
+(SetJobFactory: the description with its macros, and a ``Queue`` statement) and perhaps
+the item rows (SendMaterializeData).  The schedd keeps both in SPOOL and then
+materializes job after job while the cluster is under its limits.  The facts, from
+``qmgmt.cpp`` and ``qmgmt_factory.cpp``:
+
+* SetJobFactory sets ``JobMaterializeLimit`` (the client's ``max_materialize``, or the
+  number of jobs) and ``JobMaterializeNextProcId = 0``; the digest is written to
+  ``SPOOL/<cluster % 10000>/condor_submit.<cluster>.digest`` (``JobMaterializeDigestFile``),
+  the rows to ``...items`` (``JobMaterializeItemsFile``), whose name and row count are the
+  reply to SendMaterializeData.
+* A job is materialized while the cluster holds fewer jobs than the limit (and than
+  MAX_MATERIALIZED_JOBS_PER_CLUSTER and MAX_JOBS_PER_SUBMISSION), and, if the cluster
+  has ``JobMaterializeMaxIdle``, while its idle and held jobs are fewer than that.
+* Each new job gets ``ProcId``, its own attributes (those that differ from the cluster
+  ad), ``JobMaterializeDate``; the cluster's ``JobMaterializeNextProcId`` goes up by one,
+  ``JobMaterializeNextRow`` moves on after the last job of a row (to -1 after the last
+  row), and the first job sets the cluster's ``TotalSubmitProcs``.
+* ``JobMaterializePaused`` (1 after condor_hold of the cluster, 0 after condor_release)
+  stops and restarts a factory; condor_rm of the cluster ends it.
+* When the factory is done (or removed) and its last job has left the queue, the
+  cluster ad goes, with its spool files, and the user log gets a "Cluster removed" event.
+
+The schedd cannot build job ads from a digest without HTCondor's submit language, so the
+digest's jobs are made by the real client code (see ``daemons/schedd/materializing``):
+this module gets them as each job's own attributes and decides when each is queued.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+from . import rules
+from .classad_log import cluster_key, job_key
+from .queue import HELD, IDLE, Transaction, int_value, quote
+
+# JobMaterializePaused values (MaterializeMode)
+MM_INVALID, MM_RUNNING, MM_HOLD, MM_NO_MORE_ITEMS, MM_CLUSTER_REMOVED = -1, 0, 1, 2, 3
+# the completion word of the "Cluster removed" event, per mode
+COMPLETION = {MM_INVALID: "Error", MM_RUNNING: "Incomplete", MM_HOLD: "Paused",
+              MM_NO_MORE_ITEMS: "Complete", MM_CLUSTER_REMOVED: "Incomplete"}
+
+# attributes a materialized job never takes from the digest's jobs: the schedd sets them,
+# or they are the owner's and come from the cluster ad
+NOT_FROM_DIGEST = frozenset({"ClusterId", "ProcId", "GlobalJobId", "Owner", "User", "OsUser",
+                             "JobMaterializeDate", "QDate"})
+_QUEUE_LINE = re.compile(r"^\s*queue\b", re.I)
+
+
+def digest_path(spool: str, cluster: int) -> str:
+    """Where the schedd keeps a factory's submit digest (GetSpooledSubmitDigestPath)."""
+    return os.path.join(spool, str(cluster % 10000), f"condor_submit.{cluster}.digest")
+
+
+def items_path(spool: str, cluster: int) -> str:
+    """Where it keeps the factory's item rows (GetSpooledMaterializeDataPath)."""
+    return os.path.join(spool, str(cluster % 10000), f"condor_submit.{cluster}.items")
+
+
+def count_rows(data: bytes) -> int:
+    """The rows in item data: its lines, the last one counted even without a newline."""
+    if not data:
+        return 0
+    return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+def digest_has_queue(text: str) -> bool:
+    return any(_QUEUE_LINE.match(line) for line in text.splitlines())
+
+
+@dataclass
+class Pending:
+    """What a submit transaction sent for one factory cluster, before it commits."""
+    limit: int = 0
+    digest: str = ""
+    items: bytes | None = None
+
+
+@dataclass
+class Factory:
+    """A factory cluster's state beyond its ad: the jobs its digest makes (each one's own
+    attributes, by proc id; None until they are known), their rows, and its mode."""
+    cluster: int
+    jobs: list[list[tuple[str, str]]] | None = None
+    rows: int = 0                       # item rows (0: a plain "Queue N")
+    mode: int = MM_RUNNING
+    reason: str = ""
+    removed_event_written: bool = False
+    pending_ids: set = field(default_factory=set)
+
+    @property
+    def total(self) -> int:
+        return len(self.jobs) if self.jobs is not None else 0
+
+    def step_size(self) -> int:
+        return max(1, self.total // self.rows) if self.rows else max(1, self.total)
+
+
+def _int(ad, name: str, default: int) -> int:
+    v = int_value(ad.get(name)) if ad is not None else None
+    return default if v is None else v
+
+
+def next_proc(cluster_ad) -> int:
+    return _int(cluster_ad, "JobMaterializeNextProcId", 0)
+
+
+def is_paused(cluster_ad) -> bool:
+    return _int(cluster_ad, "JobMaterializePaused", MM_RUNNING) != MM_RUNNING
+
+
+def how_many(cluster_ad, statuses: list[int], total: int, policy: rules.QueuePolicy) -> int:
+    """How many jobs the factory may materialize now: ``statuses`` are the JobStatus of
+    the cluster's jobs in the queue, ``total`` the jobs its digest makes."""
+    if is_paused(cluster_ad):
+        return 0
+    left = total - next_proc(cluster_ad)
+    limit = _int(cluster_ad, "JobMaterializeLimit", 0)
+    if limit <= 0:
+        limit = 2**31 - 1
+    limit = min(limit, policy.max_materialized_per_cluster, policy.max_jobs_per_submission)
+    room = limit - len(statuses)
+    max_idle = _int(cluster_ad, "JobMaterializeMaxIdle", -1)
+    if max_idle >= 0:
+        not_running = sum(1 for s in statuses if s in (IDLE, HELD))
+        room = min(room, max_idle - not_running)
+    return max(0, min(left, room))
+
+
+def materialize(txn: Transaction, factory: Factory, policy: rules.QueuePolicy, now: int) -> int:
+    """Queue the factory's next job in ``txn``; its proc id."""
+    c = factory.cluster
+    key_c = cluster_key(c)
+    p = int_value(txn.lookup(key_c, "JobMaterializeNextProcId"), 0)
+    key = job_key(c, p)
+    txn.new_ad(key)
+    txn.set(key, "ProcId", str(p))
+    gid = f"{policy.schedd_name}#{c}.{p}"
+    if policy.global_id_with_time:
+        gid += f"#{now}"
+    txn.set(key, "GlobalJobId", quote(gid))
+    skip = NOT_FROM_DIGEST | policy.secure | policy.protected
+    for name, value in factory.jobs[p]:
+        if name in skip or "\n" in value or not rules.valid_value(name, value):
+            continue
+        txn.set(key, name, value)
+    txn.set(key, "JobMaterializeDate", str(now))
+    if txn.job_lookup(c, p, "JobStatus") is None:
+        txn.set(key, "JobStatus", str(IDLE))
+    txn.set(key_c, "JobMaterializeNextProcId", str(p + 1))
+    if factory.rows and (p + 1) % factory.step_size() == 0:
+        row = (p + 1) // factory.step_size()
+        txn.set(key_c, "JobMaterializeNextRow", str(row if row < factory.rows else -1))
+    if p == 0:
+        txn.set(key_c, "TotalSubmitProcs", str(factory.total))
+    return p
+
+
+def is_done(factory: Factory, cluster_ad) -> bool:
+    """Nothing more to materialize: every job made, or the factory removed or broken."""
+    if factory.mode in (MM_CLUSTER_REMOVED, MM_INVALID, MM_NO_MORE_ITEMS):
+        return True
+    return factory.jobs is not None and next_proc(cluster_ad) >= factory.total
+
+
+def removed_mode(factory: Factory, cluster_ad) -> int:
+    """The mode the "Cluster removed" event reports."""
+    if factory.mode in (MM_CLUSTER_REMOVED, MM_INVALID):
+        return factory.mode
+    if factory.jobs is not None and next_proc(cluster_ad) >= factory.total:
+        return MM_NO_MORE_ITEMS
+    return _int(cluster_ad, "JobMaterializePaused", MM_RUNNING)
