@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,11 +18,11 @@ from condor_sim.daemons import private_queue as PQ
 from condor_sim.jobqueue import recorder as R
 from condor_sim.tools import submit_dryrun as D
 from support import captures
+from support.submit_tool import no_pool_env, queue_state, run_tool
 from support.captures import capture as read_capture
-from support.pools import client, running_pool
+from support.pools import running_pool
 
 CLI = captures.CLI
-REPO = Path(__file__).resolve().parents[1]
 
 # Values that depend on the time, the build of the client library, the directory the
 # tool ran in or the host's domain, not on the tool: QDate and EnteredCurrentStatus (the
@@ -66,21 +65,6 @@ def jobs_dir(tmp_path) -> Path:
     for f in (CLI / "input-files").glob("*.ad"):
         shutil.copy(f, d)
     return d
-
-
-def run_tool(cwd: Path, env: dict, *args: str, stdin: str = "") -> tuple[str, str, int]:
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])}
-    p = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_submit", *args], cwd=cwd,
-                       env=env, input=stdin, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in p.stderr, p.stderr
-    return p.stdout, p.stderr, p.returncode
-
-
-def no_pool_env(tmp_path: Path) -> dict:
-    cfg = tmp_path / "empty_config"
-    cfg.write_text("")
-    return {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")} | \
-        {"CONDOR_CONFIG": str(cfg)}
 
 
 def assert_dry_run_matches(case: str, got: tuple[str, str, int], cwd: Path) -> None:
@@ -193,12 +177,6 @@ def pool(tmp_path_factory):
         yield p
 
 
-def queue_state(pool) -> list:
-    return client(pool, """
-        import htcondor2
-        ads = htcondor2.Schedd().query("true", ["ClusterId", "ProcId"])
-        return sorted((a["ClusterId"], a["ProcId"]) for a in ads)
-    """)
 
 
 def test_dry_run_against_a_live_pool_leaves_its_queue_alone(pool, jobs_dir):

@@ -3,11 +3,8 @@ the limit itself on -dry-run (no pool) and on a live pool, where a refused submi
 leave no job in the queue and not use up a cluster id."""
 from __future__ import annotations
 
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +12,9 @@ import pytest
 from condor_sim.tools import common, condor_submit as S
 from condor_sim.tools.submit_dryrun import Recorded
 from support import captures
-from support.pools import client, running_pool
+from support.submit_tool import no_pool_env, queue_state, run_tool
+from support.pools import running_pool
 
-REPO = Path(__file__).resolve().parents[1]
 SUBMIT_FILES = captures.CLI / "submit-files"
 
 
@@ -99,21 +96,6 @@ def jobs_dir(tmp_path) -> Path:
     return d
 
 
-def run_tool(cwd: Path, env: dict, *args: str, stdin: str = "") -> tuple[str, str, int]:
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])}
-    p = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_submit", *args], cwd=cwd,
-                       env=env, input=stdin, capture_output=True, text=True, timeout=60)
-    assert "Traceback" not in p.stderr, p.stderr
-    return p.stdout, p.stderr, p.returncode
-
-
-def no_pool_env(tmp_path: Path) -> dict:
-    cfg = tmp_path / "empty_config"
-    cfg.write_text("")
-    return {k: v for k, v in os.environ.items() if not k.startswith("_CONDOR_")} | \
-        {"CONDOR_CONFIG": str(cfg)}
-
-
 def volatile(text: str) -> str:
     return re.sub(r"^(QDate|EnteredCurrentStatus)=.*$", r"\1=X", text, flags=re.M)
 
@@ -148,12 +130,6 @@ def pool(tmp_path_factory):
         yield p
 
 
-def queue_state(pool) -> list:
-    return client(pool, """
-        import htcondor2
-        ads = htcondor2.Schedd().query("true", ["ClusterId", "ProcId"])
-        return sorted((a["ClusterId"], a["ProcId"]) for a in ads)
-    """)
 
 
 def cluster_of(stdout: str) -> int:

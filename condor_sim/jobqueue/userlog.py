@@ -286,20 +286,29 @@ def _bytes(value: float) -> str:
 
 # ------------------------------------------------------------------------------ the events
 
+def _notes_lines(log_notes: str, user_notes: str,
+                 structured_notes: Mapping[str, Any] | None) -> str:
+    """A submit event's notes: the structured notes as a one-line ad (or else the log
+    notes), then the user notes, each indented 4."""
+    out = ""
+    if structured_notes:
+        attrs = "; ".join(f"{k} = {unparse(v)}" for k, v in structured_notes.items())
+        out += f"    [ {attrs} ]\n"
+    elif log_notes:
+        out += f"    {log_notes[:8191]}\n"
+    if user_notes:
+        out += f"    {user_notes[:8191]}\n"
+    return out
+
+
 def submit_event(cluster: int, proc: int, when: float, submit_host: str, *,
                  log_notes: str = "", user_notes: str = "", warnings: str = "",
                  structured_notes: Mapping[str, Any] | None = None,
                  subproc: int = 0, utc: bool = False) -> str:
     """000 "Job submitted from host: <sinful>", then the structured notes as a one-line ad
     (or else the log notes), the user notes and the submit warnings, each indented 4."""
-    body = f"Job submitted from host: {submit_host}\n"
-    if structured_notes:
-        attrs = "; ".join(f"{k} = {unparse(v)}" for k, v in structured_notes.items())
-        body += f"    [ {attrs} ]\n"
-    elif log_notes:
-        body += f"    {log_notes[:8191]}\n"
-    if user_notes:
-        body += f"    {user_notes[:8191]}\n"
+    body = f"Job submitted from host: {submit_host}\n" + \
+        _notes_lines(log_notes, user_notes, structured_notes)
     if warnings:
         body += ("    WARNING: Committed job submission into the queue with the following "
                  f"warning(s): {warnings[:8110]}\n")
@@ -357,14 +366,8 @@ def cluster_submit_event(cluster: int, when: float, submit_host: str, *,
                          utc: bool = False) -> str:
     """035 "Cluster submitted from host: <sinful>" (a job factory's cluster, proc -1),
     with the submit event's notes."""
-    body = f"Cluster submitted from host: {submit_host}\n"
-    if structured_notes:
-        attrs = "; ".join(f"{k} = {unparse(v)}" for k, v in structured_notes.items())
-        body += f"    [ {attrs} ]\n"
-    elif log_notes:
-        body += f"    {log_notes[:8191]}\n"
-    if user_notes:
-        body += f"    {user_notes[:8191]}\n"
+    body = f"Cluster submitted from host: {submit_host}\n" + \
+        _notes_lines(log_notes, user_notes, structured_notes)
     return format_event(Event.CLUSTER_SUBMIT, cluster, -1, when, body, utc=utc)
 
 
