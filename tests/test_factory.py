@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from support.leftovers import procs_with, sleep_marker
@@ -243,3 +244,21 @@ def test_condor_submit_factory_and_the_cluster_ad_in_queries(pool, tmp_path):
     assert jobs(pool, f"ClusterId == {c}", "not ads") == []
     assert wait_for(lambda: not procs_with(marker))
     assert wait_for(lambda: not spool_files(pool, c))
+
+
+def test_a_schedd_stopped_while_it_learns_a_digest_leaves_no_process(tmp_path):
+    """A big factory takes the digest child a while; stopping the pool then kills it and
+    its private queue (they are a process group of their own)."""
+    with running_pool(tmp_path / "p", DAEMON_LIST=FIVE_DAEMONS, NUM_CPUS="1", MEMORY="1024") as p:
+        submit(p, {"executable": "/bin/true", "max_materialize": "1"}, count=200000)
+        assert wait_for(lambda: [x for x in psutil.process_iter(["cmdline"])
+                                 if "digest_jobs" in " ".join(x.info["cmdline"] or [])
+                                 and str(p.directory) in " ".join(x.info["cmdline"] or [])])
+        children = [x for x in psutil.process_iter(["cmdline"])
+                    if "digest_jobs" in " ".join(x.info["cmdline"] or [])
+                    and str(p.directory) in " ".join(x.info["cmdline"] or [])]
+        queues = wait_for(lambda: [q for c in children for q in c.children(recursive=True)])
+        assert queues, "the digest child runs its private queue"
+        p.stop(timeout=20)
+        gone, alive = psutil.wait_procs(children + queues, timeout=15)
+        assert not alive, [x.cmdline() for x in alive]

@@ -91,6 +91,7 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
         await super().on_reconfig()
 
     async def on_shutdown(self, fast: bool) -> None:
+        self.stop_factories()
         await self.stop_all_shadows()
         if self.store is not None and not fast:
             self.log.log(T.CLEANING_QUEUE)

@@ -16,6 +16,7 @@ import os
 import sys
 import time
 
+from ... import procs
 from ...jobqueue import actions as A
 from ...jobqueue import classad_log as L
 from ...jobqueue import factory as F
@@ -34,6 +35,7 @@ class Materializer:
         self.factories: dict[int, F.Factory] = {}
         self._materialize_soon = False
         self._expanding: set[asyncio.Task] = set()
+        self._learners: set[int] = set()     # pids of the digest children still running
 
     # ------------------------------------------------------------------ at submit
     def save_factory_files(self, factories: dict[int, F.Pending]) -> tuple[int, str] | None:
@@ -91,7 +93,8 @@ class Materializer:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "condor_sim.daemons.schedd.digest_jobs", digest, str(f.cluster),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE)
+                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+            self._learners.add(proc.pid)
             out, err = await asyncio.wait_for(proc.communicate(), DIGEST_TIMEOUT)
             if proc.returncode == 0 and out.strip():
                 rec = recorded_from_json(out.decode())
@@ -105,12 +108,22 @@ class Materializer:
         except (OSError, ValueError, KeyError, asyncio.TimeoutError) as e:
             error = str(e) or type(e).__name__
         finally:
-            if proc is not None and proc.returncode is None:
-                proc.kill()
-                await proc.wait()
+            if proc is not None:
+                self._learners.discard(proc.pid)
+                if proc.returncode is None:        # timed out: it and its private queue
+                    procs.kill_tree(proc.pid)
+                    await proc.wait()
+                else:                              # whatever of its group is left
+                    procs.kill_group(proc.pid)
         if error or not f.jobs:
             await self.break_factory(f, f"failed to load the submit digest: {error or 'no jobs'}")
         self.materialize_soon()
+
+    def stop_factories(self) -> None:
+        """At shutdown: the digest children still running go, with their private queues."""
+        for pid in list(self._learners):
+            procs.kill_tree(pid)
+        self._learners.clear()
 
     async def break_factory(self, f: F.Factory, reason: str) -> None:
         reason = " ".join(reason.splitlines())
