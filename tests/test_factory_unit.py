@@ -159,11 +159,16 @@ def test_each_job_gets_its_own_attributes_but_never_its_owner_and_moves_the_clus
     cad = q.clusters[c]
     assert cad["JobMaterializeNextProcId"] == "2" and cad["TotalSubmitProcs"] == "3"
     assert "JobMaterializeNextRow" not in cad          # a plain "Queue N" has no rows
-    assert not F.is_done(f, cad)
+    assert not F.is_done(f)
     txn = q.begin()
     F.materialize(txn, f, POLICY, 1234)
     q.commit(txn)
-    assert F.is_done(f, q.clusters[c]) and F.removed_mode(f, q.clusters[c]) == F.MM_NO_MORE_ITEMS
+    cad = q.clusters[c]
+    # all made, but the factory is done only when it may try for one more
+    assert not F.is_done(f) and F.removed_mode(f, cad) == F.MM_NO_MORE_ITEMS
+    assert not F.runs_dry({**cad, "JobMaterializeLimit": "3"}, [IDLE, IDLE, IDLE], 3, POLICY)
+    assert F.runs_dry(cad, [IDLE], 3, POLICY) and not F.runs_dry(cad, [IDLE, IDLE], 3, POLICY)
+    assert not F.runs_dry({**cad, "JobMaterializePaused": "1"}, [], 3, POLICY)
 
 
 def test_rows_move_on_after_each_rows_jobs_and_end_at_minus_one():

@@ -37,7 +37,10 @@ VOLATILE = ("QDate", "EnteredCurrentStatus", "CondorVersion", "SubmitVersion", "
 SIZES = ("ExecutableSize", "ImageSize", "DiskUsage")
 
 DRY_RUN_CASES = ["dry-run-items", "dry-run-stdout-queue3", "dry-run-terse",
-                 "queue-matching-files-dry-run"]
+                 "queue-matching-files-dry-run",
+                 # job factories (max_materialize, max_idle, -factory): the cluster ad only
+                 "factory-dry-run", "factory-dry-run-terse", "factory-items-dry-run",
+                 "factory-option-dry-run", "factory-dry-run-file"]
 
 
 def mask(text: str) -> str:
@@ -160,6 +163,15 @@ def test_dry_run_and_dump_to_files(tmp_path, jobs_dir):
     assert mask((jobs_dir / "ads.txt").read_text()) == stream
     stdout, stderr, rc = run_tool(jobs_dir, env, "-dump", "-", "items.sub")
     assert (mask(stdout), stderr, rc) == (stream + "\n", "", 0)
+
+
+def test_a_factory_dry_run_to_a_file_holds_its_cluster_ad(tmp_path, jobs_dir):
+    c = capture("factory-dry-run-file")
+    assert_dry_run_matches("factory-dry-run-file", run_tool(jobs_dir, no_pool_env(tmp_path), *c["argv"]),
+                           jobs_dir)
+    want = (CLI / "condor_submit" / "factory-dry-run-file.file.txt").read_text()
+    got = (jobs_dir / "factory-out.txt").read_text()
+    assert mask(local_sizes(got, jobs_dir)) == mask(local_sizes(want, jobs_dir))
 
 
 def test_option_errors(tmp_path, jobs_dir):

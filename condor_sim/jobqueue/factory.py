@@ -114,22 +114,33 @@ def is_paused(cluster_ad) -> bool:
     return _int(cluster_ad, "JobMaterializePaused", MM_RUNNING) != MM_RUNNING
 
 
-def how_many(cluster_ad, statuses: list[int], total: int, policy: rules.QueuePolicy) -> int:
-    """How many jobs the factory may materialize now: ``statuses`` are the JobStatus of
-    the cluster's jobs in the queue, ``total`` the jobs its digest makes."""
+def room(cluster_ad, statuses: list[int], policy: rules.QueuePolicy) -> int:
+    """How many more jobs the cluster may hold now: under its limit (and the schedd's),
+    and under ``JobMaterializeMaxIdle`` counting its idle and held jobs; 0 when paused.
+    ``statuses`` are the JobStatus of the cluster's jobs in the queue."""
     if is_paused(cluster_ad):
         return 0
-    left = total - next_proc(cluster_ad)
     limit = _int(cluster_ad, "JobMaterializeLimit", 0)
     if limit <= 0:
         limit = 2**31 - 1
     limit = min(limit, policy.max_materialized_per_cluster, policy.max_jobs_per_submission)
-    room = limit - len(statuses)
+    free = limit - len(statuses)
     max_idle = _int(cluster_ad, "JobMaterializeMaxIdle", -1)
     if max_idle >= 0:
         not_running = sum(1 for s in statuses if s in (IDLE, HELD))
-        room = min(room, max_idle - not_running)
-    return max(0, min(left, room))
+        free = min(free, max_idle - not_running)
+    return max(0, free)
+
+
+def how_many(cluster_ad, statuses: list[int], total: int, policy: rules.QueuePolicy) -> int:
+    """How many jobs the factory may materialize now, of the ``total`` its digest makes."""
+    return max(0, min(total - next_proc(cluster_ad), room(cluster_ad, statuses, policy)))
+
+
+def runs_dry(cluster_ad, statuses: list[int], total: int, policy: rules.QueuePolicy) -> bool:
+    """Whether the schedd, materializing now, would try one job past the last and so
+    find the factory done (``mmNoMoreItems``): only when the cluster has room for it."""
+    return room(cluster_ad, statuses, policy) > total - next_proc(cluster_ad)
 
 
 def materialize(txn: Transaction, factory: Factory, policy: rules.QueuePolicy, now: int) -> int:
@@ -161,11 +172,11 @@ def materialize(txn: Transaction, factory: Factory, policy: rules.QueuePolicy, n
     return p
 
 
-def is_done(factory: Factory, cluster_ad) -> bool:
-    """Nothing more to materialize: every job made, or the factory removed or broken."""
-    if factory.mode in (MM_CLUSTER_REMOVED, MM_INVALID, MM_NO_MORE_ITEMS):
-        return True
-    return factory.jobs is not None and next_proc(cluster_ad) >= factory.total
+def is_done(factory: Factory) -> bool:
+    """Nothing more to materialize: the factory found its end, or was removed or broken.
+    (Having made its last job is not yet the end: the schedd learns that it is done
+    only when it tries for one more, which a held factory or a full cluster does not.)"""
+    return factory.mode in (MM_CLUSTER_REMOVED, MM_INVALID, MM_NO_MORE_ITEMS)
 
 
 def removed_mode(factory: Factory, cluster_ad) -> int:

@@ -13,8 +13,12 @@ import json
 from dataclasses import dataclass, field
 
 from ..cedar.classad_wire import encode_lines
-from ..cedar.stream import MessageReader
+from ..cedar.stream import MessageReader, MessageWriter
 from . import qmgmt as Q
+
+
+# what a recorded factory's rows are called in its digest (they are not kept)
+ITEMS_FILE = "dry-run.items"
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Recorded:
     cluster_attrs: list[tuple[str, str]] = field(default_factory=list)
     procs: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     committed: bool = False
+    digest: str | None = None           # a factory's submit digest (late materialization)
 
 
 class QmgmtRecorder:
@@ -84,6 +89,26 @@ class QmgmtRecorder:
             return [w.getvalue()]
         if num in (Q.DestroyCluster, Q.DestroyProc):
             return reply(0)
+        if num == Q.SetJobFactory:             # a factory: its digest instead of procs
+            c = r.get_int()
+            r.get_int()                        # the limit
+            r.get_string()
+            text = r.get_string()
+            if c != self._active or not text:
+                return reply(-1, 1)
+            self.recorded.digest = text
+            return reply(0)
+        if num == Q.SendMaterializeData:       # the factory's rows, kept nowhere
+            c = r.get_int()
+            r.get_int()
+            if c != self._active:
+                raise Q.CloseSession("SendMaterializeData for another cluster")
+            rows = r.get_bytes(r.remaining)
+            w = MessageWriter(encrypted)
+            w.put_string(ITEMS_FILE)
+            w.put_int(rows.count(b"\n") + (0 if not rows or rows.endswith(b"\n") else 1))
+            w.put_int(0)
+            return [w.getvalue()]
         if num in (Q.GetAttributeFloat, Q.GetAttributeInt, Q.GetAttributeString,
                    Q.GetAttributeExpr, Q.GetJobAd):
             return reply(-1, 2)
@@ -99,10 +124,11 @@ class QmgmtRecorder:
 def recorded_to_json(rec: Recorded) -> str:
     return json.dumps({"cluster": rec.cluster, "cluster_attrs": rec.cluster_attrs,
                        "procs": [[p, a] for p, a in rec.procs.items()],
-                       "committed": rec.committed})
+                       "committed": rec.committed, "digest": rec.digest})
 
 
 def recorded_from_json(text: str) -> Recorded:
     d = json.loads(text)
     return Recorded(d["cluster"], [tuple(x) for x in d["cluster_attrs"]],
-                    {p: [tuple(x) for x in a] for p, a in d["procs"]}, d["committed"])
+                    {p: [tuple(x) for x in a] for p, a in d["procs"]}, d["committed"],
+                    d.get("digest"))

@@ -447,11 +447,20 @@ def render_xml(ads: Iterable, spaced: bool = False) -> str:
 STATUS_CHAR = {1: "I", 2: "R", 3: "X", 4: "C", 5: "H", 6: ">", 7: "S"}
 
 
+def format_date(t: int) -> str:
+    """The real ``format_date``: month and day unpadded, in local time, as the QDATE and
+    DATE columns print it (``12/6  05:40``, `` 1/15 09:03``)."""
+    if t < 0:
+        return "    ???    "
+    tm = time.localtime(t)
+    return f"{tm.tm_mon:2d}/{tm.tm_mday:<2d} {tm.tm_hour:02d}:{tm.tm_min:02d}"
+
+
 def qdate(t) -> str:
-    """``MM/DD HH:MM`` in local time, as the SUBMITTED/COMPLETED columns show it."""
+    """The SUBMITTED/COMPLETED columns: :func:`format_date`, or nothing without a time."""
     if not isinstance(t, (int, float)) or isinstance(t, bool) or t <= 0:
         return ""
-    return time.strftime("%m/%d %H:%M", time.localtime(int(t)))
+    return format_date(int(t))
 
 
 def duration(secs) -> str:

@@ -46,6 +46,7 @@ class Options:
     formats: list[tuple[str, str]] = field(default_factory=list)
     attributes: list[str] = field(default_factory=list)
     is_global: bool = False
+    factory: int = 0                 # -factory: bits of clusters_only (1), late_materialize (2)
 
 
 
@@ -80,6 +81,8 @@ def parse_args(args: list[str]) -> Options:
             if o.current_run is not None:
                 raise C.ToolError(f"Error: {mine} can't be used with {other}\n")
             o.current_run = mine == "-currentrun"
+        elif C.is_dash_arg_colon_prefix(a, "factory", 4)[0]:
+            o.factory = q_views.factory_options(C.is_dash_arg_colon_prefix(a, "factory", 4)[1])
         elif C.is_option(a, "io", 2):
             o.view = "io"
         elif C.is_option(a, "dag", 2):
@@ -145,6 +148,8 @@ def settled(o: Options) -> Options:
             o.view = "nobatch"
     if o.dag and o.view == "nobatch":
         o.view = "dag"
+    if o.factory and (o.view == "nobatch" or (o.view == "batch" and not o.batch_specified)):
+        o.view = "factory"                # -factory turns the batch default off
     return o
 
 
@@ -154,6 +159,8 @@ def constraint_of(o: Options) -> str:
         parts.append(" || ".join(o.restrictions) if len(o.restrictions) == 1 else
                      "(" + " || ".join(o.restrictions) + ")")
     parts += [f"({c})" for c in o.constraints]
+    if o.factory:
+        parts += [f"({q_views.FACTORY_CONSTRAINTS[b]})" for b in (1, 2) if o.factory & b]
     if o.submitter is not None:
         parts.append(f"({q_views.owner_constraint(o.submitter)})")
     if o.view in ("hold", "holdcodes"):
@@ -309,6 +316,7 @@ class BatchRow:
     counts: dict = field(default_factory=lambda: {"run": 0, "idle": 0, "held": 0})
     procs: dict = field(default_factory=dict)      # cluster -> number of procs seen
     totals: dict = field(default_factory=dict)     # cluster -> TotalSubmitProcs
+    made: dict = field(default_factory=dict)       # factory cluster -> JobMaterializeNextProcId
 
 
 def batch_rows(ads) -> list[BatchRow]:
@@ -333,7 +341,16 @@ def batch_rows(ads) -> list[BatchRow]:
         total = ad.get("TotalSubmitProcs")
         if isinstance(total, int):
             row.totals[c] = total
+        made = ad.get("JobMaterializeNextProcId")
+        if isinstance(made, int) and made >= 0:
+            row.made[c] = made
     return list(rows.values())
+
+
+def done_count(row: BatchRow, c: int, present: int) -> int:
+    """The DONE of one cluster: the jobs it had that have left the queue (of a factory,
+    those it has made so far; of others, of all it has)."""
+    return (row.made[c] if c in row.made else row.totals.get(c, 0)) - present
 
 
 def batch_view(ads, partial: bool, show_held_always: bool = False) -> str:
@@ -347,7 +364,7 @@ def batch_view(ads, partial: bool, show_held_always: bool = False) -> str:
     cells = []
     for r in rows:
         total = sum(r.totals.values()) if len(r.totals) == len(r.procs) else 0
-        done = 0 if partial else sum(r.totals.get(c, 0) - n for c, n in r.procs.items())
+        done = 0 if partial else sum(done_count(r, c, n) for c, n in r.procs.items())
         nums = [done, r.counts["run"], r.counts["idle"], r.counts["held"], total]
         if r.first == r.last:
             ids = f"{r.first[0]}.{r.first[1]}"
@@ -387,6 +404,8 @@ def render_view(view: str, ads: list, summary, schedd_ad, now: int,
         return head + hold_view(ads) + totals
     if view == "holdcodes":
         return head + q_views.hold_codes_view(ads)
+    if view == "factory":                 # SUMMARY NONE
+        return head + q_views.factory_view(ads)
     if view == "io":
         return head + q_views.io_view(ads) + totals
     if view in ("nobatch", "dag"):
@@ -414,7 +433,8 @@ VIEW_ATTRIBUTES = ("ClusterId", "ProcId", "Owner", "User", "QDate", "JobStatus",
                    "HoldReason", "HoldReasonCode", "HoldReasonSubCode", "RemoteHost",
                    "LastRemoteHost", "RemoteWallClockTime", "RemoteUserCpu", "ShadowBday",
                    "JobCurrentStartDate", "JobStartDate", "EnteredCurrentStatus",
-                   "NumShadowStarts", "TotalSubmitProcs", "DAGManJobId", "DAGNodeName",
+                   "NumShadowStarts", "TotalSubmitProcs", "JobMaterializeNextProcId",
+                   "DAGManJobId", "DAGNodeName",
                    "ServerTime", "LastRemoteWallClockTime", "NumJobStarts", "NumCkpts_RAW",
                    "BytesRecvd", "BytesSent", "FileReadBytes", "FileWriteBytes",
                    "TransferQueued", "TransferringInput", "TransferringOutput")
@@ -432,6 +452,8 @@ def projection_of(o: Options) -> list[str]:
     if o.view in ("af", "format") and not o.attributes:
         exprs = printed_expressions(o.view, o.af.attrs if o.af else (), o.formats)
         return referenced_names(exprs, always=("clusterid", "procid"))
+    if o.view == "factory":
+        return list(q_views.FACTORY_ATTRIBUTES)
     if o.view not in AD_VIEWS and not o.attributes:
         return list(VIEW_ATTRIBUTES)          # the columns of the batch and one-line views
     return list(o.attributes)
@@ -448,16 +470,20 @@ def query(o: Options):
     opts = htcondor2.QueryOpt.Default
     if not (o.allusers or o.restrictions or o.constraints or o.is_global or o.submitter):
         opts = htcondor2.QueryOpt.DefaultMyJobsOnly
+    if o.factory and (o.view in AD_VIEWS or o.view == "factory"):
+        opts |= htcondor2.QueryOpt.IncludeClusterAd      # the factories' cluster ads
     schedd = htcondor2.Schedd(location)
     try:
         ads = schedd.query(constraint, projection_of(o), limit=o.limit, opts=opts)
-        summary = [] if o.view in AD_VIEWS else \
+        summary = [] if o.view in AD_VIEWS or o.view == "factory" else \
             schedd.query(constraint, [], opts=htcondor2.QueryOpt.SummaryOnly)
     except Exception:
         raise C.ToolError(f"\n-- Failed to fetch ads from: {location.get('MyAddress')} : "
                           f"{location.get('Name')}\n\n")
     summary = summary[0] if summary else {}
-    if opts != htcondor2.QueryOpt.Default or o.limit > 0:
+    if o.view == "factory":
+        summary = {}
+    elif opts != htcondor2.QueryOpt.Default or o.limit > 0:
         summary = with_query_counts(summary, ads)
     if o.view == "totals":
         ads = []

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -130,7 +129,7 @@ def elapsed(ad, attr: str):
 
 def date(ad, attr: str):
     t = _int(ad, attr)
-    return None if t is None else time.strftime("%m/%d %H:%M", time.localtime(t))
+    return None if t is None else C.format_date(t)
 
 
 def printf(spec: str, attr: str) -> Callable:

@@ -299,8 +299,23 @@ def as_factory(sub: "htcondor2.Submit") -> None:
     """-factory: have the schedd materialize the jobs.  The bindings send a factory when
     the description limits materialization, so a description that does not is given the
     largest limit; the schedd's limit is then the number of jobs, as with the real tool."""
-    if not any(k.lower() in FACTORY_COMMANDS and sub[k].strip() for k in sub.keys()):
+    if not is_factory(sub):
         sub["max_materialize"] = str(FACTORY_LIMIT)
+
+
+def is_factory(sub: "htcondor2.Submit") -> bool:
+    """Whether the bindings will submit ``sub`` as a job factory."""
+    return any(k.lower() in FACTORY_COMMANDS and sub[k].strip() for k in sub.keys())
+
+
+def without_factory(sub: "htcondor2.Submit") -> "htcondor2.Submit":
+    """A copy of ``sub`` that the bindings submit as ordinary jobs (its factory commands
+    emptied: keys cannot be removed from a Submit, and an empty command has no effect)."""
+    copy = htcondor2.Submit(str(sub))
+    for k in copy.keys():
+        if k.lower() in FACTORY_COMMANDS:
+            copy[k] = ""
+    return copy
 
 
 def maxjobs_error(limit: int) -> str:
@@ -540,7 +555,7 @@ def run(argv: Sequence[str], out: Output) -> int:
         for proc in range(first, first + count):
             out.out(verbose_block(cluster, proc,
                                   proc_ad_lines(cluster_ad, proc, overrides.get(proc, {}))))
-    elif show_progress:
+    elif show_progress and not is_factory(sub):       # a factory's jobs come later: no dots
         out.out("." * count)
     if show_progress:
         out.out("\n")
@@ -571,15 +586,20 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
     dump = o.dump is not None
     target = o.dump if dump else o.dry_run
     to_stdout = target == "-"
+    if o.factory:
+        as_factory(sub)
+    jobs = None
     try:
         rec = record_submit(sub)
+        if rec.digest is not None:          # a factory: count its jobs in another recording
+            jobs = len(record_submit(without_factory(sub)).procs)
     except htcondor2.HTCondorException as e:
         out.err(f"\nERROR: Failed to queue job.\nERROR: {str(e).strip()}\n")
         return 1
     except (ValueError, RuntimeError) as e:
         out.err(f"\nERROR: {_binding_message(e)}\n")
         return 1
-    stopped = over_limit(o, len(rec.procs))
+    stopped = over_limit(o, len(rec.procs) if jobs is None else jobs)
     if stopped:
         rec = first_procs(rec, o.maxjobs)
     if not to_stdout:
@@ -599,7 +619,7 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
         out.out(verbose_output(rec, shown, to_stdout=to_stdout, from_stdin=o.from_stdin))
         return 0
     printed = dry_run_output(rec, dump=dump, to_stdout=to_stdout, terse=o.terse,
-                             from_stdin=o.from_stdin)
+                             from_stdin=o.from_stdin, jobs=jobs)
     out.out(printed.stdout)
     out.err(printed.stderr)
     return 0

@@ -56,6 +56,73 @@ def help_text(topics: Sequence[str]) -> str:
     return text
 
 
+# ------------------------------------------------------------------------------ -factory
+# condor_q -factory: one line per job factory (a cluster ad with a digest), the real
+# ``jobFactory_PrintFormat``; the cluster ads come from a query with IncludeClusterAd.
+FACTORY_CONSTRAINTS = {1: "ProcId is undefined", 2: "JobMaterializeDigestFile isnt undefined"}
+FACTORY_ATTRIBUTES = ("ClusterId", "ProcId", "Owner", "QDate", "JobMaterializeLimit", "JobsPresent",
+                      "JobsRunning", "JobsIdle", "JobsHeld", "JobMaterializeNextProcId",
+                      "JobMaterializePaused", "JobFactoryPaused", "JobMaterializeDigestFile")
+FACTORY_MODES = {-1: "Errs", 0: "Norm", 1: "Held", 2: "Done", 3: "Gone"}
+
+
+def factory_options(text: str | None) -> int:
+    """The bits of ``-factory[:clusters_only,late_materialize]`` (both when none is named)."""
+    bits = 0
+    for word in filter(None, (text or "").split(",")):
+        if C.is_arg_prefix(word, "clusters_only", 1):
+            bits |= 1
+        elif C.is_arg_prefix(word, "late_materialize", 1):
+            bits |= 2
+        else:
+            raise C.ToolError(f"Error: unknown option {word} for -factory\n")
+    return bits or 3
+
+
+def _int_cell(ad, attr: str) -> str:
+    v = ad.get(attr)
+    return f"{v:6d}" if isinstance(v, int) and not isinstance(v, bool) else " " * 6
+
+
+def factory_mode(ad) -> str:
+    """MODE: JobMaterializePaused, or else the schedd's JobFactoryPaused, as a word."""
+    v = ad.get("JobMaterializePaused", ad.get("JobFactoryPaused"))
+    if v is None:
+        return ""
+    if isinstance(v, int) and not isinstance(v, bool):
+        return FACTORY_MODES.get(v, "Unk")
+    return "????"
+
+
+def factory_view(ads: Sequence) -> str:
+    """The factories' table: id, owner, submit time, limit, jobs present, running, idle
+    and held, the next proc id, the mode and the digest file (no totals)."""
+    rows = []
+    for ad in ads:
+        cid = ad.get("ClusterId")
+        pid = ad.get("ProcId")
+        owner = ad.get("Owner")
+        digest = ad.get("JobMaterializeDigestFile")
+        rows.append((
+            (f"{cid:4d}." if isinstance(cid, int) else "") .ljust(5)
+            + (f"{pid:<3d}" if isinstance(pid, int) else "   "),
+            (owner if isinstance(owner, str) else "??").ljust(14),
+            C.qdate(ad.get("QDate")).rjust(11),
+            " ".join(_int_cell(ad, a) for a in ("JobMaterializeLimit", "JobsPresent",
+                                                "JobsRunning", "JobsIdle", "JobsHeld",
+                                                "JobMaterializeNextProcId")),
+            factory_mode(ad),
+            digest if isinstance(digest, str) else ""))
+    mode_w = max([4] + [len(r[4]) for r in rows])
+    digest_w = max([6] + [len(r[5]) for r in rows])
+    out = [" ID     " + " " + "OWNER".ljust(14) + " " + "  SUBMITTED" + " " +
+           " LIMIT PRESNT   RUN    IDLE   HOLD NEXTID" + " " + "MODE".ljust(mode_w) + " " +
+           "DIGEST".ljust(digest_w) + "\n"]
+    for r in rows:
+        out.append(f"{r[0]} {r[1]} {r[2]} {r[3]} {r[4].ljust(mode_w)} {r[5].ljust(digest_w)}\n")
+    return "".join(out)
+
+
 # ------------------------------------------------------------------------------ -hold-codes
 def _job_key(ad) -> tuple[int, int]:
     return (ad.get("ClusterId", 0), ad.get("ProcId", 0))

@@ -32,6 +32,8 @@ def _value(name: str, value: str) -> str:
 def proc_blocks(rec: Recorded) -> list[str]:
     """Per proc, the text ``SimScheddQ`` writes: a new line when the proc is made, then
     ``Name=value`` per SetAttribute (the cluster ad goes before proc 0's attributes)."""
+    if rec.digest is not None and not rec.procs:      # a factory: its cluster ad only
+        return ["\n" + "".join(f"{k}={_value(k, v)}\n" for k, v in rec.cluster_attrs)]
     blocks = []
     for p in sorted(rec.procs):
         attrs = (rec.cluster_attrs if p == 0 else []) + rec.procs[p]
@@ -74,19 +76,22 @@ class Printed:
 
 
 def dry_run_output(rec: Recorded, *, dump: bool, to_stdout: bool, terse: bool,
-                   from_stdin: bool) -> Printed:
+                   from_stdin: bool, jobs: int | None = None) -> Printed:
     """The real tool's output for a dry run (``dump`` False) or a dump, after its header
     (:func:`header`, printed before the description is read).
 
     Progress (a dot per proc) is printed unless reading from stdin or -terse; with the
     stream on stdout the dots land after each proc's attributes.  The
     summary follows unless the dump goes to stdout; a dump to a file also names the
-    watch tool, as a real submit does (only the dry run leaves it out)."""
+    watch tool, as a real submit does (only the dry run leaves it out).
+
+    A factory (``rec.digest``) sends its cluster ad only, and makes ``jobs`` jobs: no
+    dots, one block."""
     blocks = proc_blocks(rec)
-    count = len(blocks)
+    count = len(blocks) if jobs is None else jobs
     cluster = rec.cluster
     progress = not from_stdin and not terse
-    dots = progress and not (dump and to_stdout)
+    dots = progress and not (dump and to_stdout) and rec.digest is None
     out: list[str] = []
     err = ""
     for block in blocks:

@@ -446,6 +446,7 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
         the ad, its jobs counted by state, and its factory's state."""
         statuses = [self.queue.status(c, p) for p in self.queue.cluster_procs.get(c, ())]
         info = dict(self.queue.clusters.get(c, {}))
+        info.setdefault("JobStatus", str(IDLE))     # what a 25.x schedd gives every cluster in memory
         info.update(JobsPresent=str(len(statuses)), JobsIdle=str(statuses.count(IDLE)),
                     JobsRunning=str(sum(s in (RUNNING, 6, 7) for s in statuses)),
                     JobsHeld=str(statuses.count(HELD)), ClusterSize=str(len(statuses)))

@@ -65,7 +65,8 @@ class Materializer:
             if cad is None:
                 continue
             f = self.factories[c] = F.Factory(c)
-            f.mode = int_value(cad.get("JobMaterializePaused"), F.MM_RUNNING)
+            if int_value(cad.get("JobMaterializePaused"), F.MM_RUNNING) == F.MM_INVALID:
+                f.mode = F.MM_INVALID             # broken before a restart: stays so
             path = self.user_log_path(cad)
             if submitted and path:
                 events.setdefault(path, []).append(U.cluster_submit_event(
@@ -167,7 +168,7 @@ class Materializer:
                     del self.factories[c]
                     continue
                 procs = self.queue.cluster_procs.get(c, set())
-                if F.is_done(f, cad) or (f.mode == F.MM_INVALID):
+                if F.is_done(f):
                     if not procs:
                         await self.remove_factory_cluster(f)
                     continue
@@ -175,7 +176,11 @@ class Materializer:
                     continue
                 statuses = [self.queue.status(c, p) for p in procs]
                 n = F.how_many(cad, statuses, f.total, self.policy)
+                if F.runs_dry(cad, statuses, f.total, self.policy):
+                    f.mode = F.MM_NO_MORE_ITEMS       # it would try past its last job
                 if n <= 0:
+                    if f.mode == F.MM_NO_MORE_ITEMS and not procs:
+                        await self.remove_factory_cluster(f)
                     continue
                 txn = self.queue.begin()
                 made = []
@@ -187,8 +192,6 @@ class Materializer:
                 if await self.commit(txn):
                     continue
                 self.after_submit({c: made})
-                if F.is_done(f, self.queue.clusters.get(c)):
-                    f.mode = F.MM_NO_MORE_ITEMS
 
     async def remove_factory_cluster(self, f: F.Factory) -> None:
         """ClusterCleanup: the cluster ad (and its private ad) go, the "Cluster removed"
@@ -250,10 +253,10 @@ class Materializer:
         if f is None:
             return {}
         cad = self.queue.clusters.get(c) or {}
-        paused = f.mode if f.mode in (F.MM_INVALID, F.MM_CLUSTER_REMOVED) else (
-            F.MM_NO_MORE_ITEMS if f.jobs is not None and F.next_proc(cad) >= f.total
-            else int_value(cad.get("JobMaterializePaused"), F.MM_RUNNING))
-        return {"JobFactoryPaused": str(paused), "JobFactoryTotalProcs": str(f.total),
+        paused = f.mode if f.mode != F.MM_RUNNING else \
+            int_value(cad.get("JobMaterializePaused"), F.MM_RUNNING)
+        return {"JobFactoryId": str(c), "JobFactoryPaused": str(paused),
+                "JobFactoryTotalProcs": str(f.total),
                 "JobFactoryStepSize": str(f.step_size()), "JobFactoryItemCount": str(f.rows),
                 "JobFactoryItemReaderDone": "true" if f.jobs is not None else "false",
                 "JobFactoryItemReaderErrorCode": "0"}
@@ -261,7 +264,7 @@ class Materializer:
     def factory_keeps_cluster(self, c: int) -> bool:
         """Whether a cluster whose last job leaves must stay, for its factory's next jobs."""
         f = self.factories.get(c)
-        return f is not None and not F.is_done(f, self.queue.clusters.get(c))
+        return f is not None and not F.is_done(f)
 
     def factory_cluster_gone(self, c: int, cad) -> None:
         """A factory cluster left with its last job (retire): the event and its files."""
