@@ -167,3 +167,67 @@ def test_epochs_errors_as_the_real_tool(tmp_path):
         CH.epoch_ads(CH.parse_args(["-epochs"]), None, str(tmp_path))
     assert e.value.stderr.startswith("Error: No passed search file and configuration key "
                                      "JOB_EPOCH_HISTORY is unset.\n\nExtra Info: ")
+
+
+# ---------------------------------------------------------------------- the schedd's writer
+class _Config(dict):
+    def get(self, name, default=None):
+        return super().get(name, default)
+
+    def get_int(self, name, default):
+        return int(self[name]) if name in self else default
+
+
+class _Log:
+    def __init__(self):
+        self.lines = []
+
+    def log(self, msg, cat="D_ALWAYS"):
+        self.lines.append((cat, msg))
+
+
+def _writer(**config):
+    from types import SimpleNamespace
+    return SimpleNamespace(config=_Config(config), in_memory={}, shadow_log=_Log())
+
+
+JOB = {"ClusterId": "7", "ProcId": "2", "NumShadowStarts": "1", "Owner": '"u"', "Cmd": '"/bin/true"'}
+
+
+def test_the_writer_appends_to_both_files(tmp_path):
+    from condor_sim.daemons.schedd.running import JobRunner
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    w = _writer(JOB_EPOCH_HISTORY=str(tmp_path / "epoch_history"), JOB_EPOCH_HISTORY_DIR=str(runs))
+    JobRunner.write_epoch(w, JOB, E.SPAWN)
+    JobRunner.write_epoch(w, JOB, E.EPOCH)
+    text = (runs / "job.runs.7.2.ads").read_text()
+    assert text == (tmp_path / "epoch_history").read_text() and w.shadow_log.lines == []
+    assert [ln.split()[1] for ln in text.splitlines() if ln.startswith("***")] == ["SPAWN", "EPOCH"]
+
+
+def test_the_writer_says_once_that_the_directory_is_no_directory(tmp_path):
+    from condor_sim.daemons.schedd.running import JobRunner
+    not_dir = tmp_path / "file"
+    not_dir.write_text("")
+    w = _writer(JOB_EPOCH_HISTORY=str(tmp_path / "epoch_history"), JOB_EPOCH_HISTORY_DIR=str(not_dir))
+    for banner in (E.SPAWN, E.EPOCH, E.SPAWN):
+        JobRunner.write_epoch(w, JOB, banner)
+    assert w.shadow_log.lines == [("D_ERROR", f"Invalid JOB_EPOCH_HISTORY_DIR ({not_dir}): must point to "
+                                              "a valid directory; disabling per-job run instance recording.")]
+    assert len(records_of(tmp_path / "epoch_history")) == 3 and sorted(os.listdir(tmp_path)) == \
+        ["epoch_history", "file"]
+
+
+def test_the_writer_rotates_the_aggregate_file_at_its_knobs(tmp_path):
+    from condor_sim.daemons.schedd.running import JobRunner
+    w = _writer(JOB_EPOCH_HISTORY=str(tmp_path / "epoch_history"), MAX_EPOCH_HISTORY_LOG="1",
+                MAX_EPOCH_HISTORY_ROTATIONS="0")
+    for banner in (E.SPAWN, E.EPOCH):
+        JobRunner.write_epoch(w, JOB, banner)
+    [backup] = backups(tmp_path, "epoch_history")            # at least one backup is kept
+    assert records_of(tmp_path / backup) == ["SPAWN"] and records_of(tmp_path / "epoch_history") == ["EPOCH"]
+
+
+def records_of(path) -> list[str]:
+    return [ln.split()[1] for ln in open(path).read().splitlines() if ln.startswith("***")]
