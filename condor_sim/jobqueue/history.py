@@ -13,6 +13,7 @@ Owner ``?``.  Before each ad the file is rotated when its size plus the ad's (th
 counted) would exceed ``MAX_HISTORY_LOG``: the oldest backups are removed so that at most
 ``MAX_HISTORY_ROTATIONS`` remain, and the file is renamed ``history.YYYYMMDDTHHMMSS`` (local
 time; a second rotation within the same second replaces the first backup, as in HTCondor).
+:func:`maybe_rotate` is that rule, and the epoch history uses it too.
 
 Reading (``condor_tools/history.cpp``, run by the schedd for QUERY_SCHEDD_HISTORY): the
 current file and its backups, newest record first, each file read backwards.  Whatever
