@@ -10,12 +10,22 @@ lines sorted by name (byte order), then ``EpochWriteDate`` and a banner::
 
 The run number (``RunInstanceId``) is ``NumShadowStarts`` less one; a job without it has
 no record.  Pure functions of the job's attribute texts; the schedd appends the text.
+
+Where the records go (``job_ad_instance_recording.cpp``): ``JOB_EPOCH_HISTORY``, rotated as
+the history file is (:func:`..history.maybe_rotate`) when a record would take it over
+``MAX_EPOCH_HISTORY_LOG`` (20 MiB), keeping ``MAX_EPOCH_HISTORY_ROTATIONS`` (2, at least 1)
+backups; and, when ``JOB_EPOCH_HISTORY_DIR`` names a directory, ``job.runs.<c>.<p>.ads`` in
+it, one file per job, rotated at a fixed 100 MB with the rotation struct's default of 2
+backups.  :func:`destinations` decides, :func:`append_record` writes.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from typing import Iterable
 
 from ..cedar.classad_wire import is_private
+from .history import maybe_rotate
 from .queue import int_value, quote, unquote
 
 SPAWN, EPOCH = "SPAWN", "EPOCH"
@@ -83,3 +93,54 @@ def spawn_attributes(extra: str | None) -> list[str] | None:
     if len(words) == 1 and words[0].lower() == "all":
         return None
     return list(SPAWN_ATTRIBUTES) + words
+
+
+# ------------------------------------------------------------------ where records go
+DEFAULT_MAX_EPOCH_HISTORY_LOG = 20 * 1024 * 1024
+DEFAULT_MAX_EPOCH_HISTORY_ROTATIONS = 2
+PER_JOB_MAX_SIZE = 100 * 1024 * 1024      # fixed in the real code, no knob
+PER_JOB_ROTATIONS = 2                     # HistoryFileRotationInfo's default, left as it is
+PER_JOB_FILE = "job.runs.{cluster}.{proc}.ads"
+INVALID_DIR = ("Invalid JOB_EPOCH_HISTORY_DIR ({dir}): must point to a valid directory; "
+               "disabling per-job run instance recording.")
+
+
+@dataclass(frozen=True)
+class Destination:
+    """One file a record is appended to, and when that file is rotated."""
+    path: str
+    max_size: int
+    max_rotations: int
+
+
+def per_job_file(directory: str, cluster: int, proc: int) -> str:
+    """The job's own file in ``JOB_EPOCH_HISTORY_DIR``."""
+    return os.path.join(directory, PER_JOB_FILE.format(cluster=cluster, proc=proc))
+
+
+def destinations(history: str | None, directory: str | None, directory_ok: bool,
+                 cluster: int, proc: int, max_log: int = DEFAULT_MAX_EPOCH_HISTORY_LOG,
+                 max_rotations: int = DEFAULT_MAX_EPOCH_HISTORY_ROTATIONS) -> list[Destination]:
+    """Where a record of job ``cluster.proc`` goes: the aggregate file when
+    ``JOB_EPOCH_HISTORY`` is set, then the job's file when ``JOB_EPOCH_HISTORY_DIR`` is set
+    and (``directory_ok``) is a directory."""
+    out = []
+    if history:
+        out.append(Destination(history, max_log, max(1, max_rotations)))
+    if directory and directory_ok:
+        out.append(Destination(per_job_file(directory, cluster, proc), PER_JOB_MAX_SIZE,
+                               PER_JOB_ROTATIONS))
+    return out
+
+
+def append_record(dest: Destination, data: bytes, now: float) -> None:
+    """The file layer: rotate ``dest`` if the record would take it over its limit, then
+    append the record; an OSError of the open or the write is the caller's to log."""
+    maybe_rotate(dest.path, len(data), dest.max_size, dest.max_rotations, now)
+    fd = os.open(dest.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)

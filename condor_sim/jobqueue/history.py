@@ -13,6 +13,7 @@ Owner ``?``.  Before each ad the file is rotated when its size plus the ad's (th
 counted) would exceed ``MAX_HISTORY_LOG``: the oldest backups are removed so that at most
 ``MAX_HISTORY_ROTATIONS`` remain, and the file is renamed ``history.YYYYMMDDTHHMMSS`` (local
 time; a second rotation within the same second replaces the first backup, as in HTCondor).
+:func:`maybe_rotate` is that rule, and the epoch history uses it too.
 
 Reading (``condor_tools/history.cpp``, run by the schedd for QUERY_SCHEDD_HISTORY): the
 current file and its backups, newest record first, each file read backwards.  Whatever
@@ -161,6 +162,54 @@ def _backup_time(base: str, filename: str) -> tuple | None:
     return tuple(int(g) for g in m.groups()) if m else None
 
 
+def backups_to_remove(base: str, names: Iterable[str], max_rotations: int) -> list[str]:
+    """Which of a directory's ``names`` to delete before ``base`` is rotated, oldest first,
+    so that at most ``max_rotations`` (at least 1) backups remain once it has been
+    (``RemoveExtraHistoryFiles``)."""
+    backups = sorted((t, n) for n in names if (t := _backup_time(base, n)) is not None)
+    extra = len(backups) - max(1, max_rotations) + 1
+    return [n for _, n in backups[:max(0, extra)]]
+
+
+def must_rotate(size: int | None, size_to_append: int, max_size: int) -> bool:
+    """Whether appending ``size_to_append`` bytes to a file of ``size`` bytes (None: no
+    such file) rotates it first (``MaybeRotateHistory``: even an empty file is rotated
+    when the record alone is over the limit)."""
+    return size is not None and size + size_to_append > max_size
+
+
+def maybe_rotate(path: str, size_to_append: int, max_size: int, max_rotations: int,
+                 now: float, size: int | None = None) -> str | None:
+    """Rotate ``path`` before an append of ``size_to_append`` bytes when it would grow over
+    ``max_size``: delete the oldest backups so that at most ``max_rotations`` remain, then
+    rename it :func:`backup_name` (which replaces a backup made within the same second).
+    ``size``: the file's size when the caller knows it (else it is looked up).  The
+    backup's path, or None when nothing was rotated (or the rename failed)."""
+    if size is None:
+        try:
+            size = os.stat(path).st_size
+        except OSError:
+            return None        # no file (or it cannot be looked at): nothing to rotate
+    if not must_rotate(size, size_to_append, max_size):
+        return None
+    directory, base = os.path.split(path)
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        names = []
+    for name in backups_to_remove(base, names, max_rotations):
+        try:
+            os.unlink(os.path.join(directory, name))
+        except FileNotFoundError:
+            pass
+    target = backup_name(path, now)
+    try:
+        os.replace(path, target)
+    except OSError:
+        return None
+    return target
+
+
 def find_history_files(path: str) -> list[str]:
     """The backups of ``path``, oldest first, then ``path`` itself if it exists
     (``historyFileFinder.cpp`` findHistoryFiles)."""
@@ -198,8 +247,10 @@ class HistoryFile:
             if self.rotation and exists and size + len(body) > self.max_log:
                 self._write(pending)
                 pending = []
-                self._rotate(now)
-                exists, size, last = False, 0, 0
+                if self._rotate(now, size, len(body)):
+                    exists, size, last = False, 0, 0
+                else:                     # the rename failed: go on appending to it
+                    exists, size, last = self._state()
             banner = format_banner(ad, _banner_offset(size, last), now) + "\n"
             pending += (body, banner.encode(_ENCODING, _ERRORS))
             exists, last = True, size + len(body)
@@ -239,15 +290,8 @@ class HistoryFile:
         finally:
             os.close(fd)
 
-    def _rotate(self, now: float) -> None:
-        directory, base = os.path.split(self.path)
-        while True:   # RemoveExtraHistoryFiles: leave room for the one about to be made
-            backups = sorted((t, n) for n in os.listdir(directory or ".")
-                             if (t := _backup_time(base, n)) is not None)
-            if len(backups) < self.max_rotations:
-                break
-            os.unlink(os.path.join(directory, backups[0][1]))
-        os.replace(self.path, backup_name(self.path, now))
+    def _rotate(self, now: float, size: int, size_to_append: int) -> str | None:
+        return maybe_rotate(self.path, size_to_append, self.max_log, self.max_rotations, now, size)
 
     def files(self) -> list[str]:
         return find_history_files(self.path)

@@ -2,17 +2,21 @@
 history file (``-file``), in HTCondor's default table or as ``-af``/``-format``/``-long``/
 ``-json``/``-xml``.  :func:`default_view` is a pure function of the ads.
 
-``-epochs`` reads the per-run records of ``JOB_EPOCH_HISTORY`` (the ``EPOCH`` records; no
-file means no records), ``-userlog`` the jobs of a user event log
+``-epochs`` reads the per-run records (the ``EPOCH`` records) of ``JOB_EPOCH_HISTORY`` and its
+rotated backups, or with ``-directory`` of the per-job files in ``JOB_EPOCH_HISTORY_DIR``
+(no file means no records); ``-search`` names the file (or directory) instead of the
+configuration; ``-userlog`` reads the jobs of a user event log
 (:mod:`condor_sim.tools._history_sources`)."""
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import classad2
 
+from condor_sim.jobqueue.history import find_history_files
 from condor_sim.tools import _history_sources as S
 from condor_sim.tools import _userlog_ads as UL
 from condor_sim.tools import _usage
@@ -31,6 +35,9 @@ class Options:
     file: str | None = None
     userlog: str | None = None
     epochs: bool = False
+    directory: bool = False
+    search: str | None = None
+    job_ids: list[tuple[int, int]] = field(default_factory=list)
     forwards: bool = False
     name: str | None = None
     pool: str | None = None
@@ -52,6 +59,7 @@ def parse_args(args: list[str]) -> Options:
     for a in cursor:
         if not a.startswith("-"):
             o.restrictions.append(C.restriction(a))
+            o.job_ids += S.job_ids([a])
         elif C.is_option(a, "constraint", 2):
             o.constraints.append(cursor.take(f"Error: Argument {a} requires another parameter"))
         elif C.is_option(a, "limit", 3) or C.is_option(a, "match", 2):
@@ -71,6 +79,10 @@ def parse_args(args: list[str]) -> Options:
             o.userlog = cursor.take(f"Error: Argument {a} requires another parameter")
         elif C.is_dash_arg_colon_prefix(a, "epochs", 2)[0]:
             o.epochs = True
+        elif C.is_dash_arg_prefix(a, "directory", 3):
+            o.directory = True
+        elif C.is_dash_arg_prefix(a, "search", 3):
+            o.search = cursor.take(f"Error: Argument {a} requires another parameter")
         elif C.is_option(a, "name", 2):
             o.name = cursor.take("Error: Argument -name requires name of a remote schedd")
         elif C.is_option(a, "pool", 2):
@@ -140,18 +152,59 @@ def from_file(o: Options, path: str, head: str) -> list:
     return select_ads(o, read_history_file(text))
 
 
-def epoch_ads(o: Options, epoch_file: str | None, epoch_dir: str | None) -> list:
-    """``-epochs``: the EPOCH records of the epoch history file, as the options pick them;
-    none when the file does not exist (the schedd has written no run yet)."""
-    if not epoch_file and not epoch_dir:
-        raise C.ToolError("Error: No Job Run Instance recordings to read.\n")
-    if not epoch_file:
-        return []
+def _file_ads(path: str, kind: str, backwards: bool) -> list:
     try:
-        text = Path(epoch_file).read_text(errors="replace")
+        text = Path(path).read_text(errors="replace")
     except OSError:
         return []
-    return select_ads(o, read_history_file(text, "EPOCH"))
+    ads = read_history_file(text, kind)
+    return ads[::-1] if backwards else ads
+
+
+def _unset_knob(knob: str) -> str:
+    return (f"Error: No passed search file and configuration key {knob} is unset.\n"
+            f"\nExtra Info: The variable {knob} is not defined in your config file. If you want "
+            f"Condor to keep a history of information, you must define {knob} in your config file\n")
+
+
+def epoch_files(o: Options, epoch_file: str | None, epoch_dir: str | None, head: str = "") -> list[str]:
+    """The files ``-epochs`` reads, in the order it reads them: ``JOB_EPOCH_HISTORY`` (or
+    ``-search``) and its backups, newest first unless ``-forwards``; with ``-directory`` the
+    per-job files of ``JOB_EPOCH_HISTORY_DIR`` (or ``-search``)."""
+    if not epoch_file and not epoch_dir:
+        raise C.ToolError("Error: No Job Run Instance recordings to read.\n")
+    backwards = not o.forwards
+    if o.directory:
+        directory = o.search or epoch_dir
+        if not directory:
+            raise C.ToolError("Error: No search directory found for locating history files.\n",
+                              stdout=head)
+        if not os.path.isdir(directory):
+            raise C.ToolError(f"Error: {directory} is not a valid directory.\n", stdout=head)
+        names = S.epoch_dir_files(os.listdir(directory), o.job_ids, backwards)
+        return [os.path.join(directory, n) for n in names]
+    path = o.search or epoch_file
+    if not path:
+        raise C.ToolError(_unset_knob("JOB_EPOCH_HISTORY"), stdout=head)
+    files = find_history_files(path)
+    return files[::-1] if backwards else files
+
+
+def epoch_ads(o: Options, epoch_file: str | None, epoch_dir: str | None, head: str = "") -> list:
+    """``-epochs``: the EPOCH records of the files :func:`epoch_files` lists, as the
+    options pick them; none when there is no file (the schedd has written no run yet)."""
+    backwards = not o.forwards
+    ads = [ad for path in epoch_files(o, epoch_file, epoch_dir, head)
+           for ad in _file_ads(path, "EPOCH", backwards)]
+    return pick_ads(o, ads)
+
+
+def search_ads(o: Options, path: str) -> list:
+    """``-search FILE`` without ``-epochs``: the job records of FILE and its backups."""
+    backwards = not o.forwards
+    files = find_history_files(path)
+    return pick_ads(o, [ad for f in (files[::-1] if backwards else files)
+                        for ad in _file_ads(f, "JOB", backwards)])
 
 
 def userlog_jobs(o: Options, path: str, head: str) -> list:
@@ -171,6 +224,11 @@ def select_ads(o: Options, ads: list) -> list:
     ads = list(ads)
     if not o.forwards:
         ads.reverse()
+    return pick_ads(o, ads)
+
+
+def pick_ads(o: Options, ads: list) -> list:
+    """History ads already in the order they are read, as the options pick them."""
     constraint = constraint_of(o)
     expr = classad2.ExprTree(constraint) if constraint else None
     since = classad2.ExprTree(o.since) if o.since else None
@@ -198,7 +256,9 @@ def body(args: list[str]) -> int:
     elif o.epochs:
         import htcondor2
         ads = epoch_ads(o, htcondor2.param.get("JOB_EPOCH_HISTORY"),
-                        htcondor2.param.get("JOB_EPOCH_HISTORY_DIR"))
+                        htcondor2.param.get("JOB_EPOCH_HISTORY_DIR"), head)
+    elif o.search:
+        ads = search_ads(o, o.search)
     else:
         import htcondor2
         try:

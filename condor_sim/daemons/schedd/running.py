@@ -578,26 +578,36 @@ class JobRunner:
                                                        owner=owner, job=f"{c}.{p}"))
 
     def write_epoch(self, job, banner: str) -> None:
-        """Append the job's SPAWN or EPOCH record to JOB_EPOCH_HISTORY (the real shadow's
-        job run instance recording); a failure is logged and nothing else."""
+        """Append the job's SPAWN or EPOCH record to JOB_EPOCH_HISTORY and to its own file in
+        JOB_EPOCH_HISTORY_DIR, rotating each as the real shadow's job run instance recording
+        does; a failure is logged and nothing else."""
         path = self.config.get("JOB_EPOCH_HISTORY")
-        if not path or job is None:
+        directory = self.config.get("JOB_EPOCH_HISTORY_DIR")
+        if (not path and not directory) or job is None:
             return
+        directory_ok = bool(directory) and os.path.isdir(directory)
+        if directory and not directory_ok:
+            warned = self.__dict__.setdefault("_epoch_dir_warned", set())
+            if directory not in warned:       # the real shadow says so once, when it starts
+                warned.add(directory)
+                self.shadow_log.log(E.INVALID_DIR.format(dir=directory), "D_ERROR")
         jp = (int_value(job.get("ClusterId"), -1), int_value(job.get("ProcId"), -1))
         job = {**job, **self.in_memory.get(jp, {})}       # the shadow's copy has them too
         only = E.spawn_attributes(self.config.get("SPAWN_JOB_ATTRS")) if banner == E.SPAWN else None
-        text = E.epoch_record(job, banner, int(time.time()), only)
+        now = time.time()
+        text = E.epoch_record(job, banner, int(now), only)
         if text is None:
             return
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        data = text.encode()
+        for dest in E.destinations(path, directory, directory_ok, *jp,
+                                   self.config.get_int("MAX_EPOCH_HISTORY_LOG", E.DEFAULT_MAX_EPOCH_HISTORY_LOG),
+                                   self.config.get_int("MAX_EPOCH_HISTORY_ROTATIONS",
+                                                       E.DEFAULT_MAX_EPOCH_HISTORY_ROTATIONS)):
             try:
-                os.write(fd, text.encode())
-            finally:
-                os.close(fd)
-        except OSError as e:
-            self.shadow_log.log(f"ERROR ({e.errno}): Opening job run instance file "
-                                f"({os.path.basename(path)}): {e.strerror}")
+                E.append_record(dest, data, now)
+            except OSError as e:
+                self.shadow_log.log(f"ERROR ({e.errno}): Opening job run instance file "
+                                    f"({os.path.basename(dest.path)}): {e.strerror}")
 
     def need_reschedule_later(self) -> None:
         loop = asyncio.get_running_loop()
