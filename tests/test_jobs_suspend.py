@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from condor_sim.jobqueue import suspension as SU
-from support.captures import capture
+from support.captures import NOBATCH_ROW, SCHEDD_LINE, capture
 from support.leftovers import procs_with, sleep_marker
 from support.pools import FIVE_DAEMONS, client, running_pool
 
@@ -183,15 +183,13 @@ def test_continue_of_a_running_job_finds_nothing_to_do(pool, tmp_path):
 # Masked: the job ids, owner, submit times, RUN_TIME and SIZE (the real image sizes were
 # sampled at other moments), the schedd's address and time stamp, and the all-users totals
 # (the captured queue held other jobs).
-ROW = re.compile(r"^ *\d+\.\d+ +\S+ +\d\d/\d\d \d\d:\d\d +\d+\+\d\d:\d\d:\d\d( \S +\d+ +)[\d.]+ ", re.M)
-SCHEDD_LINE = re.compile(r"^-- Schedd: \S+ : <[\d.]+:\d+\?\.\.\. @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d$", re.M)
 ALL_USERS = re.compile(r"^Total for all users: .*$", re.M)
 
 
 def masked(text: str) -> str:
     text = SCHEDD_LINE.sub("-- Schedd: HOST : <ADDRESS?... @ TIME", text)
     text = ALL_USERS.sub("Total for all users: TOTALS", text)
-    return ROW.sub(lambda m: f"ID OWNER SUBMITTED RUN_TIME{m[1]}SIZE ", text)
+    return NOBATCH_ROW.sub(lambda m: f"ID OWNER SUBMITTED RUN_TIME{m[1]}SIZE ", text)
 
 
 def tool(pool, cwd: Path, name: str, *args: str) -> tuple[str, str, int]:

@@ -20,11 +20,10 @@ import classad2
 import pytest
 
 from condor_sim.tools import common as C
-from support.captures import CLI, capture
+from support.captures import CLI, SCHEDD_LINE, capture
 from support.pools import running_pool
 from support.submit_tool import run_tool
 
-SCHEDD_LINE = re.compile(r"^-- Schedd: \S+ : <[\d.]+:\d+\?\.\.\. @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d$", re.M)
 
 
 def tool(cwd: Path, env: dict, name: str, *args: str) -> tuple[str, str, int]:

@@ -18,6 +18,7 @@ import pytest
 
 from condor_sim.tools import common, condor_qedit, condor_submit, job_actions as JA
 from support import captures
+from support.captures import NOBATCH_ROW, SCHEDD_LINE
 from support.captures import capture as read_capture
 from support.pools import client, running_pool
 
@@ -527,13 +528,11 @@ def test_e2e_schedd_off(pool_factory, tmp_path):
 # The jobs never run here (no startd), so the queries after an action are compared with the
 # job ids, the owner, the submit times, RUN_TIME and SIZE masked (the captured 5.x had run),
 # as are the schedd's address and the query's time stamp.
-ROW = re.compile(r"^ *\d+\.\d+ +\S+ +\d\d/\d\d \d\d:\d\d +\d+\+\d\d:\d\d:\d\d( \S +\d+ +)[\d.]+ ", re.M)
-SCHEDD_LINE = re.compile(r"^-- Schedd: \S+ : <[\d.]+:\d+\?\.\.\. @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d$", re.M)
 
 
 def queue_masked(text: str) -> str:
     text = SCHEDD_LINE.sub("-- Schedd: HOST : <ADDRESS?... @ TIME", text)
-    return ROW.sub(lambda m: f"ID OWNER SUBMITTED RUN_TIME{m[1]}SIZE ", text)
+    return NOBATCH_ROW.sub(lambda m: f"ID OWNER SUBMITTED RUN_TIME{m[1]}SIZE ", text)
 
 
 @pytest.fixture(scope="module")

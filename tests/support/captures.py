@@ -26,3 +26,11 @@ def capture(path: Path) -> dict:
                        after, maxsplit=1)[0]
     return {"fields": fields, "argv": shlex.split(command)[1:], "stdin": stdin,
             "stdout": out.decode(), "stderr": err.decode(), "rc": int(fields["rc"])}
+
+
+# condor_q's header line and a -nobatch row, for masking what differs between pools: the
+# schedd's name, address and the time; a row's id, owner, submit date ("12/6  05:40",
+# format_date's unpadded month and day), run time and size
+SCHEDD_LINE = re.compile(r"^-- Schedd: \S+ : <[\d.]+:\d+\?\.\.\. @ \d\d/\d\d/\d\d \d\d:\d\d:\d\d$", re.M)
+NOBATCH_ROW = re.compile(r"^ *\d+\.\d+ +\S+ +\d\d?/\d\d? +\d\d:\d\d +\d+\+\d\d:\d\d:\d\d( \S +\d+ +)[\d.]+ ",
+                         re.M)
