@@ -54,7 +54,7 @@ def masked(text: str, ids: dict[int, str]) -> str:
 def replay(tmp_path_factory):
     """The captured steps on a live pool: per step, what our tools printed."""
     d = tmp_path_factory.mktemp("factory-tools")
-    for name in ("factory.sub", "q3.sub"):
+    for name in ("factory.sub", "q3.sub", "factory-items.sub"):
         shutil.copy(CLI / "submit-files" / name, d / name)
     out: dict[str, tuple[str, str, int]] = {}
     with running_pool(tmp_path_factory.mktemp("factory-pool") / "p") as pool:
@@ -87,6 +87,13 @@ def replay(tmp_path_factory):
                 break
             time.sleep(0.05)
         out["condor_q/factory-view-after-rm"] = view
+        for case, args in (("digest-factory", ["-digest", "factory.digest", "factory.sub"]),
+                           ("digest-factory-items", ["-digest", "items.digest", "factory-items.sub"]),
+                           ("digest-not-factory", ["-digest", "plain.digest", "q3.sub"])):
+            out[f"condor_submit/{case}"] = run_tool(d, env, *args)
+            digest = d / args[1]
+            out[f"condor_submit/{case}.file"] = digest.read_text() if digest.exists() else None
+    out["dir"] = str(d)
     return out, ids
 
 
@@ -107,6 +114,29 @@ def test_factory_steps_print_what_the_real_tools_print(replay, case):
     out, err, rc = got[case]
     assert (masked(out, ours), masked(err, ours), rc) == \
         (masked(c["stdout"], theirs), masked(c["stderr"], theirs), c["rc"])
+
+
+def digest_masked(text: str, cwd: str) -> str:
+    text = text.replace(cwd, "/srv/pool/jobs") if cwd else text
+    text = re.sub(r"\S+/spool/\d+/condor_submit\.\d+\.items", "ITEMS_FILE", text)
+    return re.sub(r"(cluster |-clusters )\d+", r"\1N", text)
+
+
+@pytest.mark.parametrize("case", ["digest-factory", "digest-factory-items", "digest-not-factory"])
+def test_condor_submit_digest_writes_what_the_real_tool_writes(replay, case):
+    """-digest FILE: a factory's submit digest in FILE (with the schedd's copy of the
+    rows in its queue statement); nothing for a submit that is not a factory."""
+    got, _ = replay
+    c = capture(CLI / f"condor_submit/{case}.txt")
+    out, err, rc = got[f"condor_submit/{case}"]
+    assert (digest_masked(out, got["dir"]), digest_masked(err, got["dir"]), rc) == \
+        (digest_masked(c["stdout"], ""), digest_masked(c["stderr"], ""), c["rc"])
+    want = CLI / f"condor_submit/{case}.file.txt"
+    if want.exists():
+        assert digest_masked(got[f"condor_submit/{case}.file"], got["dir"]) == \
+            digest_masked(want.read_text(), "")
+    else:
+        assert got[f"condor_submit/{case}.file"] is None
 
 
 def test_the_factory_cluster_ad_has_the_real_attributes(replay):

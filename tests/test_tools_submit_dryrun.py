@@ -40,20 +40,22 @@ DRY_RUN_CASES = ["dry-run-items", "dry-run-stdout-queue3", "dry-run-terse",
                  "queue-matching-files-dry-run",
                  # job factories (max_materialize, max_idle, -factory): the cluster ad only
                  "factory-dry-run", "factory-dry-run-terse", "factory-items-dry-run",
-                 "factory-option-dry-run", "factory-dry-run-file"]
+                 "factory-option-dry-run", "factory-dry-run-file",
+                 # -dry-run:full: the whole ads after the summary
+                 "dry-run-full", "dry-run-full-items"]
 
 
 def mask(text: str) -> str:
-    return re.sub(rf"^({'|'.join(VOLATILE)})=.*$", r"\1=X", text, flags=re.M)
+    return re.sub(rf"^({'|'.join(VOLATILE)})( ?= ?).*$", r"\1\2X", text, flags=re.M)
 
 
 def local_sizes(text: str, cwd: Path) -> str:
     """The captured sizes replaced by the local executable's size, in KiB rounded up."""
-    m = re.search(r'^Cmd="(.*)"$', text, re.M)
+    m = re.search(r'^Cmd ?= ?"(.*)"$', text, re.M)
     if not m:
         return text
     kib = math.ceil(os.stat(cwd / m.group(1)).st_size / 1024)
-    return re.sub(rf"^({'|'.join(SIZES)})=\d+$", rf"\g<1>={kib}", text, flags=re.M)
+    return re.sub(rf"^({'|'.join(SIZES)})( ?= ?)\d+$", rf"\g<1>\g<2>{kib}", text, flags=re.M)
 
 
 def capture(case: str) -> dict:

@@ -40,7 +40,6 @@ UNSUPPORTED = {
     "dry-run-opts": "-dry-run:<opts> is not supported by this condor_submit",
     "interactive": "-interactive is not supported by this condor_submit",
     "capabilities": "-capabilities is not supported by this condor_submit",
-    "digest": "-digest is not supported by this condor_submit",
 }
 NO_SUBMIT_FILE = (
     "\nERROR: No submit filename was provided, and '{name}'\n"
@@ -107,6 +106,8 @@ class Options:
     dump: str | None = None             # -dump FILE ("-" is stdout)
     maxjobs: int = 0                    # -maxjobs N: refuse more than N jobs (0 or -1: no limit)
     factory: bool = False               # -factory: the schedd materializes the jobs (late)
+    digest: str | None = None           # -digest FILE: a factory's submit digest, kept there
+    dry_run_full: bool = False          # -dry-run:full: each job's whole ad after the summary
 
     @property
     def from_stdin(self) -> bool:
@@ -148,8 +149,15 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
             elif is_dash_arg_colon_prefix(a, "debug", 2)[0]:
                 pass
             elif is_dash_arg_colon_prefix(a, "dry-run", 3)[0]:
-                if is_dash_arg_colon_prefix(a, "dry-run", 3)[1]:
-                    o.unsupported = o.unsupported or UNSUPPORTED["dry-run-opts"]
+                for opt in filter(None, (is_dash_arg_colon_prefix(a, "dry-run", 3)[1] or "").split(",")):
+                    if opt == "full":
+                        o.dry_run_full = True
+                    elif opt in DRY_RUN_OPTIONS or opt.startswith(("template", "cluster=", "oauth=")) \
+                            or _atoi(opt) > 1:
+                        o.unsupported = o.unsupported or UNSUPPORTED["dry-run-opts"]
+                    else:
+                        out.err(f"unknown option {opt} for -dry-run:<opts>\n")
+                        raise Exit(1)
                 if o.dump is not None:
                     out.err(f"{NAME}: -dry-run <file> and -dump <file> cannot be used together\n")
                     raise Exit(1)
@@ -159,8 +167,10 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
             elif is_dash_arg_prefix(a, "file", 2):
                 o.cmd_file = _needs(cursor, "file", out)
             elif is_dash_arg_prefix(a, "digest", 6):
-                o.unsupported = o.unsupported or UNSUPPORTED["digest"]
-                cursor.take()
+                o.digest = cursor.take()
+                if not o.digest or o.digest.startswith("-"):
+                    out.err(f"{NAME}: -digest requires a filename argument that is not -\n")
+                    raise Exit(1)
             elif is_dash_arg_prefix(a, "factory", 2) or is_dash_arg_prefix(a, "generator", 1):
                 o.factory = True
             elif is_dash_arg_prefix(a, "address", 2):
@@ -263,6 +273,15 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
     if o.from_stdin and not o.terse:
         o.verbose = True
     return o
+
+
+# the -dry-run:<opts> that print other things than the job ads (not done here)
+DRY_RUN_OPTIONS = ("hash", "def", "digest", "jobset", "tpl")
+
+
+def _atoi(text: str) -> int:
+    m = re.match(r"\s*([+-]?\d+)", text)
+    return int(m.group(1)) if m else 0
 
 
 def c_strtol_int(text: str) -> int | None:
@@ -549,6 +568,10 @@ def run(argv: Sequence[str], out: Output) -> int:
         out.err(f"\nERROR: {_binding_message(e)}\n")
         return 1
     cluster, first, count = result.cluster(), result.first_proc(), result.num_procs()
+    if o.digest and is_factory(sub):
+        err = write_digest(o.digest, schedd, cluster, sub, out)
+        if err:
+            return err
     if o.verbose:
         cluster_ad = result.clusterad()
         overrides = proc_overrides(schedd, cluster_ad, cluster, count)
@@ -602,14 +625,21 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
     stopped = over_limit(o, len(rec.procs) if jobs is None else jobs)
     if stopped:
         rec = first_procs(rec, o.maxjobs)
+    full = o.dry_run_full and not dump
+    if full:                           # the stream goes nowhere; the whole ads come after
+        printed = dry_run_output(rec, dump=False, to_stdout=False, terse=o.terse,
+                                 from_stdin=o.from_stdin, jobs=jobs)
+        out.out(printed.stdout)
+        ads = "\n".join("".join(line + "\n" for line in lines) for _, lines in full_ads(rec))
+        if to_stdout:
+            out.out("\n" + ads)
+            return 0
+        return _write_file(target, ads, "-dry-run output file", out) or 0
     if not to_stdout:
-        try:
-            with open(target, "w", encoding="utf-8", errors="surrogateescape") as f:
-                f.write(render_stream(rec))
-        except OSError as e:
-            what = "to dump ClassAds into" if dump else "-dry-run output file"
-            out.err(f"\nERROR: Failed to open file {what} ({e.strerror})\n")
-            return 1
+        what = "to dump ClassAds into" if dump else "-dry-run output file"
+        err = _write_file(target, render_stream(rec), what, out)
+        if err:
+            return err
     if stopped:
         out.out(stopped_output(o, rec, dump=dump, to_stdout=to_stdout))
         out.err(maxjobs_error(o.maxjobs))
@@ -666,6 +696,55 @@ def stopped_output(o: Options, rec: Recorded, *, dump: bool, to_stdout: bool) ->
         elif dots:
             text.append(".")
     return "".join(text)
+
+
+def write_digest(path: str, schedd, cluster: int, sub: "htcondor2.Submit", out: Output) -> int | None:
+    """-digest FILE: the factory's submit digest as the schedd got it (its own copy in
+    SPOOL names the schedd's copy of the rows), or, when that file cannot be read here,
+    the digest the bindings make for the description."""
+    text = None
+    try:
+        [cad] = schedd.query(f"ClusterId == {cluster} && ProcId is undefined",
+                             ["JobMaterializeDigestFile"], opts=htcondor2.QueryOpt.IncludeClusterAd)
+        with open(cad["JobMaterializeDigestFile"], encoding="utf-8", errors="surrogateescape") as f:
+            text = f.read()
+    except (OSError, KeyError, ValueError, htcondor2.HTCondorException):
+        try:
+            text = record_submit(sub).digest
+        except (htcondor2.HTCondorException, ValueError, RuntimeError):
+            text = None
+    if text is None:
+        return None
+    return _write_file(path, text, "digest file", out)
+
+
+def _write_file(path: str, text: str, what: str, out: Output) -> int | None:
+    try:
+        with open(path, "w", encoding="utf-8", errors="surrogateescape") as f:
+            f.write(text)
+    except OSError as e:
+        out.err(f"\nERROR: Failed to open file {what} ({e.strerror})\n")
+        return 1
+    return None
+
+
+def full_ads(rec) -> list[tuple[int, list[str]]]:
+    """-dry-run:full: each job's whole ad, sorted by name, as the real tool keeps them: the
+    first job's ad with the cluster's, a later job's own attributes over the first's
+    (its ad is chained to the first one), with ClusterId and ProcId."""
+    shown = []
+    first: list[tuple[str, str]] = []
+    for proc, attrs in sorted(rec.procs.items()):
+        base = rec.cluster_attrs + (attrs if not shown else first)
+        if not shown:
+            first = attrs
+        ad = classad2.ClassAd()
+        for name, value in base + (attrs if shown else []) + \
+                [("ClusterId", str(rec.cluster)), ("ProcId", str(proc))]:
+            ad[name] = classad2.ExprTree(DRY_RUN_OWNER if name == "Owner" else value)
+        lines = {ln.split(" = ", 1)[0]: ln for ln in old_ad_lines(ad)}
+        shown.append((proc, [lines[k] for k in sorted(lines)]))
+    return shown
 
 
 def verbose_ads(rec) -> list[tuple[int, list[str]]]:
