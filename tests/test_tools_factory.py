@@ -87,6 +87,10 @@ def replay(tmp_path_factory):
                 break
             time.sleep(0.05)
         out["condor_q/factory-view-after-rm"] = view
+        deadline = time.monotonic() + 20
+        while "Cluster removed" not in (d / "factory.log").read_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        out["factory.log"] = (d / "factory.log").read_text()
         for case, args in (("digest-factory", ["-digest", "factory.digest", "factory.sub"]),
                            ("digest-factory-items", ["-digest", "items.digest", "factory-items.sub"]),
                            ("digest-not-factory", ["-digest", "plain.digest", "q3.sub"])):
@@ -137,6 +141,35 @@ def test_condor_submit_digest_writes_what_the_real_tool_writes(replay, case):
             digest_masked(want.read_text(), "")
     else:
         assert got[f"condor_submit/{case}.file"] is None
+
+
+def events_masked(text: str, ids: dict[int, str]) -> list[str]:
+    """A user log's events up to the first "Cluster removed", with the times, the schedd's
+    address and the user masked and the clusters named by their role."""
+    text = text.split("Cluster removed", 1)[0] + "Cluster removed"
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "TIME", text)
+    text = re.sub(r"<127\.0\.0\.1:\d+\?[^>]*>", "<SCHEDD>", text)
+    text = re.sub(r"\(by user \w+\)", "(by user USER)", text)
+    text = re.sub(r"^(\d{3}) \((\d{3})\.", lambda m: f"{m[1]} ({ids.get(int(m[2]), m[2])}.", text, flags=re.M)
+    return text.split("...\n")
+
+
+def test_the_factory_events_are_the_real_ones(replay):
+    """submit, hold and release of one factory, removal of the other: the cluster's own
+    events (submitted, materialization paused and resumed, removed) among its jobs'."""
+    got, ids = replay
+    want = (CLI / "user-logs" / "factory.log").read_text()
+    names = ("FIRST", "SECOND", "THIRD")
+
+    def by_cluster(events: list[str]) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for e in events:
+            out.setdefault(e[5:].split(".", 1)[0], []).append(e)
+        return out
+    # each cluster's events in the real order (here a factory's first jobs are queued once
+    # its digest is learned, so two factories submitted at once may interleave otherwise)
+    assert by_cluster(events_masked(got["factory.log"], dict(zip(ids, names)))) == \
+        by_cluster(events_masked(want, dict(zip(CAPTURED_IDS, names))))
 
 
 def test_the_factory_cluster_ad_has_the_real_attributes(replay):

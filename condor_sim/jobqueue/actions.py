@@ -49,6 +49,7 @@ class Plan:
     totals: list = field(default_factory=lambda: [0] * 7)
     successes: list = field(default_factory=list)
     factories: list = field(default_factory=list)     # factory clusters the action reached
+    reason: str = ""                                  # the action's reason, as the jobs got it
 
     def record(self, jid, result: int) -> None:
         self.totals[result] += 1
@@ -102,7 +103,7 @@ def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int,
     ids_text = request.get("ActionIds")
     if constraint is not None and isinstance(ids_text, str):
         return None
-    result = Plan(action, queue.begin(), policy.is_super(user))
+    result = Plan(action, queue.begin(), policy.is_super(user), reason=reason)
     if constraint is not None:
         guard = GUARDS.get(action)
         text = f"{guard}{constraint})" if guard else str(constraint)

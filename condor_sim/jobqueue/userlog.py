@@ -384,6 +384,12 @@ def factory_paused_event(cluster: int, when: float, reason: str, *, pause_code: 
     return format_event(Event.FACTORY_PAUSED, cluster, -1, when, body, utc=utc)
 
 
+def factory_resumed_event(cluster: int, when: float, reason: str = "", *, utc: bool = False) -> str:
+    """038 "Job Materialization Resumed", with the reason when there is one."""
+    body = "Job Materialization Resumed\n" + (f"\t{reason}\n" if reason else "")
+    return format_event(Event.FACTORY_RESUMED, cluster, -1, when, body, utc=utc)
+
+
 def cluster_removed_event(cluster: int, when: float, *, next_proc: int, next_row: int,
                           completion: str, notes: str = "", utc: bool = False) -> str:
     """036 "Cluster removed": how far the factory got (its next proc id and next row, as

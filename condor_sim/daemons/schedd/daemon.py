@@ -537,7 +537,7 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
             self.after_action(plan, now)
 
     def after_action(self, plan, now: int) -> None:
-        events: dict[str, list[str]] = {}
+        events: dict[str, list[str]] = self.factory_action_events(plan, now)
         for c, p in plan.successes:
             job = self.queue.job(c, p)
             if job is None:

@@ -233,6 +233,26 @@ class Materializer:
             except OSError:
                 pass
 
+    def factory_action_events(self, plan, now: int) -> dict[str, list[str]]:
+        """The events of a hold or release of factories, written before their jobs' own
+        (``setJobFactoryPauseAndLog``): "Job Materialization Paused" with the reason and
+        the user-request hold code, or "Job Materialization Resumed"."""
+        events: dict[str, list[str]] = {}
+        if plan.action not in (A.HOLD, A.RELEASE):
+            return events
+        for c in plan.factories:
+            cad = self.queue.clusters.get(c)
+            path = self.user_log_path(cad) if cad is not None else None
+            if not path:
+                continue
+            if plan.action == A.HOLD:
+                reason = unquote(cad.get("JobMaterializePauseReason")) or ""
+                text = U.factory_paused_event(c, now, reason, pause_code=F.MM_HOLD, hold_code=1)
+            else:
+                text = U.factory_resumed_event(c, now, plan.reason)
+            events.setdefault(path, []).append(text)
+        return events
+
     def factories_acted_on(self, action: int, clusters: list[int]) -> None:
         """condor_rm of a factory's cluster ends the factory (its cluster goes with its
         last job); hold and release changed JobMaterializePaused."""
