@@ -246,7 +246,6 @@ def test_match_history_lines_against_a_pool(pool):
 
 
 @pytest.mark.parametrize("argv, text", [
-    (["-analyze:summary"], "condor_q: -analyze:summary is not supported by this condor_q\n"),
     (["-better-analyze:noprune,reverse"], "condor_q: -better-analyze:reverse is not supported by this condor_q\n"),
     (["-better-analyze:pr"], "condor_q: -better-analyze:priority is not supported by this condor_q\n"),
     (["-reverse-analyze"], "condor_q: -reverse-analyze (the analysis of machines) is not supported by "
@@ -256,3 +255,49 @@ def test_analysis_modes_not_here_are_refused_not_answered_with_another_report(ar
     out, err = capsys.readouterr()
     assert (out, err) == ("", text)
     assert Q.parse_args(["-better-analyze:noprune"]).view == "better-analyze"     # a detail: taken
+
+
+# ---------------------------------------------------------------------------- :summary
+# A later capture (fixtures/cli/README.md): a 4-core pool running two `sleep 600` (12.x),
+# with three jobs that cannot match (11.x, requirements = false) and one asking for 8
+# cores (13.0); the queue and the slots as condor_q -long and condor_status -long showed
+# them at that moment.
+SUMMARY_QUEUE = list(classad2.parseAds(capture(CLI / "condor_q" / "analyze-summary-queue.txt")["stdout"]))
+SUMMARY_SLOTS = [a for a in classad2.parseAds(capture(CLI / "condor_status" / "analyze-summary-slots.txt")["stdout"])
+                 if not a.get("DynamicSlot", False)]
+SUMMARY_ADDRESS = "<127.0.0.1:44203?addrs=127.0.0.1-44203&alias=vm>"
+
+
+@pytest.mark.parametrize("case", ["analyze-summary", "better-analyze-summary", "analyze-summary-cluster"])
+def test_analyze_summary_matches_the_real_tool(case):
+    c = capture(CLI / "condor_q" / f"{case}.txt")
+    o = Q.parse_args(c["argv"])
+    assert o.view == "analyze-summary"
+    jobs = Q.q_views.matching(SUMMARY_QUEUE, Q.constraint_of(o))
+    assert len(jobs) == (3 if o.restrictions else 6)
+    assert A.summary_text(jobs, SUMMARY_SLOTS, "vm", SUMMARY_ADDRESS) == c["stdout"]
+
+
+def test_analyze_summary_groups_jobs_without_an_autocluster_one_by_one():
+    jobs = [classad2.ClassAd({"ClusterId": 1, "ProcId": p, "JobStatus": 1, "Owner": "me",
+                              "Requirements": classad2.ExprTree("false")}) for p in (0, 1)]
+    text = A.summary_text(jobs, SUMMARY_SLOTS, "vm", SUMMARY_ADDRESS)
+    rows = text.splitlines()[-2:]
+    assert [r.split()[0] for r in rows] == ["1.0", "1.1"]
+    assert rows[0] == "1.0                                   0           0           0          0         0 me"
+
+
+def test_analyze_summary_against_a_pool(pool):
+    """-analyze:summary on a live pool: a row per autocluster, the job that never matches
+    with no slot, the held one (it could run) matching the one slot."""
+    r = tool(pool, "-analyze:summary")
+    assert (r.returncode, r.stderr) == (0, "")
+    lines = r.stdout.split("\n")
+    assert re.fullmatch(r"-- Schedd: \S+ : <127\.0\.0\.1:\d+\?\.\.\.", lines[2])
+    assert lines[3] == "Analyzing matches for 1 slots"
+    assert lines[5].startswith(" JobId        Members/Idle Requirements Rejects Job")
+    rows = {line.split()[0]: line for line in lines[7:] if line}
+    never, held = rows["1.0"].split(), rows["2.0"].split()
+    assert never[2:7] == ["0", "0", "0", "0", "0"]        # requirements = false
+    assert held[2:4] == ["1", "0"]                        # matches the one slot, not rejected
+    assert held[-1] == never[-1] and held[1] == "1/0"       # the owner; one member, held

@@ -761,6 +761,48 @@ def analyze_jobs(jobs: list, slots: list, schedd_name: str, schedd_address: str,
     return "".join(out)
 
 
+# ------------------------------------------------------------------------------ :summary
+SUMMARY_ROW = "{:<13} {:>12} {:>12} {:>11} {:>11} {:>10} {:>9} {}\n"
+
+
+def summary_groups(jobs: list) -> list[tuple[int, list]]:
+    """The jobs by AutoClusterId, in id order; jobs without one (id -1) come first."""
+    groups: dict[int, list] = {}
+    for job in jobs:
+        acid = job.get("AutoClusterId")
+        groups.setdefault(acid if isinstance(acid, int) and not isinstance(acid, bool) else -1,
+                          []).append(job)
+    return sorted(groups.items())
+
+
+def summary_text(jobs: list, slots: list, schedd_name: str, schedd_address: str) -> str:
+    """``-analyze:summary``: a line per autocluster (per job, for jobs without one): its
+    members and idle jobs, the slots its first job's Requirements match, the slots that
+    reject it, the slots running its user's jobs (after its own running jobs), others'
+    jobs, and the slots available now, with the owner."""
+    out = [f"\n\n-- {source_label(schedd_name, schedd_address)}\n",
+           f"Analyzing matches for {len(slots)} slots\n",
+           SUMMARY_ROW.format("", " Autocluster", "   Matches  ", "  Machine  ", "  Running  ",
+                              "  Serving ", "", ""),
+           SUMMARY_ROW.format(" JobId", "Members/Idle", "Requirements", "Rejects Job", " Users Job ",
+                              "Other User", "Available", "Owner"),
+           SUMMARY_ROW.format("-------------", "------------", "------------", "-----------",
+                              "-----------", "----------", "---------", "-----")]
+    for acid, members in summary_groups(jobs):
+        for job in (members if acid == -1 else members[:1]):
+            counted = [job] if acid == -1 else members
+            idle = sum(1 for j in counted if _int(j, "JobStatus") == 1)
+            running = sum(1 for j in counted if _int(j, "JobStatus") in (2, 6, 7))
+            c, _, _ = run_analysis(job, slots)
+            group = f"{len(counted)}/{idle}" if acid >= 0 else ""
+            users = (f"{running}/" if running else "") + str(c.running_yours)
+            out.append(f"{_int(job, 'ClusterId')}.{_int(job, 'ProcId')}".ljust(13) + " "
+                       + f"{group:<12} {c.slots - c.rejected_by_job:>12} {c.reject_job:>11} "
+                       f"{users:>11} {c.running_jobs - c.running_yours:>10} {c.available:>9} "
+                       f"{_str(job, 'Owner') or ''}\n")
+    return "".join(out)
+
+
 def autoclusters_of(summary) -> dict:
     """The per-autocluster match records in a query summary's ``Analyze`` ad, by id."""
     out: dict = {}

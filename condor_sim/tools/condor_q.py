@@ -126,6 +126,8 @@ def parse_args(args: list[str]) -> Options:
         elif any(C.is_dash_arg_colon_prefix(a, w, 2)[0] for w in ANALYZE_WORDS):
             o.view = "better-analyze" if "b" in a[1:3] else "analyze"
             refuse_analyze_modes(a)
+            if analyze_summary(a):
+                o.view = "analyze-summary"
         elif C.is_dash_arg_colon_prefix(a, "reverse-analyze", 3)[0]:
             raise C.ToolError(f"condor_q: {a} (the analysis of machines) is not supported by "
                               "this condor_q\n")
@@ -547,7 +549,13 @@ def file_queue(o: Options) -> str:
 
 ANALYZE_WORDS = ("better-analyze", "better-analyse", "analyze", "analyse")
 # the analysis modes this condor_q does not have (the others only tune the detail)
-ANALYZE_MODES_NOT_HERE = (("summary", 1), ("reverse", 1), ("priority", 2))
+ANALYZE_MODES_NOT_HERE = (("reverse", 1), ("priority", 2))
+
+
+def analyze_summary(option: str) -> bool:
+    """Whether ``-analyze:...`` or ``-better-analyze:...`` asks for the summary table."""
+    _, _, opts = option.partition(":")
+    return any(C.is_arg_prefix(w, "summary", 1) for w in filter(None, re.split(r"[,:]", opts)))
 
 
 def refuse_analyze_modes(option: str) -> None:
@@ -587,6 +595,10 @@ def analyze_body(o: Options) -> int:
     except Exception:
         raise C.ToolError("Error:  Could not fetch startd ads\n")
     jobs = sorted(jobs, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
+    if o.view == "analyze-summary":
+        sys.stdout.write(_analyze.summary_text(jobs, list(slots), str(location.get("Name")),
+                                               str(location.get("MyAddress", ""))))
+        return 0
     autoclusters = _analyze.autoclusters_of(summary[0] if summary else None)
     autoclusters.update(autocluster_records(schedd, jobs, autoclusters))
     sys.stdout.write(_analyze.analyze_jobs(
@@ -619,7 +631,7 @@ def body(args: list[str]) -> int:
     if o.jobads is not None or o.userlog is not None:
         sys.stdout.write(file_queue(o))
         return 0
-    if o.view in ("analyze", "better-analyze"):
+    if o.view in ("analyze", "better-analyze", "analyze-summary"):
         return analyze_body(o)
     location, ads, summary = query(o)
     ads = sorted(ads, key=lambda a: (a.get("ClusterId", 0), a.get("ProcId", 0)))
