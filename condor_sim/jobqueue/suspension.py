@@ -5,10 +5,12 @@ that goes with them.
 The real shadow (``RemoteResource::recordSuspendEvent`` / ``recordResumeEvent``) counts
 the suspension (``TotalSuspensions``), stamps ``LastSuspensionTime`` and sets
 ``JobStatus`` 7; on continuing it adds the time spent stopped to
-``CumulativeSuspensionTime`` and ``UncommittedSuspensionTime``, sets
-``LastSuspensionTime`` back to 0 and ``JobStatus`` 2.  The schedd, seeing ``JobStatus``
-change, records ``LastJobStatus`` and ``EnteredCurrentStatus``.  When the run ends the
-uncommitted time moves to ``CommittedSuspensionTime`` (``CommitSuspensionTime``).
+``CumulativeSuspensionTime``, sets ``LastSuspensionTime`` back to 0 and ``JobStatus`` 2.
+The schedd, seeing ``JobStatus`` change, records ``LastJobStatus``; a real 25.14 schedd
+leaves ``EnteredCurrentStatus`` at the start of the run.  The shadow also counts the
+time in its own copy of the ad (``UncommittedSuspensionTime``, which the schedd never
+sees) and, when the run ends, adds it to ``CommittedSuspensionTime``
+(``CommitSuspensionTime``).
 
 Jobs are name -> old-syntax expression text, as :mod:`.lifecycle` takes them; results are
 ordered name -> new text.
@@ -27,13 +29,12 @@ def _int(job: Job, name: str) -> int:
     return int_value(job.get(name), 0) or 0
 
 
-def _status(job: Job, status: int, now: int) -> Updates:
+def _status(job: Job, status: int) -> Updates:
     out: Updates = {}
     old = _int(job, "JobStatus")
     if old != status:
         out["LastJobStatus"] = str(old)
     out["JobStatus"] = str(status)
-    out["EnteredCurrentStatus"] = str(now)
     return out
 
 
@@ -41,32 +42,28 @@ def on_suspended(job: Job, now: int) -> Updates:
     """The starter stopped the job's processes."""
     out: Updates = {"TotalSuspensions": str(_int(job, "TotalSuspensions") + 1),
                     "LastSuspensionTime": str(now)}
-    out.update(_status(job, SUSPENDED, now))
+    out.update(_status(job, SUSPENDED))
     return out
 
 
-def on_continued(job: Job, now: int) -> Updates:
-    """The starter let the job's processes run again."""
+def on_continued(job: Job, now: int) -> tuple[Updates, int]:
+    """The starter let the job's processes run again: the changes to the job ad, and the
+    seconds it was stopped (which the shadow keeps as uncommitted)."""
     out: Updates = {}
     cumulative = _int(job, "CumulativeSuspensionTime")
     last = _int(job, "LastSuspensionTime")
-    if last > 0:
-        stopped = max(0, now - last)
-        cumulative += stopped
-        out["UncommittedSuspensionTime"] = str(_int(job, "UncommittedSuspensionTime") + stopped)
-    out["CumulativeSuspensionTime"] = str(cumulative)
+    stopped = max(0, now - last) if last > 0 else 0
+    out["CumulativeSuspensionTime"] = str(cumulative + stopped)
     out["LastSuspensionTime"] = "0"
-    out.update(_status(job, RUNNING, now))
-    return out
+    out.update(_status(job, RUNNING))
+    return out, stopped
 
 
-def commit(job: Job) -> Updates:
-    """The run is over: the suspended time of the runs so far counts as committed."""
-    uncommitted = _int(job, "UncommittedSuspensionTime")
+def commit(job: Job, uncommitted: int) -> Updates:
+    """The run is over: the time it spent suspended counts as committed."""
     if uncommitted <= 0:
         return {}
-    return {"CommittedSuspensionTime": str(_int(job, "CommittedSuspensionTime") + uncommitted),
-            "UncommittedSuspensionTime": "0"}
+    return {"CommittedSuspensionTime": str(_int(job, "CommittedSuspensionTime") + uncommitted)}
 
 
 def is_suspended(job: Job) -> bool:

@@ -65,6 +65,7 @@ class Shadow:
         self.activated = 0
         self.executing_since = 0
         self.counted_start = False
+        self.uncommitted_suspension = 0     # seconds suspended in this run (the shadow's own)
         self.conn = None
 
     @property
@@ -174,7 +175,8 @@ class Shadow:
             await self.on_suspension(job, ev == "suspended", r)
             return False
         if ev in ("exited", "hold", "evicted"):
-            await s.update_job(self.c, self.p, SU.commit(job))
+            await s.update_job(self.c, self.p, SU.commit(job, self.uncommitted_suspension))
+            self.uncommitted_suspension = 0
             job = s.queue.job(self.c, self.p) or job
             if not self.counted_start and ev == "exited":
                 await self.report_usage(job, r)
@@ -201,7 +203,9 @@ class Shadow:
             await s.update_job(self.c, self.p, SU.on_suspended(job, now))
         elif not suspended and status == SUSPENDED:
             s.job_event(job, U.unsuspended_event(self.c, self.p, time.time()))
-            await s.update_job(self.c, self.p, SU.on_continued(job, now))
+            updates, stopped = SU.on_continued(job, now)
+            self.uncommitted_suspension += stopped
+            await s.update_job(self.c, self.p, updates)
 
     async def suspend(self, on: bool) -> bool:
         """SUSPEND_CLAIM (CONTINUE_CLAIM) to the startd; True when it took the request."""
