@@ -1,6 +1,7 @@
 """Process plumbing shared by the master (its children), the pool handle and the tests'
 launchers: start a process in its own group, kill a whole tree, reap without blocking,
-wait for a process to be gone, and ask who holds a lock file.
+wait for a process to be gone, ask who holds a lock file, and find a Python that another
+user can run with this installation's packages.
 
 Import-light (psutil only when asked), so the master can use it before its heavy imports.
 """
@@ -169,3 +170,38 @@ def set_title(argv: list[str]) -> bool:
     import ctypes
     ctypes.memmove(start, buf, size)
     return True
+
+
+def usable_by_others(path: str) -> bool:
+    """Whether any user can run this file: it, and every directory on its real path, are
+    open to others."""
+    real = os.path.realpath(path)
+    try:
+        d = os.path.dirname(real)
+        while True:
+            if not os.stat(d).st_mode & 0o001:
+                return False
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        return bool(os.stat(real).st_mode & 0o001)
+    except OSError:
+        return False
+
+
+def python_for_others() -> tuple[str, dict[str, str]] | None:
+    """An interpreter another uid can run, and the environment it needs to import this
+    installation (condor_sim and the packages beside it); None if there is none.
+
+    A venv whose base Python lives under /root (as on CI machines) is unusable by other
+    users; the system Python of the same version can import the same packages."""
+    if usable_by_others(sys.executable):
+        return sys.executable, {}
+    import site
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for cand in (f"/usr/bin/python{ver}", f"/usr/local/bin/python{ver}"):
+        if os.path.exists(cand) and usable_by_others(cand):
+            return cand, {"PYTHONPATH": os.pathsep.join([here, *site.getsitepackages()])}
+    return None

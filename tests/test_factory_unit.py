@@ -238,3 +238,35 @@ def test_the_digest_submit_drops_the_factory_commands_and_names_an_executable():
     assert sub["arguments"] == "$(Process)" and sub.getQArgs().strip() == "3"
     kept = DJ.submit_of_digest("executable=/bin/$(x)\nuniverse=local\nQueue 1 x in (a)\n")
     assert kept["executable"] == "/bin/$(x)" and kept["universe"] == "local"
+
+
+# ---------------------------------------------------------------------------- hostile digests
+@pytest.mark.parametrize("digest,why", [
+    ("include : /etc/shadow\nQueue 1\n", "include statement is not allowed"),
+    ("include command : /bin/sh -c 'touch /tmp/x' |\nQueue 1\n", "include statement is not allowed"),
+    ("  INCLUDE ifexist : /root/.ssh/id_rsa\nQueue 1\n", "include statement is not allowed"),
+    ("arguments = $(x)\nQueue 1 x from /etc/passwd\n", "invalid filename '/etc/passwd' for foreach from"),
+    ("arguments = $(x)\nQueue 1 x from [::2] /etc/passwd\n", "invalid filename '/etc/passwd'"),
+    ("arguments = $(x)\nQueue x matching /root/*\n", "foreach mode matching is not supported"),
+])
+def test_a_digest_that_reads_files_or_runs_commands_is_refused(digest, why):
+    """A peer sending its own digest cannot make the schedd read a file or run a command:
+    SetJobFactory is refused before anything reads the digest, and nothing is queued."""
+    q = JobQueue("vm", "vm")
+    logged = []
+    s = Q.QmgmtSession(q, POLICY, "alice@vm", True, write=True, commit=Committer(q),
+                       now=lambda: 1000, log=logged.append)
+    c = call(s, Q.NewCluster)[0].get_int()
+    r = call(s, Q.SetJobFactory, c, 2, "", digest)[0]
+    assert (r.get_int(), r.get_int()) == (-1, errno.EINVAL)
+    assert why in logged[-1] and "Failing remote SetJobFactory" in logged[-1]
+    assert not s.factories
+
+
+def test_the_clients_own_digests_pass_the_screen():
+    items = F.items_path("/spool", 7)
+    for digest in ("FACTORY.Iwd=/tmp\narguments=$(Process)\n\nQueue 4 \n",
+                   f"arguments=$(fruit)\n\nQueue 1 fruit from {items}\n",
+                   "include_thing = 1\narguments=x\nQueue 2\n"):
+        assert F.digest_problem(digest, items) is None, digest
+    assert F.digest_problem("arguments=1\n", items) == "the submit digest has no Queue statement"

@@ -158,3 +158,50 @@ def test_a_root_pool_runs_a_users_job_as_that_user(tmp_path):
             assert out.read_text().strip() == USER
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+FACTORY = """
+import htcondor2, time
+schedd = htcondor2.Schedd()
+c = schedd.submit(htcondor2.Submit({{"executable": "/usr/bin/id", "arguments": "-un",
+                                     "output": {out!r} + ".$(Process)", "max_materialize": "1"}}),
+                  count=2).cluster()
+deadline = time.time() + 60
+while time.time() < deadline and (schedd.query(f"ClusterId == {{c}}", ["ProcId"])
+                                  or len(schedd.history(f"ClusterId == {{c}}", ["ProcId"])) < 2):
+    time.sleep(0.1)
+return sorted([a["ProcId"], a["Owner"], a["ExitCode"]]
+              for a in schedd.history(f"ClusterId == {{c}}", ["ProcId", "Owner", "ExitCode"]))
+"""
+
+
+def test_a_root_pool_learns_a_users_factory_as_that_user(tmp_path):
+    """A late-materialization submit by a user of a root pool: the schedd learns the
+    digest's jobs in a process of that user (never root), and both jobs run as the user."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    from condor_sim.daemons.schedd.materializing import learner_identity
+    from support.pools import FIVE_DAEMONS, running_pool
+    pw = pwd.getpwnam(USER)
+    who = learner_identity(USER, euid=0)
+    assert (who["user"], who["group"], who["env"]["USER"], who["env"]["LOGNAME"]) == \
+        (pw.pw_uid, pw.pw_gid, USER, USER)
+    assert who["python"] == python_for_other_users()[0]
+    assert learner_identity(USER, euid=1000) == {} and learner_identity("root", euid=0) == {}
+    with pytest.raises(LookupError):
+        learner_identity("no-such-user-here", euid=0)
+    base = Path(tempfile.mkdtemp(prefix="condor-sim-rootpool-"))
+    os.chmod(base, 0o755)
+    work = base / "work"
+    work.mkdir()
+    shutil.chown(work, pw.pw_uid, pw.pw_gid)
+    try:
+        with running_pool(base / "pool", DAEMON_LIST=FIVE_DAEMONS, ALLOW_WRITE="*", ALLOW_READ="*",
+                          SEC_DEFAULT_AUTHENTICATION_METHODS="FS, IDTOKENS, CLAIMTOBE") as pool:
+            os.chmod(pool.directory, 0o755)
+            r = run_client(FACTORY.format(out=str(work / "id.out")), pool.config_file, user=USER)
+            assert r["ok"], r
+            assert r["result"] == [[0, USER, 0], [1, USER, 0]]
+            assert [(work / f"id.out.{p}").read_text().strip() for p in (0, 1)] == [USER, USER]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

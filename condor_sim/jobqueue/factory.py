@@ -73,6 +73,33 @@ def digest_has_queue(text: str) -> bool:
     return any(_QUEUE_LINE.match(line) for line in text.splitlines())
 
 
+_INCLUDE_LINE = re.compile(r"^\s*include(\s+\w+)*\s*:", re.I)
+_FROM = re.compile(r"\bfrom\s+(?:\[[^\]]*\]\s*)?(.*?)\s*$", re.I)
+_MATCHING = re.compile(r"\bmatching\b", re.I)
+
+
+def digest_problem(text: str, items_file: str) -> str | None:
+    """Why the schedd must not take this digest, or None.  A digest is read by the schedd
+    (as the real one does, with ``include`` turned off), so it may not include files or
+    run commands, and its Queue statement may read rows only from the file the schedd
+    spooled them to (``"File must be in Spool"``); ``matching`` is not a mode a factory
+    has.  The client's own digests never do these things: a peer that sends one is
+    refused before anything reads it."""
+    lines = text.splitlines()
+    for line in lines:
+        if _INCLUDE_LINE.match(line):
+            return "include statement is not allowed in this context"
+    queue = next((line for line in lines if _QUEUE_LINE.match(line)), None)
+    if queue is None:
+        return "the submit digest has no Queue statement"
+    if _MATCHING.search(queue):
+        return "foreach mode matching is not supported by schedd job factory"
+    m = _FROM.search(queue) if "(" not in queue else None
+    if m and m.group(1) and m.group(1) != items_file:
+        return f"invalid filename '{m.group(1)}' for foreach from. File must be in Spool."
+    return None
+
+
 @dataclass
 class Pending:
     """What a submit transaction sent for one factory cluster, before it commits."""

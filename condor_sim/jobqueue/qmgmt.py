@@ -331,8 +331,9 @@ class QmgmtSession:
             return [self._reply(-1, E.EPERM)]
         if not text:
             return [self._reply(-1, E.EINVAL if filename else E.EPERM)]
-        if not F.digest_has_queue(text):
-            self.log(f"Failing remote SetJobFactory {c} because the submit digest has no Queue statement")
+        problem = F.digest_problem(text, F.items_path(self.policy.spool, c))
+        if problem:
+            self.log(f"Failing remote SetJobFactory {c} because MakeJobFactory failed : {problem}")
             return [self._reply(-1, E.EINVAL)]
         txn = self._txn()
         ckey = L.cluster_key(c)

@@ -60,30 +60,14 @@ def require_v1() -> str:
     return p
 
 
-def _world_usable(path: str) -> bool:
-    """Can any user run this file (every directory on the way searchable by others)?"""
-    real = Path(os.path.realpath(path))
-    for d in list(real.parents):
-        if not os.stat(d).st_mode & 0o001:
-            return False
-    return bool(os.stat(real).st_mode & 0o001)
-
-
 def python_for_other_users() -> tuple[str, dict]:
-    """An interpreter another uid can run, with this environment's packages on its path.
-
-    A venv whose base Python lives under /root (as on the CI machines) is unusable by
-    other users; the system Python of the same version can import the same packages.
-    """
-    if _world_usable(sys.executable):
-        return sys.executable, {}
-    import site
-    ver = f"{sys.version_info.major}.{sys.version_info.minor}"
-    for cand in (f"/usr/bin/python{ver}", f"/usr/local/bin/python{ver}"):
-        if os.path.exists(cand) and _world_usable(cand):
-            paths = [str(ROOT)] + site.getsitepackages()
-            return cand, {"PYTHONPATH": os.pathsep.join(paths)}
-    pytest.skip(f"no Python {ver} that other users can run")
+    """An interpreter another uid can run, with this environment's packages on its path
+    (see :func:`condor_sim.procs.python_for_others`); skips the test without one."""
+    from condor_sim.procs import python_for_others
+    found = python_for_others()
+    if found is None:
+        pytest.skip(f"no Python {sys.version_info.major}.{sys.version_info.minor} that other users can run")
+    return found
 
 
 def run_client(body: str, config: str | os.PathLike, *, api: str = "v2", knobs: dict | None = None,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import sys
 import time
 
@@ -26,6 +27,31 @@ from ...jobqueue.recorder import recorded_from_json
 
 # how long the digest's jobs may take to learn (a big "queue N" takes a while)
 DIGEST_TIMEOUT = 300.0
+
+
+def learner_identity(owner: str | None, euid: int | None = None) -> dict:
+    """How the digest child runs: as the factory's owner when the schedd runs as root
+    (the real schedd reads a user's item data as that user), with an interpreter that
+    user can run, and the owner's name and home in its environment (its private queue
+    admits the user it names); as the schedd itself otherwise, or when no interpreter
+    here is open to other users (the digest has been screened either way:
+    :func:`condor_sim.jobqueue.factory.digest_problem`).  LookupError when the owner
+    has no account here."""
+    euid = os.geteuid() if euid is None else euid
+    if euid != 0 or not owner or owner == "root":
+        return {}
+    try:
+        pw = pwd.getpwnam(owner)
+    except KeyError:
+        raise LookupError(f'Uid for "{owner}" not found in passwd file') from None
+    found = procs.python_for_others()
+    if found is None:
+        return {}
+    python, extra = found
+    env = dict(os.environ, USER=owner, LOGNAME=owner, HOME=pw.pw_dir or "/", **extra)
+    return {"user": pw.pw_uid, "group": pw.pw_gid,
+            "extra_groups": os.getgrouplist(owner, pw.pw_gid), "env": env, "cwd": "/",
+            "python": python}
 
 
 class Materializer:
@@ -91,10 +117,12 @@ class Materializer:
         error = ""
         proc = None
         try:
+            who = learner_identity(unquote(cad.get("Owner")))
+            python = who.pop("python", sys.executable)
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "condor_sim.daemons.schedd.digest_jobs", digest, str(f.cluster),
+                python, "-m", "condor_sim.daemons.schedd.digest_jobs", digest, str(f.cluster),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True)
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, **who)
             self._learners.add(proc.pid)
             out, err = await asyncio.wait_for(proc.communicate(), DIGEST_TIMEOUT)
             if proc.returncode == 0 and out.strip():
@@ -106,7 +134,9 @@ class Materializer:
             else:
                 error = err.decode(errors="replace").strip().splitlines()[-1:] or ["no jobs"]
                 error = error[0]
-        except (OSError, ValueError, KeyError, asyncio.TimeoutError) as e:
+        except LookupError as e:
+            error = str(e)
+        except (OSError, ValueError, asyncio.TimeoutError) as e:
             error = str(e) or type(e).__name__
         finally:
             if proc is not None:
