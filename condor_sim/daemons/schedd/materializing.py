@@ -112,8 +112,10 @@ class Materializer:
     async def learn_jobs(self, f: F.Factory) -> None:
         """Run the digest through the real client code in a child process."""
         cad = self.queue.clusters.get(f.cluster) or {}
-        digest = unquote(cad.get("JobMaterializeDigestFile")) or ""
-        items = unquote(cad.get("JobMaterializeItemsFile"))
+        # the files are read where this schedd spooled them, whatever the ad says now
+        digest = F.digest_path(self.policy.spool, f.cluster)
+        items = F.items_path(self.policy.spool, f.cluster) \
+            if cad.get("JobMaterializeItemsFile") is not None else None
         error = ""
         proc = None
         try:
