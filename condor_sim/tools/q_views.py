@@ -333,16 +333,10 @@ def submitter_label(ad: Mapping) -> str:
 
 
 def unmatchable(jobs: Iterable, slots: Sequence) -> list:
-    """The jobs that match none of the slots (each side's Requirements true of the other)."""
-    out = []
-    for job in jobs:
-        if not any(_matches(job, slot) for slot in slots):
-            out.append(job)
-    return out
+    """The jobs no slot would take: those for which no slot and the job match each other,
+    a partitionable slot tried as the job's own analysis tries it (``anaMatchModePslot``:
+    as it is, or drained when the job fits only a drained slot)."""
+    from condor_sim.tools import _analyze
+    return [job for job in jobs if _analyze.run_analysis(job, list(slots))[0].both == 0]
 
 
-def _matches(job, slot) -> bool:
-    try:
-        return bool(job.symmetricMatch(slot))
-    except Exception:
-        return False
