@@ -391,3 +391,14 @@ def test_condor_q_of_the_final_queue_matches_the_real_tool(case, port):
     text = Q.render_view(o.view, FINAL, summary_of(FINAL, everyone=FINAL), schedd, captured_time(c))
     assert RUNNING_TIME.subn("T", text) == RUNNING_TIME.subn("T", c["stdout"]) and text.count(" R ") == 2
     assert c["rc"] == 0
+
+
+def test_submitter_selects_by_accounting_group_or_owner_as_given():
+    """-submitter NAME is the real CQ_SUBMITTER constraint: the accounting group, or else
+    the owner, equal to NAME as typed (with a domain it matches nothing)."""
+    jobs = [classad2.ClassAd({"ClusterId": 1, "ProcId": 0, "Owner": "alice"}),
+            classad2.ClassAd({"ClusterId": 2, "ProcId": 0, "Owner": "alice",
+                              "AccountingGroup": "group_a.alice"})]
+    pick = lambda name: [a["ClusterId"] for a in Q_views.matching(jobs, Q_views.owner_constraint(name))]  # noqa: E731
+    assert (pick("alice"), pick("group_a.alice"), pick("alice@vm")) == ([1], [2], [])
+    assert Q_views.owner_constraint('we"ird') == '(AccountingGroup?:Owner)=="we\\"ird"'

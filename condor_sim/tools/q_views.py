@@ -16,6 +16,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import classad2
 
+from condor_sim.jobqueue.queue import quote
 from condor_sim.tools import _usage
 from condor_sim.tools import common as C
 
@@ -321,8 +322,10 @@ def submitter_constraint(name: str, uid_domain: str) -> str:
 
 
 def owner_constraint(name: str) -> str:
-    """The job constraint of ``-submitter NAME``: its jobs (by owner, the part before ``@``)."""
-    return f'Owner == "{name.split("@", 1)[0]}"'
+    """The job constraint of ``-submitter NAME`` (``CondorQ::add(CQ_SUBMITTER)``): the
+    jobs whose accounting group, or else owner, is NAME as given (so ``alice@domain``
+    matches no job: the real tool compares the whole argument)."""
+    return f"(AccountingGroup?:Owner)=={quote(name)}"
 
 
 def submitter_label(ad: Mapping) -> str:
