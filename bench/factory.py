@@ -9,11 +9,14 @@ through the real v2 client.
 * **first job**: from the start of ``submit()`` of a factory of ``--jobs`` ``/bin/true``
   (``max_materialize = --limit``) to the first query that finds one of its jobs;
 * **all jobs**: from the start of that ``submit()`` to the moment the last of them has
-  left the queue, in jobs/s, beside the same jobs submitted as an ordinary cluster.
+  left the queue, in jobs/s, beside the same jobs submitted as an ordinary cluster;
+* **a big factory's first job**: the same for a factory of ``--big`` jobs (its jobs are
+  streamed from the child as the client makes them, so the first is queued before the
+  last is learned).
 
 Medians over ``--repeat`` runs, each on a fresh pool (4 CPUs).  Prints a table.
 
-    python bench/factory.py [--jobs 100] [--limit 10] [--sizes 100,1000,5000] [--repeat 3]
+    python bench/factory.py [--jobs 100] [--limit 10] [--sizes 100,1000,5000] [--big 20000] [--repeat 3]
 """
 from __future__ import annotations
 
@@ -55,6 +58,14 @@ for name, extra in (("factory", {"max_materialize": str(spec["limit"])}), ("plai
             raise SystemExit("timed out")
         time.sleep(0.01)
     out[name] = {"first": first, "all": now - t0}
+if spec["big"]:
+    t0 = time.perf_counter()
+    c = schedd.submit(htcondor.Submit({"executable": "/bin/true", "max_materialize": "10"}),
+                      count=spec["big"]).cluster()
+    while not schedd.query(f"ClusterId == {c}", ["ProcId"]):
+        time.sleep(0.01)
+    out["big"] = {"first": time.perf_counter() - t0}
+    schedd.act(htcondor.JobAction.Remove, f"{c}")
 print(json.dumps(out))
 """
 
@@ -67,7 +78,8 @@ def learn(pool: Pool, n: int, work: Path) -> float:
     r = subprocess.run([sys.executable, "-m", "condor_sim.daemons.schedd.digest_jobs", str(digest), "1"],
                        env=env, capture_output=True, text=True, timeout=600, cwd=work)
     took = time.perf_counter() - t0
-    if r.returncode != 0 or len(json.loads(r.stdout)["procs"]) != n:
+    lines = r.stdout.splitlines()
+    if r.returncode != 0 or json.loads(lines[-1]) != {"done": n} or len(lines) != n + 1:
         raise SystemExit(f"digest of {n} jobs: {r.stderr[-500:]}")
     return took
 
@@ -80,7 +92,8 @@ def one_run(args, sizes: list[int]) -> dict:
         try:
             out = {f"learn{n}": learn(pool, n, work) for n in sizes}
             env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file))
-            r = subprocess.run([sys.executable, "-c", CLIENT, json.dumps({"jobs": args.jobs, "limit": args.limit})],
+            r = subprocess.run([sys.executable, "-c", CLIENT, json.dumps({"jobs": args.jobs, "limit": args.limit,
+                                                                 "big": args.big})],
                                env=env, capture_output=True, text=True, timeout=900, cwd=work)
             if r.returncode != 0:
                 raise SystemExit(r.stderr[-2000:])
@@ -96,6 +109,7 @@ def main() -> int:
     ap.add_argument("--limit", type=int, default=10)
     ap.add_argument("--sizes", default="100,1000,5000")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--big", type=int, default=20000, help="jobs of the big factory (0: none)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
     runs = [one_run(args, sizes) for _ in range(args.repeat)]
@@ -109,6 +123,9 @@ def main() -> int:
     print(f"| factory of {args.jobs} x /bin/true (limit {args.limit}): first job queued | "
           f"{med(lambda r: r['factory']['first']):.3f} s |")
     print(f"| same, all done | {args.jobs / med(lambda r: r['factory']['all']):.2f} jobs/s |")
+    if args.big:
+        print(f"| factory of {args.big} x /bin/true (limit 10): first job queued | "
+              f"{med(lambda r: r['big']['first']):.3f} s |")
     print(f"| {args.jobs} x /bin/true as one ordinary cluster, all done | "
           f"{args.jobs / med(lambda r: r['plain']['all']):.2f} jobs/s |")
     return 0

@@ -12,6 +12,8 @@ feed it a submit of its own.
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import subprocess
 import sys
 
@@ -49,17 +51,28 @@ class PrivateSchedd:
     prints what it recorded as JSON and exits.  ``ad()`` is what ``htcondor2.Schedd``
     needs to reach it; leaving the context collects the record and reaps the child."""
 
-    def __init__(self, first_cluster: int = 1, timeout: float = REQUEST_TIMEOUT):
+    def __init__(self, first_cluster: int = 1, timeout: float = REQUEST_TIMEOUT,
+                 stream_fd: int | None = None):
         self.first_cluster = first_cluster
         self.timeout = timeout
+        self.stream_fd = stream_fd        # each finished proc as a JSON line here, not kept
         self.address = ""
         self.recorded: Recorded | None = None
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "PrivateSchedd":
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(self.first_cluster), str(self.timeout)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        argv = [sys.executable, "-m", __name__, str(self.first_cluster), str(self.timeout)]
+        stream = None
+        if self.stream_fd is not None:    # a descriptor of its own: the child's 0-2 are pipes
+            stream = os.dup(self.stream_fd)
+            argv += ["stream", str(stream)]
+        try:
+            self._proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, pass_fds=(stream,) if stream is not None else ())
+        finally:
+            if stream is not None:
+                os.close(stream)
         self.address = self._proc.stdout.readline().strip()
         if not self.address.startswith("<"):
             err = self._proc.stderr.read().strip()
@@ -100,11 +113,12 @@ class PrivateSchedd:
                 f.close()
 
 
-async def serve_once(first_cluster: int, timeout: float, announce) -> Recorded:
+async def serve_once(first_cluster: int, timeout: float, announce, on_proc=None) -> Recorded:
     """Listen on 127.0.0.1, ``announce(address)``, serve one QMGMT connection (or none
-    within ``timeout``) and return what it sent."""
+    within ``timeout``) and return what it sent (each finished proc to ``on_proc``
+    instead, when given)."""
     from ..daemoncore import DaemonCore
-    recorder = QmgmtRecorder(first_cluster)
+    recorder = QmgmtRecorder(first_cluster, on_proc)
     done = asyncio.Event()
     busy = False
 
@@ -156,23 +170,36 @@ class _QuietLog:
         pass
 
 
-def record_submit(submit, first_cluster: int = 1) -> Recorded:
-    """Submit ``submit`` (an ``htcondor2.Submit``) to a private queue; what it sent."""
+def record_submit(submit, first_cluster: int = 1, stream_fd: int | None = None) -> Recorded:
+    """Submit ``submit`` (an ``htcondor2.Submit``) to a private queue; what it sent.
+    With ``stream_fd``, each proc is written there as a JSON line ``[proc, attributes]``
+    as soon as it is finished, and not kept in the record."""
     import htcondor2
-    with PrivateSchedd(first_cluster) as ps:
+    with PrivateSchedd(first_cluster, stream_fd=stream_fd) as ps:
         htcondor2.Schedd(ps.ad()).submit(submit)
     if ps.recorded is None:
         raise RuntimeError("the dry-run queue recorded nothing")
     return ps.recorded
 
 
+def _stream_to(fd: int):
+    """A proc handler that writes each proc to ``fd`` as one JSON line."""
+    def on_proc(p: int, attrs: list) -> None:
+        data = (json.dumps([p, attrs]) + "\n").encode()
+        while data:
+            data = data[os.write(fd, data):]
+    return on_proc
+
+
 def _child(argv: list[str]) -> int:
-    """The private queue's process: ``FIRST_CLUSTER TIMEOUT``; address, then the record."""
+    """The private queue's process: ``FIRST_CLUSTER TIMEOUT [stream FD]``; address, then
+    the record (with ``stream FD``, each finished proc goes to FD as it is made)."""
     first, timeout = int(argv[0]), float(argv[1])
+    on_proc = _stream_to(int(argv[3])) if argv[2:3] == ["stream"] else None
 
     def announce(address: str) -> None:
         print(address, flush=True)
-    rec = asyncio.run(serve_once(first, timeout, announce))
+    rec = asyncio.run(serve_once(first, timeout, announce, on_proc))
     print(recorded_to_json(rec), flush=True)
     return 0
 

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from . import rules
 from .classad_log import cluster_key, job_key
@@ -67,6 +67,22 @@ def count_rows(data: bytes) -> int:
     if not data:
         return 0
     return data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+
+
+_QUEUE_COUNT = re.compile(r"^\s*queue\s+(\d+)?", re.I)
+
+
+def expected_total(text: str, rows: int | None) -> int | None:
+    """The jobs a client's digest makes: its Queue statement's count, times the item rows
+    when it reads rows from a file; None when that cannot be told from the statement."""
+    queue = next((line for line in text.splitlines() if _QUEUE_LINE.match(line)), None)
+    if queue is None or "(" in queue:
+        return None
+    m = _QUEUE_COUNT.match(queue)
+    count = int(m.group(1)) if m and m.group(1) else 1
+    if _FROM.search(queue):
+        return None if rows is None else count * rows
+    return count
 
 
 def digest_has_queue(text: str) -> bool:
@@ -118,10 +134,14 @@ class Factory:
     mode: int = MM_RUNNING
     reason: str = ""
     removed_event_written: bool = False
-    pending_ids: set = field(default_factory=set)
+    expected: int | None = None         # the jobs its Queue statement makes, when known
+    complete: bool = True               # False while its jobs are still being learned
 
     @property
     def total(self) -> int:
+        """The jobs it makes: as its Queue statement says, or as learned so far."""
+        if self.expected is not None and not (self.complete and self.jobs is not None):
+            return self.expected
         return len(self.jobs) if self.jobs is not None else 0
 
     def step_size(self) -> int:

@@ -29,6 +29,7 @@ class Recorded:
     procs: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
     committed: bool = False
     digest: str | None = None           # a factory's submit digest (late materialization)
+    count: int = 0                      # procs made (also those handed on, not kept)
 
 
 class QmgmtRecorder:
@@ -37,11 +38,12 @@ class QmgmtRecorder:
     Cluster ids start at ``first_cluster`` (the real dry-run's first cluster is 1), proc
     ids at 0; NoAck SetAttributes get no reply, as from a schedd."""
 
-    def __init__(self, first_cluster: int = 1):
+    def __init__(self, first_cluster: int = 1, on_proc=None):
         self.next_cluster = first_cluster
         self.recorded = Recorded()
         self._active = -1
         self._next_proc = 0
+        self.on_proc = on_proc          # (proc, attributes) of each finished proc, not kept
 
     def handle(self, payload: MessageReader, encrypted: bool = False) -> list[bytes]:
         """One request in, its replies out; raises :class:`Q.CloseSession` at the end."""
@@ -74,7 +76,9 @@ class QmgmtRecorder:
                 return reply(-1, 13)
             p = self._next_proc
             self._next_proc += 1
+            self._hand_on(p - 1)
             self.recorded.procs[p] = []
+            self.recorded.count += 1
             return reply(p)
         if num in (Q.SetAttribute, Q.SetAttribute2):
             c, p, value, name, no_ack = Q.read_set_attribute(r, num)
@@ -84,6 +88,7 @@ class QmgmtRecorder:
             if num == Q.CommitTransaction:
                 r.get_int()
             self.recorded.committed = True
+            self._hand_on(self._next_proc - 1)
             w = Q.reply(0, 0, encrypted)
             w.put_bytes(encode_lines([], encrypted))
             return [w.getvalue()]
@@ -114,6 +119,12 @@ class QmgmtRecorder:
             return reply(-1, 2)
         raise Q.CloseSession(f"QMGMT request {num} is not served by a dry run")
 
+    def _hand_on(self, p: int) -> None:
+        """A proc is finished (the next one was made, or the submit committed): hand it
+        to ``on_proc`` instead of keeping it."""
+        if self.on_proc is not None and p in self.recorded.procs:
+            self.on_proc(p, self.recorded.procs.pop(p))
+
     def _record(self, c: int, p: int, name: str, value: str) -> None:
         if p < 0:
             self.recorded.cluster_attrs.append((name, value))
@@ -124,11 +135,11 @@ class QmgmtRecorder:
 def recorded_to_json(rec: Recorded) -> str:
     return json.dumps({"cluster": rec.cluster, "cluster_attrs": rec.cluster_attrs,
                        "procs": [[p, a] for p, a in rec.procs.items()],
-                       "committed": rec.committed, "digest": rec.digest})
+                       "committed": rec.committed, "digest": rec.digest, "count": rec.count})
 
 
 def recorded_from_json(text: str) -> Recorded:
     d = json.loads(text)
     return Recorded(d["cluster"], [tuple(x) for x in d["cluster_attrs"]],
                     {p: [tuple(x) for x in a] for p, a in d["procs"]}, d["committed"],
-                    d.get("digest"))
+                    d.get("digest"), d.get("count", len(d["procs"])))

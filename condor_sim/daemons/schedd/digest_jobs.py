@@ -5,9 +5,9 @@ The digest is a submit description (the client's, its macros kept) with a ``Queu
 statement.  This process reads it with ``htcondor2.Submit``, leaves out the commands
 that made it a factory, submits it to a private recording queue
 (:mod:`condor_sim.daemons.private_queue`) from the submitter's directory
-(``FACTORY.Iwd``), and prints as JSON what the client sent: the cluster's attributes and
-each job's own (the schedd keeps only the latter).  So ``$(Process)``, ``$(Item)`` and every other macro are expanded as the
-real submit code expands them.
+(``FACTORY.Iwd``), and the queue prints each job's own attributes as the client sends
+them (the cluster's are already in the queue).  So ``$(Process)``, ``$(Item)`` and
+every other macro are expanded as the real submit code expands them.
 """
 from __future__ import annotations
 
@@ -43,8 +43,11 @@ def submit_of_digest(text: str):
 
 
 def main(argv: list[str]) -> int:
+    """``DIGEST CLUSTER``: each job as a JSON line ``[proc, attributes]`` on stdout as
+    soon as the client has sent it (so the schedd can queue the first ones while the
+    rest are still made), then ``{"done": N}``; a failure's reason on stderr, exit 1."""
+    import json
     from ..private_queue import record_submit
-    from ...jobqueue.recorder import recorded_to_json
     path, cluster = argv[0], int(argv[1])
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
@@ -54,11 +57,12 @@ def main(argv: list[str]) -> int:
         sub = submit_of_digest(text)
         if iwd and os.path.isdir(iwd):
             os.chdir(iwd)
-        rec = record_submit(sub, first_cluster=cluster)
+        sys.stdout.flush()
+        rec = record_submit(sub, first_cluster=cluster, stream_fd=sys.stdout.fileno())
     except Exception as e:            # noqa: BLE001 - the schedd reads the reason
         print(f"{type(e).__name__}: {e}".replace("\n", " "), file=sys.stderr)
         return 1
-    print(recorded_to_json(rec), flush=True)
+    print(json.dumps({"done": rec.count}), flush=True)
     return 0
 
 

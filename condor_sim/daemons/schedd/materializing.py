@@ -12,6 +12,7 @@ that is done, or removed, goes with its last job: its cluster ad, its spool file
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import pwd
 import sys
@@ -23,10 +24,11 @@ from ...jobqueue import classad_log as L
 from ...jobqueue import factory as F
 from ...jobqueue import userlog as U
 from ...jobqueue.queue import int_value, quote, unquote
-from ...jobqueue.recorder import recorded_from_json
 
-# how long the digest's jobs may take to learn (a big "queue N" takes a while)
-DIGEST_TIMEOUT = 300.0
+# how long the digest's jobs may take to learn (a big "queue N" takes a while), and the
+# longest line of one job's attributes the child may send
+DIGEST_TIMEOUT = 600.0
+LINE_LIMIT = 16 << 20
 
 
 def learner_identity(owner: str | None, euid: int | None = None) -> dict:
@@ -119,23 +121,24 @@ class Materializer:
         error = ""
         proc = None
         try:
+            if items:
+                with open(items, "rb") as fh:
+                    f.rows = F.count_rows(fh.read())
+            with open(digest, encoding="utf-8", errors="replace") as fh:
+                f.expected = F.expected_total(fh.read(), f.rows if items else None)
             who = learner_identity(unquote(cad.get("Owner")))
             python = who.pop("python", sys.executable)
             proc = await asyncio.create_subprocess_exec(
                 python, "-m", "condor_sim.daemons.schedd.digest_jobs", digest, str(f.cluster),
                 stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, start_new_session=True, **who)
+                stderr=asyncio.subprocess.PIPE, start_new_session=True, limit=LINE_LIMIT, **who)
             self._learners.add(proc.pid)
-            out, err = await asyncio.wait_for(proc.communicate(), DIGEST_TIMEOUT)
-            if proc.returncode == 0 and out.strip():
-                rec = recorded_from_json(out.decode())
-                f.jobs = [rec.procs[p] for p in sorted(rec.procs)]
-                if items:
-                    with open(items, "rb") as fh:
-                        f.rows = F.count_rows(fh.read())
-            else:
-                error = err.decode(errors="replace").strip().splitlines()[-1:] or ["no jobs"]
-                error = error[0]
+            f.jobs, f.complete = [], False
+            await asyncio.wait_for(self._read_jobs(f, proc), DIGEST_TIMEOUT)
+            err = await proc.stderr.read()
+            await proc.wait()
+            if not f.complete:
+                error = (err.decode(errors="replace").strip().splitlines()[-1:] or ["no jobs"])[0]
         except LookupError as e:
             error = str(e)
         except (OSError, ValueError, asyncio.TimeoutError) as e:
@@ -151,6 +154,19 @@ class Materializer:
         if error or not f.jobs:
             await self.break_factory(f, f"failed to load the submit digest: {error or 'no jobs'}")
         self.materialize_soon()
+
+    async def _read_jobs(self, f: F.Factory, proc) -> None:
+        """The child's lines: each job as soon as it is made (the first ones may be queued
+        while the rest are still coming), then how many there were."""
+        async for line in proc.stdout:
+            item = json.loads(line)
+            if isinstance(item, list):
+                f.jobs.append([tuple(a) for a in item[1]])
+                self.materialize_soon()
+            elif isinstance(item, dict) and "done" in item:
+                f.complete = True
+                if f.expected != len(f.jobs):
+                    f.expected = len(f.jobs)
 
     def stop_factories(self) -> None:
         """At shutdown: the digest children still running go, with their private queues."""
@@ -207,8 +223,8 @@ class Materializer:
                 if f.jobs is None:
                     continue
                 statuses = [self.queue.status(c, p) for p in procs]
-                n = F.how_many(cad, statuses, f.total, self.policy)
-                if F.runs_dry(cad, statuses, f.total, self.policy):
+                n = F.how_many(cad, statuses, len(f.jobs), self.policy)    # those learned so far
+                if f.complete and F.runs_dry(cad, statuses, f.total, self.policy):
                     f.mode = F.MM_NO_MORE_ITEMS       # it would try past its last job
                 if n <= 0:
                     if f.mode == F.MM_NO_MORE_ITEMS and not procs:
