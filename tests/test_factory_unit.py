@@ -270,3 +270,33 @@ def test_the_clients_own_digests_pass_the_screen():
                    "include_thing = 1\narguments=x\nQueue 2\n"):
         assert F.digest_problem(digest, items) is None, digest
     assert F.digest_problem("arguments=1\n", items) == "the submit digest has no Queue statement"
+
+
+def test_expected_total_from_the_queue_statement():
+    assert F.expected_total("arguments=1\nQueue 4 \n", None) == 4
+    assert F.expected_total("Queue\n", None) == 1
+    assert F.expected_total("Queue 2 x from /spool/1/condor_submit.1.items\n", 3) == 6
+    assert F.expected_total("Queue 2 x from /spool/1/condor_submit.1.items\n", None) is None
+    assert F.expected_total("Queue x in (a, b)\n", None) is None
+    f = F.Factory(1, jobs=[[("Args", '"0"')]], expected=4, complete=False)
+    assert f.total == 4                      # while learning: what the statement says
+    f.complete = True
+    assert f.total == 1                      # learned: what came
+
+
+def test_the_recorder_hands_finished_procs_on_and_keeps_none():
+    from condor_sim.jobqueue.recorder import QmgmtRecorder
+    got = []
+    r = QmgmtRecorder(5, on_proc=lambda p, attrs: got.append((p, attrs)))
+    req = lambda *f: MessageReader(b"".join(  # noqa: E731
+        MessageWriter().put_int(x).getvalue() if isinstance(x, int) else
+        MessageWriter().put_string(x).getvalue() for x in f))
+    r.handle(req(Q.NewCluster))
+    r.handle(req(Q.NewProc, 5))
+    r.handle(req(Q.SetAttribute, 5, 0, '"a"', "Args"))
+    assert got == []                         # proc 0 may still get attributes
+    r.handle(req(Q.NewProc, 5))
+    assert got == [(0, [("Args", '"a"')])]
+    r.handle(req(Q.SetAttribute, 5, 1, '"b"', "Args"))
+    r.handle(req(Q.CommitTransaction, 0))
+    assert got[-1] == (1, [("Args", '"b"')]) and r.recorded.procs == {} and r.recorded.count == 2
