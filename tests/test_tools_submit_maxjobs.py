@@ -160,3 +160,11 @@ def test_live_pool_over_the_limit_submits_nothing(pool, jobs_dir, args, stdout, 
     assert queue_state(pool) == before
     # no cluster was created either: the next submit gets the next id
     assert cluster_of(run_tool(jobs_dir, env, "q1.sub")[0]) == first + 1
+
+
+def test_maxjobs_does_not_stop_a_factory(tmp_path, jobs_dir):
+    """The real tool checks -maxjobs as it makes each proc; a factory makes none at
+    submit (the schedd does later), so its dry run is not stopped."""
+    env = no_pool_env(tmp_path)
+    out, err, rc = run_tool(jobs_dir, env, "-maxjobs", "1", "-dry-run", "f.txt", "factory.sub")
+    assert (out, err, rc) == ("Dry-Run job(s)\n4 job(s) dry-run to cluster 1.\n", "", 0)

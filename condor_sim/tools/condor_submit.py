@@ -622,7 +622,7 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
     except (ValueError, RuntimeError) as e:
         out.err(f"\nERROR: {_binding_message(e)}\n")
         return 1
-    stopped = over_limit(o, len(rec.procs) if jobs is None else jobs)
+    stopped = jobs is None and over_limit(o, len(rec.procs))   # a factory makes no procs here
     if stopped:
         rec = first_procs(rec, o.maxjobs)
     full = o.dry_run_full and not dump
