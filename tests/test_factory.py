@@ -264,3 +264,20 @@ def test_a_schedd_stopped_while_it_learns_a_digest_leaves_no_process(tmp_path):
         p.stop(timeout=20)
         gone, alive = psutil.wait_procs(children + queues, timeout=15)
         assert not alive, [x.cmdline() for x in alive]
+
+
+def test_a_burst_of_factories_is_learned_a_few_at_a_time_and_all_run(pool, tmp_path):
+    """Five factories submitted at once (their digests learned two at a time): every job
+    of every one runs, with its own macros."""
+    clusters = call(pool, f"""
+import htcondor2 as htcondor
+def main():
+    s = htcondor.Schedd()
+    return [s.submit(htcondor.Submit({{"executable": "/bin/echo", "arguments": "$(Cluster).$(Process)",
+                                       "output": {str(tmp_path)!r} + "/o.$(Cluster).$(Process)",
+                                       "max_materialize": "1"}}), count=2).cluster() for _ in range(5)]
+""")
+    want = {f"o.{c}.{p}": f"{c}.{p}\n" for c in clusters for p in (0, 1)}
+    assert wait_for(lambda: all((tmp_path / n).exists() and (tmp_path / n).read_text() == t
+                                for n, t in want.items()), timeout=60)
+    assert wait_for(lambda: not any(spool_files(pool, c) for c in clusters), timeout=30)

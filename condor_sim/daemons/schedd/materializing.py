@@ -28,6 +28,8 @@ from ...jobqueue.queue import int_value, quote, unquote
 # how long the digest's jobs may take to learn (a big "queue N" takes a while), and the
 # longest line of one job's attributes the child may send
 DIGEST_TIMEOUT = 600.0
+# how many digests are learned at once
+MAX_LEARNERS = 2
 LINE_LIMIT = 16 << 20
 
 
@@ -64,6 +66,7 @@ class Materializer:
         self._materialize_soon = False
         self._expanding: set[asyncio.Task] = set()
         self._learners: set[int] = set()     # pids of the digest children still running
+        self._learning = asyncio.Semaphore(MAX_LEARNERS)
 
     # ------------------------------------------------------------------ at submit
     def save_factory_files(self, factories: dict[int, F.Pending]) -> tuple[int, str] | None:
@@ -112,7 +115,12 @@ class Materializer:
                               if cad.get("JobMaterializeDigestFile") is not None], submitted=False)
 
     async def learn_jobs(self, f: F.Factory) -> None:
-        """Run the digest through the real client code in a child process."""
+        """Run the digest through the real client code in a child process (a few at a
+        time: a burst of factories does not start a process each at once)."""
+        async with self._learning:
+            await self._learn_jobs(f)
+
+    async def _learn_jobs(self, f: F.Factory) -> None:
         cad = self.queue.clusters.get(f.cluster) or {}
         # the files are read where this schedd spooled them, whatever the ad says now
         digest = F.digest_path(self.policy.spool, f.cluster)
