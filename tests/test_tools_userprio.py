@@ -4,6 +4,7 @@ end to end on a pool with a negotiator."""
 from __future__ import annotations
 
 import calendar
+import re
 import time
 
 import classad2
@@ -217,3 +218,46 @@ def test_af_and_constraint_end_to_end_on_a_five_daemon_pool(tmp_path):
         assert (rc, err, name) == (0, "", user) and 7199.0 < float(usage) <= 7200.0
         rc, out, err = userprio(pool, "-allusers", "-long", "-modular", "-constraint", f'Name == "{user}"')
         assert rc == 0 and out.startswith("\n") and classad2.parseOne(out)["Name"] == user
+
+
+RUN_ONE = """
+import htcondor2, time
+s = htcondor2.Schedd()
+c = s.submit(htcondor2.Submit({"executable": "/bin/sleep", "arguments": "60"})).cluster()
+deadline = time.time() + 30
+while not s.query(f"ClusterId == {c} && JobStatus == 2", ["ProcId"]) and time.time() < deadline:
+    time.sleep(0.05)
+return s.query(f"ClusterId == {c}", ["User"])[0]["User"]
+"""
+
+
+def test_af_and_constraint_match_the_real_tool_on_a_pool(tmp_path):
+    """The later captures (fixtures/cli/README.md) of -af, -af:h and -constraint against a
+    real pool whose one submitter, htcpool@vm, was running jobs: the same commands on a
+    pool whose one submitter runs a job print the same, the submitter's name aside; the
+    table of a constraint has the real header lines and user count (its numbers are each
+    pool's own).  The pool's stop ends the job."""
+    from support.pools import FIVE_DAEMONS, client
+    with running_pool(tmp_path / "p", DAEMON_LIST=FIVE_DAEMONS, NEGOTIATOR_INTERVAL="1",
+                      NEGOTIATOR_MIN_INTERVAL="0", NEGOTIATOR_CYCLE_DELAY="0") as pool:
+        user = client(pool, RUN_ONE)        # a job of the user's runs while the tool is asked
+        # the negotiator publishes its Accounting ads each cycle; the cycle after the one
+        # that counts the job charges it (LastUsageTime), as the real accountant does
+        deadline = time.monotonic() + 30
+        while not re.search(rf"^{re.escape(user)} 1 [1-9]", userprio(
+                pool, "-af", "Name", "ResourcesUsed", "LastUsageTime")[1], re.M) \
+                and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for case in ("af-name-group-factor", "af-header", "constraint-af", "constraint-users"):
+            c = cap(case)
+            rc, out, err = userprio(pool, *c["argv"])
+            assert (rc, err) == (c["rc"], c["stderr"]), case
+            want = c["stdout"]
+            if case == "constraint-users":
+                got, want = out.splitlines(), want.splitlines()
+                assert got[1:4] == want[1:4] and got[5] == want[5]
+                assert (got[4].split()[0], want[4].split()[0]) == (user, "htcpool@vm")
+                assert got[6].startswith("Number of users: 1 ") and want[6].startswith("Number of users: 1 ")
+                assert len(got) == len(want)
+            else:
+                assert out.replace(user, "USER") == want.replace("htcpool@vm", "USER"), case
