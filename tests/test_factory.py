@@ -281,3 +281,31 @@ def main():
     assert wait_for(lambda: all((tmp_path / n).exists() and (tmp_path / n).read_text() == t
                                 for n, t in want.items()), timeout=60)
     assert wait_for(lambda: not any(spool_files(pool, c) for c in clusters), timeout=30)
+
+
+AD_COUNTS = """
+import htcondor2 as htcondor, time
+def main():
+    coll = htcondor.Collector()
+    deadline = time.time() + 30
+    while True:
+        sched = [dict(a) for a in coll.query(htcondor.AdType.Schedd, projection=["JobsUnmaterialized"])]
+        subs = [dict(a) for a in coll.query(htcondor.AdType.Submitter, projection=["JobsUnmaterialized"])]
+        got = (sched[0].get("JobsUnmaterialized") if sched else None,
+               sum(a.get("JobsUnmaterialized", 0) for a in subs))
+        if got == ({want}, {want}) or time.time() > deadline:
+            return got
+        time.sleep(0.2)
+"""
+
+
+def test_the_scheduler_and_submitter_ads_count_the_jobs_still_to_make(tmp_path):
+    """JobsUnmaterialized, as the real ads have it: 4 jobs of a factory that may hold 2 at
+    a time leave 2 to make; none once it is removed."""
+    with running_pool(tmp_path / "p", DAEMON_LIST=FIVE_DAEMONS, SCHEDD_INTERVAL="1",
+                      SCHEDD_MIN_INTERVAL="0") as p:
+        c = submit(p, {"executable": "/bin/sleep", "arguments": "60", "requirements": "false",
+                       "max_materialize": "2"}, count=4)
+        assert call(p, AD_COUNTS.format(want=2), timeout=60) == [2, 2]
+        assert act(p, "Remove", f"{c}")["TotalSuccess"] == 3
+        assert call(p, AD_COUNTS.format(want=0), timeout=60) == [0, 0]

@@ -282,6 +282,7 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
                 "LocalJobsRunning": 0, "SchedulerJobsIdle": 0, "SchedulerJobsRunning": 0,
                 "WeightedIdleJobs": counts.get(IDLE, 0), "WeightedRunningJobs": float(counts.get(RUNNING, 0)),
                 "SubmitterTag": "", "WantResAd": True, "MyCurrentTime": now,
+                "JobsUnmaterialized": self.unmaterialized(owner),
                 "JobQueueBirthdate": self.queue.created or now}
 
     def ad(self) -> dict:
@@ -300,6 +301,7 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
                    "NumUsers": len(owners), "NumOwners": len(owners),
                    "JobQueueBirthdate": self.queue.created or self.core.start_time,
                    "JobsSubmitted": self.stats["JobsSubmitted"],
+                   "JobsUnmaterialized": self.unmaterialized(),
                    "MaxJobsRunning": self.config.get_int("MAX_JOBS_RUNNING", 10000),
                    "WantResAd": True})
         return ad

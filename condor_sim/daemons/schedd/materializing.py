@@ -337,6 +337,22 @@ class Materializer:
                 "JobFactoryItemReaderDone": "true" if f.jobs is not None else "false",
                 "JobFactoryItemReaderErrorCode": "0"}
 
+    def unmaterialized(self, owner: str | None = None) -> int:
+        """JobsUnmaterialized of the Scheduler ad (of a Submitter ad, with ``owner``): the
+        jobs running factories have yet to make (``UnMaterializedJobCount``, which counts
+        a factory only once it has made a job)."""
+        total = 0
+        for c, f in self.factories.items():
+            cad = self.queue.clusters.get(c)
+            if cad is None or F.is_done(f) or F.is_paused(cad) or f.jobs is None:
+                continue
+            if owner is not None and unquote(cad.get("Owner")) != owner:
+                continue
+            made = F.next_proc(cad)
+            if made > 0 and f.total > made:
+                total += f.total - made
+        return total
+
     def factory_keeps_cluster(self, c: int) -> bool:
         """Whether a cluster whose last job leaves must stay, for its factory's next jobs."""
         f = self.factories.get(c)
