@@ -309,3 +309,26 @@ def test_the_scheduler_and_submitter_ads_count_the_jobs_still_to_make(tmp_path):
         assert call(p, AD_COUNTS.format(want=2), timeout=60) == [2, 2]
         assert act(p, "Remove", f"{c}")["TotalSuccess"] == 3
         assert call(p, AD_COUNTS.format(want=0), timeout=60) == [0, 0]
+
+
+CLUSTER_AND_JOBS = """
+import htcondor2 as htcondor
+def main():
+    s = htcondor.Schedd()
+    opts = htcondor.QueryOpt.IncludeClusterAd
+    projected = [dict(a) for a in s.query("ClusterId == {c}", ["clusterid", "procid"], opts=opts)]
+    whole = [dict(a) for a in s.query("ClusterId == {c}", [], opts=opts)]
+    return projected, [(a.get("ProcId"), a.get("Cmd")) for a in whole]
+"""
+
+
+def test_a_query_with_the_cluster_ad_keeps_its_jobs_whole(pool, tmp_path):
+    """The cluster's ad comes first, then its jobs, each still with its cluster's
+    attributes, projected (names in any case) or not."""
+    c = submit(pool, {"executable": "/bin/sleep", "arguments": "60", "requirements": "false",
+                      "max_materialize": "2"}, count=3)
+    assert jobs(pool, f"ClusterId == {c}", "len(ads) == 2")
+    projected, whole = call(pool, CLUSTER_AND_JOBS.format(c=c))
+    assert [(a.get("ClusterId"), a.get("ProcId")) for a in projected] == [(c, None), (c, 0), (c, 1)]
+    assert whole == [[None, "/bin/sleep"], [0, "/bin/sleep"], [1, "/bin/sleep"]]
+    assert act(pool, "Remove", f"{c}")["TotalSuccess"] == 3

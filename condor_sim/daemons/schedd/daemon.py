@@ -416,7 +416,7 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
                 if p < 0:
                     if m.matches(-c, {}, own) and not summary_only and not (0 <= limit <= sent):
                         sent += 1
-                        yield encoder.payload(c, {}, own)
+                        yield encoder.payload(-c, {}, own)    # its own cache key: not its jobs' cluster
                     continue
                 extra = self.in_memory.get((c, p))
                 if extra:
