@@ -332,3 +332,36 @@ def test_a_query_with_the_cluster_ad_keeps_its_jobs_whole(pool, tmp_path):
     assert [(a.get("ClusterId"), a.get("ProcId")) for a in projected] == [(c, None), (c, 0), (c, 1)]
     assert whole == [[None, "/bin/sleep"], [0, "/bin/sleep"], [1, "/bin/sleep"]]
     assert act(pool, "Remove", f"{c}")["TotalSuccess"] == 3
+
+
+CLUSTER_AD = """
+import htcondor2 as htcondor
+def main():
+    ads = htcondor.Schedd().query("ClusterId == {c}", ["ProcId", "Args", "JobMaterializeLimit",
+                                                       "EditedClusterAttrs", "foo"],
+                                  opts=htcondor.QueryOpt.IncludeClusterAd)
+    return [dict(a) for a in ads]
+"""
+
+
+def test_condor_qedit_of_a_factory_cluster_edits_its_ad_and_the_jobs_it_makes_later(pool, tmp_path):
+    """condor_qedit C ATTR VALUE edits the cluster's ad too (as on a real pool, where
+    EditedClusterAttrs then names ATTR), and a job the factory makes later takes the
+    cluster's value over its own."""
+    c = submit(pool, {"executable": "/bin/sleep", "arguments": "$(Process)", "requirements": "false",
+                      "max_materialize": "1"}, count=3)
+    assert jobs(pool, f"ClusterId == {c}", "len(ads) == 1") == [(0, 1)]
+    env = dict(os.environ, CONDOR_CONFIG=str(pool.config_file))
+    for attr, value in (("Args", '"edited"'), ("foo", "7")):
+        r = subprocess.run([sys.executable, "-m", "condor_sim.tools.condor_qedit", str(c), attr, value],
+                           env=env, capture_output=True, text=True, timeout=60)
+        assert (r.stdout, r.returncode) == (f'Set attribute "{attr}" for 1 matching jobs.\n', 0), r.stderr
+    cluster, job0 = call(pool, CLUSTER_AD.format(c=c))
+    assert "ProcId" not in cluster and cluster["Args"] == "edited" and cluster["foo"] == 7
+    assert cluster["EditedClusterAttrs"] == "Args,foo"
+    assert (job0["ProcId"], job0["Args"], job0["foo"]) == (0, "edited", 7)
+    assert act(pool, "Remove", f"{c}.0")["TotalSuccess"] == 1
+    assert jobs(pool, f"ClusterId == {c} && ProcId == 1", "len(ads) == 1") == [(1, 1)]
+    [job1] = [a for a in call(pool, CLUSTER_AD.format(c=c)) if a.get("ProcId") == 1]
+    assert (job1["Args"], job1["foo"]) == ("edited", 7)          # not its own "1"
+    assert act(pool, "Remove", f"{c}")["TotalSuccess"] == 2

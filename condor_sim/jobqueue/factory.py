@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 from . import rules
 from .classad_log import cluster_key, job_key
-from .queue import HELD, IDLE, Transaction, int_value, quote
+from .queue import HELD, IDLE, Transaction, int_value, quote, unquote
 
 # JobMaterializePaused values (MaterializeMode)
 MM_INVALID, MM_RUNNING, MM_HOLD, MM_NO_MORE_ITEMS, MM_CLUSTER_REMOVED = -1, 0, 1, 2, 3
@@ -203,8 +203,9 @@ def materialize(txn: Transaction, factory: Factory, policy: rules.QueuePolicy, n
         gid += f"#{now}"
     txn.set(key, "GlobalJobId", quote(gid))
     skip = NOT_FROM_DIGEST | policy.secure | policy.protected
+    edited = edited_names(txn.queue.clusters.get(c))   # qedited in the cluster: its value wins
     for name, value in factory.jobs[p]:
-        if name in skip or "\n" in value or not rules.valid_value(name, value):
+        if name in skip or name.lower() in edited or "\n" in value or not rules.valid_value(name, value):
             continue
         txn.set(key, name, value)
     txn.set(key, "JobMaterializeDate", str(now))
@@ -217,6 +218,28 @@ def materialize(txn: Transaction, factory: Factory, policy: rules.QueuePolicy, n
     if p == 0:
         txn.set(key_c, "TotalSubmitProcs", str(factory.total))
     return p
+
+
+def edited_attrs(current: str | None, changed) -> str | None:
+    """The new ``EditedClusterAttrs`` of a factory's cluster whose ad a client edited
+    after submit (``AddClusterEditedAttributes``): the names it had and the ones changed
+    now, sorted without case and joined by commas; None when nothing is new, or when the
+    edit set ``EditedClusterAttrs`` itself (then the user's value stands)."""
+    changed = set(changed)
+    if any(n.lower() == "editedclusterattrs" for n in changed):
+        return None
+    names = {n.lower(): n for n in re.split(r"[\s,]+", current or "") if n}
+    for n in changed:
+        names.setdefault(n.lower(), n)
+    joined = ",".join(names[k] for k in sorted(names))
+    return None if joined == (current or "") else joined
+
+
+def edited_names(cluster_ad) -> set[str]:
+    """The attributes whose cluster value wins over a newly made job's own (lower case)."""
+    text = cluster_ad.get("EditedClusterAttrs") if cluster_ad is not None else None
+    value = unquote(text) if text else None
+    return {n.lower() for n in re.split(r"[\s,]+", value or "") if n}
 
 
 def is_done(factory: Factory) -> bool:

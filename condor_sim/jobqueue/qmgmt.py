@@ -55,6 +55,7 @@ SendMaterializeData = 10039
 NO_ACK = 0x02
 ONLY_MY_JOBS = 0x10
 QUERY_ONLY = 0x20
+POST_SUBMIT_CLUSTER_CHANGE = 0x80
 NEWJOB_ERR_MAX_JOBS_SUBMITTED, NEWJOB_ERR_MAX_JOBS_PER_OWNER, NEWJOB_ERR_MAX_JOBS_PER_SUBMISSION = -2, -3, -4
 
 
@@ -263,9 +264,27 @@ class QmgmtSession:
             refused = rules.set_attribute(txn, self, c, p, name, value)
             if refused is not None:
                 error = refused[0]
+        clusters = 0
+        if flags & POST_SUBMIT_CLUSTER_CHANGE:      # condor_qedit of whole clusters: their ads too
+            for c in self.matching_clusters(constraint):
+                if mine and not rules.may_touch(txn, c, self.user, self.policy, -1):
+                    continue
+                clusters += 1
+                refused = rules.set_attribute(txn, self, c, -1, name, value)
+                if refused is not None:
+                    error = refused[0]
+                elif not flags & QUERY_ONLY:
+                    txn.edited_clusters.add(c)
         if error:
             return [self._reply(-1, error)]
+        matched = matched or clusters
         return [self._reply(matched) if matched else self._reply(-1, E.ENOENT)]
+
+    def matching_clusters(self, constraint: str) -> list[int]:
+        """The committed cluster ads the constraint is true of (evaluated on the ad alone)."""
+        from .select import Matcher
+        m = Matcher(constraint)
+        return [c for c, ad in list(self.queue.clusters.items()) if m.matches(c, ad, {})]
 
     def delete_attribute(self, r):
         c, p = r.get_int(), r.get_int()

@@ -60,6 +60,7 @@ class Transaction:
         self.destroyed: list[str] = []
         self.new_clusters: list[int] = []
         self.new_jobs: list[tuple[int, int]] = []
+        self.edited_clusters: set[int] = set()         # cluster ads a client edited after submit
 
     # -- primitive operations (each one log record)
     def new_ad(self, key: str, mytype: str = "Job", targettype: str = "Machine") -> None:

@@ -113,6 +113,8 @@ class Schedd(Materializer, Spooler, JobRunner, Daemon):
         ``submitted`` are the procs a submit made per cluster, ``factories`` the job
         factories it sent (their digests are spooled first)."""
         spooled = self.rewrite_spooled(txn, submitted) if submitted else []
+        if txn.edited_clusters:
+            self.note_cluster_edits(txn)
         if factories:
             err = self.save_factory_files(factories)
             if err:

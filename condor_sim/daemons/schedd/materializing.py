@@ -353,6 +353,19 @@ class Materializer:
                 total += f.total - made
         return total
 
+    def note_cluster_edits(self, txn) -> None:
+        """Before a transaction commits: a factory's cluster ad edited after submit records
+        the edited names in ``EditedClusterAttrs``, so that the jobs it makes later take
+        the cluster's values."""
+        for c in sorted(txn.edited_clusters):
+            if c not in self.factories:
+                continue
+            ckey = L.cluster_key(c)
+            new = F.edited_attrs(unquote(txn.lookup(ckey, "EditedClusterAttrs")),
+                                 txn.changes.get(ckey, {}).keys())
+            if new is not None:
+                txn.set(ckey, "EditedClusterAttrs", quote(new))
+
     def factory_keeps_cluster(self, c: int) -> bool:
         """Whether a cluster whose last job leaves must stay, for its factory's next jobs."""
         f = self.factories.get(c)
