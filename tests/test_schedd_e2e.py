@@ -337,8 +337,8 @@ def shared_schedd():
     base = Path(tempfile.mkdtemp(prefix="condor-sim-owners-"))
     os.chmod(base, 0o755)
     d = DaemonProcess(base / "pool", "schedd", overrides={"ALLOW_WRITE": "*", "ALLOW_READ": "*"})
-    d.start()
     try:
+        d.start()
         yield d
     finally:
         d.stop()

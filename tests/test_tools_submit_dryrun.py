@@ -248,12 +248,14 @@ def test_another_user_cannot_write_to_the_private_queue():
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("_CONDOR_")}
     env.update(CONDOR_CONFIG=str(cfg), HOME="/", **extra)
     import htcondor2
-    with PQ.PrivateSchedd(timeout=20) as ps:
-        r = subprocess.run([python, "-c", OTHER_USER_SUBMIT, ps.address], env=env, user=pw.pw_uid,
-                           group=pw.pw_gid, extra_groups=[], capture_output=True, text=True,
-                           timeout=60, cwd="/")
-        assert r.returncode == 3 and "refused" in r.stdout, r.stdout + r.stderr
-        htcondor2.Schedd(ps.ad()).submit(htcondor2.Submit({"executable": "/bin/true"}))
-    shutil.rmtree(base, ignore_errors=True)
+    try:
+        with PQ.PrivateSchedd(timeout=20) as ps:
+            r = subprocess.run([python, "-c", OTHER_USER_SUBMIT, ps.address], env=env, user=pw.pw_uid,
+                               group=pw.pw_gid, extra_groups=[], capture_output=True, text=True,
+                               timeout=60, cwd="/")
+            assert r.returncode == 3 and "refused" in r.stdout, r.stdout + r.stderr
+            htcondor2.Schedd(ps.ad()).submit(htcondor2.Submit({"executable": "/bin/true"}))
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
     names = [n for n, _ in ps.recorded.cluster_attrs]
     assert "Cmd" in names and "Intruder" not in names
