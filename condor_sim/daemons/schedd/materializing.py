@@ -25,12 +25,12 @@ from ...jobqueue import factory as F
 from ...jobqueue import userlog as U
 from ...jobqueue.queue import int_value, quote, unquote
 
-# how long the digest's jobs may take to learn (a big "queue N" takes a while), and the
-# longest line of one job's attributes the child may send
+# how long the digest's jobs may take to learn (a big "queue N" takes a while)
 DIGEST_TIMEOUT = 600.0
+# the longest line (one job's attributes) the child may send
+LINE_LIMIT = 16 << 20
 # how many digests are learned at once
 MAX_LEARNERS = 2
-LINE_LIMIT = 16 << 20
 
 
 def learner_identity(owner: str | None, euid: int | None = None) -> dict:
