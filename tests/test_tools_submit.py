@@ -258,7 +258,7 @@ def test_submit_verbose_ad_printed_as_captured():
 
 
 def test_submit_unsupported_options_say_so():
-    for argv in (["-dry-run:hash", "-", "q1.sub"], ["-interactive", "q1.sub"]):
+    for argv in (["-dry-run:jobset", "-", "q1.sub"], ["-interactive", "q1.sub"]):
         stdout, stderr, rc = run_inprocess(condor_submit.run, argv)
         assert (stdout, rc) == ("", 1)
         assert re.fullmatch(r"\nERROR: -\w.*(not supported|the htcondor2 bindings cannot do).*\n", stderr)

@@ -42,10 +42,14 @@ DRY_RUN_CASES = ["dry-run-items", "dry-run-stdout-queue3", "dry-run-terse",
                  "factory-dry-run", "factory-dry-run-terse", "factory-items-dry-run",
                  "factory-option-dry-run", "factory-dry-run-file",
                  # -dry-run:full: the whole ads after the summary
-                 "dry-run-full", "dry-run-full-items"]
+                 "dry-run-full", "dry-run-full-items",
+                 # -dry-run:hash: the submit hash before the stream
+                 "dry-run-hash-q3", "dry-run-hash-items", "dry-run-hash-vars", "dry-run-hash-factory",
+                 "dry-run-hash-file", "dry-run-hash-terse", "dry-run-hash-append"]
 
 
 def mask(text: str) -> str:
+    text = re.sub(r"^(  FACTORY\.Iwd = ).*$", r"\1X", text, flags=re.M)     # the -dry-run:hash dump's
     return re.sub(rf"^({'|'.join(VOLATILE)})( ?= ?).*$", r"\1\2X", text, flags=re.M)
 
 

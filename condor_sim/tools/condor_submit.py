@@ -29,8 +29,8 @@ from typing import Sequence
 import classad2
 import htcondor2
 
-from .submit_dryrun import (DRY_RUN_OWNER, Recorded, dry_run_output, header, proc_blocks,
-                            record_submit, render_stream, verbose_output)
+from .submit_dryrun import (DRY_RUN_OWNER, Recorded, dry_run_output, hash_dump, header,
+                            proc_blocks, record_submit, render_stream, verbose_output)
 from .common import (ArgCursor, Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
                      not_an_option, not_dashed, schedd_location, main_exit, old_ad_lines)
 
@@ -108,6 +108,7 @@ class Options:
     factory: bool = False               # -factory: the schedd materializes the jobs (late)
     digest: str | None = None           # -digest FILE: a factory's submit digest, kept there
     dry_run_full: bool = False          # -dry-run:full: each job's whole ad after the summary
+    dry_run_hash: bool = False          # -dry-run:hash: the submit hash before the stream
 
     @property
     def from_stdin(self) -> bool:
@@ -152,6 +153,8 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
                 for opt in filter(None, (is_dash_arg_colon_prefix(a, "dry-run", 3)[1] or "").split(",")):
                     if opt == "full":
                         o.dry_run_full = True
+                    elif opt == "hash":
+                        o.dry_run_hash = True
                     elif opt in DRY_RUN_OPTIONS or opt.startswith(("template", "cluster=", "oauth=")) \
                             or _atoi(opt) > 1:
                         o.unsupported = o.unsupported or UNSUPPORTED["dry-run-opts"]
@@ -276,7 +279,7 @@ def parse_args(argv: Sequence[str], out: Output) -> Options:
 
 
 # the -dry-run:<opts> that print other things than the job ads (not done here)
-DRY_RUN_OPTIONS = ("hash", "def", "digest", "jobset", "tpl")
+DRY_RUN_OPTIONS = ("def", "digest", "jobset", "tpl")
 
 
 def _atoi(text: str) -> int:
@@ -640,6 +643,14 @@ def run_simulated(o: Options, sub: "htcondor2.Submit", out: Output) -> int:
         err = _write_file(target, render_stream(rec), what, out)
         if err:
             return err
+    if o.dry_run_hash and not dump and not stopped:
+        factory = rec.digest is not None
+        out.out(submit_hash_text(sub, factory=factory, to_stdout=to_stdout))
+        printed = dry_run_output(rec, dump=False, to_stdout=to_stdout, terse=o.terse,
+                                 from_stdin=o.from_stdin, jobs=jobs, dots=False)
+        text = printed.stdout
+        out.out(text[1:] if factory and to_stdout and text.startswith("\n") else text)
+        return 0
     if stopped:
         out.out(stopped_output(o, rec, dump=dump, to_stdout=to_stdout))
         out.err(maxjobs_error(o.maxjobs))
@@ -716,6 +727,23 @@ def write_digest(path: str, schedd, cluster: int, sub: "htcondor2.Submit", out: 
     if text is None:
         return None
     return _write_file(path, text, "digest file", out)
+
+
+def submit_hash_text(sub: "htcondor2.Submit", *, factory: bool, to_stdout: bool) -> str:
+    """``-dry-run:hash``'s dump of ``sub``: its commands as written, its queue arguments
+    as written and with their macros expanded."""
+    qargs = sub.getQArgs()
+    probe = htcondor2.Submit(str(sub))
+    probe["condor_sim_qargs"] = qargs
+    try:
+        expanded = probe.expand("condor_sim_qargs")
+    except Exception:
+        expanded = qargs
+    # the description's own commands (not the JobSubmitFile this tool adds, which the
+    # real one keeps elsewhere)
+    commands = [(k, sub[k]) for k in sub.keys() if k.lower() not in ("factory.iwd", "my.jobsubmitfile")]
+    return hash_dump(commands, qargs, expanded, os.getcwd(), factory=factory,
+                     itemdata_newline=factory and to_stdout)
 
 
 def _write_file(path: str, text: str, what: str, out: Output) -> int | None:

@@ -12,6 +12,7 @@ schedd as QMGMT SetAttribute calls in the same order.  So the tool lets
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..daemons.private_queue import record_submit
@@ -20,8 +21,8 @@ from ..jobqueue.recorder import Recorded
 # The real dry-run has no schedd to name the owner: its ads carry Owner=undefined.
 DRY_RUN_OWNER = "undefined"
 
-__all__ = ["DRY_RUN_OWNER", "Recorded", "dry_run_output", "header", "record_submit",
-           "render_stream", "proc_blocks", "verbose_output"]
+__all__ = ["DRY_RUN_OWNER", "Recorded", "dry_run_output", "hash_dump", "header", "live_vars",
+           "record_submit", "render_stream", "proc_blocks", "verbose_output"]
 
 
 # ---------------------------------------------------------------------- what is printed
@@ -75,8 +76,43 @@ class Printed:
     file_text: str | None = None        # what goes to the -dry-run/-dump file, if any
 
 
+_QUEUE_VARS = re.compile(r"^(?:\d+\s+)?(.*?)\s*\b(?:in|from|matching)\b", re.I | re.S)
+
+
+def live_vars(qargs: str) -> list[str]:
+    """The loop variables a queue statement's arguments declare (``x,y from f`` -> x, y),
+    or ``Item`` when they name none."""
+    m = _QUEUE_VARS.match(qargs.strip())
+    names = [n for n in re.split(r"[\s,]+", m.group(1)) if n] if m else []
+    return names or ["Item"]
+
+
+def hash_dump(commands: list[tuple[str, str]], qargs: str, expanded: str, iwd: str, *,
+              factory: bool, itemdata_newline: bool) -> str:
+    """``-dry-run:hash``: the queue statement as written and expanded, then the submit hash
+    as it stands when queuing begins: the description's commands, ``FACTORY.Iwd`` and the
+    loop variables (empty), sorted without case (a factory's loop variables come last,
+    set after the others); ``itemdata_newline`` is the line a factory's item data puts
+    between the two when the stream goes to stdout."""
+    out = ["\n----- Queue arguments -----\n", f"Specified: {('queue ' + qargs).rstrip()}\n",
+           f"Expanded : {('queue ' + expanded).rstrip()}\n"]
+    if itemdata_newline:
+        out.append("\n")
+    out.append("----- submit hash at queue begin -----\n")
+    entries = list(commands) + [("FACTORY.Iwd", iwd)]
+    live = [(v, "") for v in live_vars(qargs)]
+    if not factory:
+        entries += live
+    entries.sort(key=lambda kv: kv[0].lower())
+    if factory:
+        entries += live
+    out += [f"  {k} = {v}\n" for k, v in entries]
+    out.append("-----\n")
+    return "".join(out)
+
+
 def dry_run_output(rec: Recorded, *, dump: bool, to_stdout: bool, terse: bool,
-                   from_stdin: bool, jobs: int | None = None) -> Printed:
+                   from_stdin: bool, jobs: int | None = None, dots: bool = True) -> Printed:
     """The real tool's output for a dry run (``dump`` False) or a dump, after its header
     (:func:`header`, printed before the description is read).
 
@@ -91,7 +127,7 @@ def dry_run_output(rec: Recorded, *, dump: bool, to_stdout: bool, terse: bool,
     count = len(blocks) if jobs is None else jobs
     cluster = rec.cluster
     progress = not from_stdin and not terse
-    dots = progress and not (dump and to_stdout) and rec.digest is None
+    dots = dots and progress and not (dump and to_stdout) and rec.digest is None
     out: list[str] = []
     err = ""
     for block in blocks:
