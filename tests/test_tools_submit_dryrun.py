@@ -263,3 +263,17 @@ def test_another_user_cannot_write_to_the_private_queue():
         shutil.rmtree(base, ignore_errors=True)
     names = [n for n, _ in ps.recorded.cluster_attrs]
     assert "Cmd" in names and "Intruder" not in names
+
+
+def test_the_hash_dump_takes_loop_variables_from_the_expanded_queue_statement():
+    """What a real 25.14 condor_submit -dry-run:hash printed for
+    ``queue $(n) x,Y from (...)`` with ``n = 2``: the count is a macro, the variables
+    are x and Y (sorted without case, with the commands), each empty."""
+    assert D.live_vars("2 x,Y from (") == ["x", "Y"] and D.live_vars("3") == ["Item"]
+    assert D.live_vars("in (a, b)") == ["Item"] and D.live_vars("item in (a, b)") == ["item"]
+    text = D.hash_dump([("executable", "/bin/true"), ("n", "2")], "$(n) x,Y from (", "2 x,Y from (",
+                       "/srv/pool/jobs", factory=False, itemdata_newline=False)
+    assert text == ("\n----- Queue arguments -----\nSpecified: queue $(n) x,Y from (\n"
+                    "Expanded : queue 2 x,Y from (\n----- submit hash at queue begin -----\n"
+                    "  executable = /bin/true\n  FACTORY.Iwd = /srv/pool/jobs\n  n = 2\n"
+                    "  x = \n  Y = \n-----\n")

@@ -100,7 +100,7 @@ def hash_dump(commands: list[tuple[str, str]], qargs: str, expanded: str, iwd: s
         out.append("\n")
     out.append("----- submit hash at queue begin -----\n")
     entries = list(commands) + [("FACTORY.Iwd", iwd)]
-    live = [(v, "") for v in live_vars(qargs)]
+    live = [(v, "") for v in live_vars(expanded)]
     if not factory:
         entries += live
     entries.sort(key=lambda kv: kv[0].lower())
