@@ -248,6 +248,7 @@ def test_the_digest_submit_drops_the_factory_commands_and_names_an_executable():
     ("arguments = $(x)\nQueue 1 x from /etc/passwd\n", "invalid filename '/etc/passwd' for foreach from"),
     ("arguments = $(x)\nQueue 1 x from [::2] /etc/passwd\n", "invalid filename '/etc/passwd'"),
     ("arguments = $(x)\nQueue x matching /root/*\n", "foreach mode matching is not supported"),
+    ("arguments = $(x)\nQueue x from /etc/passwd (\n", "invalid filename '/etc/passwd ('"),
 ])
 def test_a_digest_that_reads_files_or_runs_commands_is_refused(digest, why):
     """A peer sending its own digest cannot make the schedd read a file or run a command:
@@ -267,7 +268,8 @@ def test_the_clients_own_digests_pass_the_screen():
     items = F.items_path("/spool", 7)
     for digest in ("FACTORY.Iwd=/tmp\narguments=$(Process)\n\nQueue 4 \n",
                    f"arguments=$(fruit)\n\nQueue 1 fruit from {items}\n",
-                   "include_thing = 1\narguments=x\nQueue 2\n"):
+                   "include_thing = 1\narguments=x\nQueue 2\n",
+                   "arguments=$(x)\nQueue 1 x from (\n a\n b\n)\n"):
         assert F.digest_problem(digest, items) is None, digest
     assert F.digest_problem("arguments=1\n", items) == "the submit digest has no Queue statement"
 

@@ -110,9 +110,10 @@ def digest_problem(text: str, items_file: str) -> str | None:
         return "the submit digest has no Queue statement"
     if _MATCHING.search(queue):
         return "foreach mode matching is not supported by schedd job factory"
-    m = _FROM.search(queue) if "(" not in queue else None
-    if m and m.group(1) and m.group(1) != items_file:
-        return f"invalid filename '{m.group(1)}' for foreach from. File must be in Spool."
+    m = _FROM.search(queue)
+    target = m.group(1) if m else ""
+    if target and not target.startswith("(") and target != items_file:   # "from (" is inline
+        return f"invalid filename '{target}' for foreach from. File must be in Spool."
     return None
 
 
