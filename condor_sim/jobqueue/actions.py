@@ -13,7 +13,7 @@ from . import rules
 from .classad_log import cluster_key, job_key
 from .queue import (COMPLETED, HELD, REMOVED, RUNNING, SUSPENDED, TRANSFERRING_OUTPUT, Transaction,
                     int_value, quote, unquote)
-from .select import Matcher, select
+from .select import select, select_clusters
 
 HOLD, RELEASE, REMOVE, REMOVE_X, VACATE, VACATE_FAST, CLEAR_DIRTY, SUSPEND, CONTINUE = range(1, 10)
 TRANSFER_AND_REMOVE = 10
@@ -111,7 +111,7 @@ def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int,
             jobs = select(queue, text)
         except ValueError:
             return None
-        clusters = _matching_clusters(queue, text, factories) if action in FACTORY_ACTIONS else []
+        clusters = select_clusters(queue, text, factories) if action in FACTORY_ACTIONS else []
     elif isinstance(ids_text, str):
         ids = parse_ids(ids_text)
         jobs = [jp for jp in ids if jp[1] >= 0]
@@ -171,12 +171,6 @@ def plan(queue, policy: rules.QueuePolicy, request, user: str, now: int,
 
 
 FACTORY_ACTIONS = (HOLD, RELEASE, REMOVE, REMOVE_X, TRANSFER_AND_REMOVE)
-
-
-def _matching_clusters(queue, text: str, factories) -> list[int]:
-    m = Matcher(text)
-    return [c for c in sorted(factories)
-            if c in queue.clusters and m.matches(c, queue.clusters[c], {})]
 
 
 def _act_on_factory(result: Plan, queue, policy, user: str, c: int, reason: str) -> None:

@@ -23,6 +23,7 @@ from . import classad_log as L
 from . import factory as F
 from . import rules
 from .queue import Transaction, int_value, quote, unquote
+from .select import select_clusters
 
 InitializeConnection = 10001
 NewCluster = 10002
@@ -266,7 +267,7 @@ class QmgmtSession:
                 error = refused[0]
         clusters = 0
         if flags & POST_SUBMIT_CLUSTER_CHANGE:      # condor_qedit of whole clusters: their ads too
-            for c in self.matching_clusters(constraint):
+            for c in select_clusters(self.queue, constraint):
                 if mine and not rules.may_touch(txn, c, self.user, self.policy, -1):
                     continue
                 clusters += 1
@@ -279,12 +280,6 @@ class QmgmtSession:
             return [self._reply(-1, error)]
         matched = matched or clusters
         return [self._reply(matched) if matched else self._reply(-1, E.ENOENT)]
-
-    def matching_clusters(self, constraint: str) -> list[int]:
-        """The committed cluster ads the constraint is true of (evaluated on the ad alone)."""
-        from .select import Matcher
-        m = Matcher(constraint)
-        return [c for c, ad in list(self.queue.clusters.items()) if m.matches(c, ad, {})]
 
     def delete_attribute(self, r):
         c, p = r.get_int(), r.get_int()

@@ -117,6 +117,14 @@ def select(queue, constraint: str | None, *, owner: str | None = None, limit: in
     return out
 
 
+def select_clusters(queue, constraint: str, among=None) -> list[int]:
+    """The committed clusters whose own ad (no proc's) the constraint is true of: in queue
+    order, or of ``among`` only, in id order."""
+    m = Matcher(constraint)
+    ids = sorted(c for c in among if c in queue.clusters) if among is not None else list(queue.clusters)
+    return [c for c in ids if m.matches(c, queue.clusters[c], {})]
+
+
 def projection_list(value) -> list[str]:
     """The request's Projection: a list, or a string of names separated by commas, spaces
     or newlines."""
