@@ -231,13 +231,14 @@ def test_factory_events_read_back_by_the_real_job_event_log(tmp_path):
 
 # ---------------------------------------------------------------------------- the digest
 def test_the_digest_submit_drops_the_factory_commands_and_names_an_executable():
-    sub = DJ.submit_of_digest("FACTORY.Requirements=MY.Requirements\nFACTORY.Iwd=/tmp\n"
-                              "max_idle=4\narguments=$(Process)\nQueue 3\n")
+    sub, iwd = DJ.submit_of_digest("FACTORY.Requirements=MY.Requirements\nFACTORY.Iwd=/tmp\n"
+                                   "max_idle=4\narguments=$(Process)\nQueue 3\n")
+    assert iwd == "/tmp"                     # read before the FACTORY.* commands are emptied
     assert sub["max_idle"] == "" and sub["FACTORY.Requirements"] == "" and sub["FACTORY.Iwd"] == ""
     assert sub["executable"] == DJ.PLACEHOLDER_EXECUTABLE and sub["universe"] == "vanilla"
     assert sub["arguments"] == "$(Process)" and sub.getQArgs().strip() == "3"
-    kept = DJ.submit_of_digest("executable=/bin/$(x)\nuniverse=local\nQueue 1 x in (a)\n")
-    assert kept["executable"] == "/bin/$(x)" and kept["universe"] == "local"
+    kept, no_iwd = DJ.submit_of_digest("executable=/bin/$(x)\nuniverse=local\nQueue 1 x in (a)\n")
+    assert kept["executable"] == "/bin/$(x)" and kept["universe"] == "local" and no_iwd is None
 
 
 # ---------------------------------------------------------------------------- hostile digests

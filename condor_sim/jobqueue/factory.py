@@ -52,6 +52,22 @@ NOT_FROM_DIGEST = frozenset({"ClusterId", "ProcId", "GlobalJobId", "Owner", "Use
 _QUEUE_LINE = re.compile(r"^\s*queue\b", re.I)
 
 
+# the submit commands that limit materialization (any of them makes the client send a
+# factory), and with them those a factory's digest may hold
+LIMIT_COMMANDS = ("max_materialize", "materialize_max", "max_idle", "materialize_max_idle")
+FACTORY_COMMANDS = LIMIT_COMMANDS + ("materialize_constraint",)
+
+
+def empty_commands(sub, names, prefix: str | None = None) -> None:
+    """Empty the commands of a submit description (an ``htcondor2.Submit``, whose keys
+    cannot be removed; an empty command has no effect) whose names, without case, are in
+    ``names`` or start with ``prefix``."""
+    for key in list(sub.keys()):
+        low = key.lower()
+        if low in names or (prefix is not None and low.startswith(prefix)):
+            sub[key] = ""
+
+
 def digest_path(spool: str, cluster: int) -> str:
     """Where the schedd keeps a factory's submit digest (GetSpooledSubmitDigestPath)."""
     return os.path.join(spool, str(cluster % 10000), f"condor_submit.{cluster}.digest")
@@ -83,10 +99,6 @@ def expected_total(text: str, rows: int | None) -> int | None:
     if _FROM.search(queue):
         return None if rows is None else count * rows
     return count
-
-
-def digest_has_queue(text: str) -> bool:
-    return any(_QUEUE_LINE.match(line) for line in text.splitlines())
 
 
 _INCLUDE_LINE = re.compile(r"^\s*include(\s+\w+)*\s*:", re.I)
@@ -133,7 +145,6 @@ class Factory:
     jobs: list[list[tuple[str, str]]] | None = None
     rows: int = 0                       # item rows (0: a plain "Queue N")
     mode: int = MM_RUNNING
-    reason: str = ""
     removed_event_written: bool = False
     expected: int | None = None         # the jobs its Queue statement makes, when known
     complete: bool = True               # False while its jobs are still being learned

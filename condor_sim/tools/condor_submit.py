@@ -29,6 +29,7 @@ from typing import Sequence
 import classad2
 import htcondor2
 
+from ..jobqueue.factory import LIMIT_COMMANDS, empty_commands
 from .submit_dryrun import (DRY_RUN_OWNER, Recorded, dry_run_output, hash_dump, header,
                             proc_blocks, record_submit, render_stream, verbose_output)
 from .common import (ArgCursor, Exit, Output, is_dash_arg_colon_prefix, is_dash_arg_prefix,
@@ -312,7 +313,6 @@ def parse_maxjobs(text: str, out: Output) -> int:
 
 
 # the submit commands that already make a description a job factory
-FACTORY_COMMANDS = ("max_materialize", "materialize_max", "max_idle", "materialize_max_idle")
 # the limit -factory gives (the bindings refuse INT_MAX); the schedd takes the job count
 FACTORY_LIMIT = 1_000_000_000
 
@@ -327,16 +327,14 @@ def as_factory(sub: "htcondor2.Submit") -> None:
 
 def is_factory(sub: "htcondor2.Submit") -> bool:
     """Whether the bindings will submit ``sub`` as a job factory."""
-    return any(k.lower() in FACTORY_COMMANDS and sub[k].strip() for k in sub.keys())
+    return any(k.lower() in LIMIT_COMMANDS and sub[k].strip() for k in sub.keys())
 
 
 def without_factory(sub: "htcondor2.Submit") -> "htcondor2.Submit":
     """A copy of ``sub`` that the bindings submit as ordinary jobs (its factory commands
     emptied: keys cannot be removed from a Submit, and an empty command has no effect)."""
     copy = htcondor2.Submit(str(sub))
-    for k in copy.keys():
-        if k.lower() in FACTORY_COMMANDS:
-            copy[k] = ""
+    empty_commands(copy, LIMIT_COMMANDS)
     return copy
 
 

@@ -14,32 +14,29 @@ from __future__ import annotations
 import os
 import sys
 
-# the submit commands that make a description a factory: its jobs are made one by one here
 PLACEHOLDER_EXECUTABLE = sys.executable
-FACTORY_COMMANDS = ("max_materialize", "materialize_max", "max_idle", "materialize_max_idle",
-                    "materialize_constraint")
 
 
 def submit_of_digest(text: str):
-    """The ``htcondor2.Submit`` of a digest, with its factory commands emptied (keys cannot
-    be removed from it; an empty command has no effect).
+    """The ``htcondor2.Submit`` of a digest with its factory commands emptied, and the
+    submitter's directory (``FACTORY.Iwd``).
 
-    The ``FACTORY.*`` commands speak to the schedd's own submit code (``FACTORY.Iwd`` is
-    read before, by :func:`main`; ``FACTORY.Requirements = MY.Requirements`` keeps the
-    cluster's); they are emptied too.  A digest holds only the commands whose values differ from job to job: the rest is
+    The ``FACTORY.*`` commands speak to the schedd's own submit code
+    (``FACTORY.Requirements = MY.Requirements`` keeps the cluster's); they are emptied
+    too.  A digest holds only the commands whose values differ from job to job: the rest is
     already in the cluster ad.  So an executable and a universe are supplied when it
     names none; they shape only the recorded cluster ad, which is not used."""
     import htcondor2
+    from ...jobqueue.factory import FACTORY_COMMANDS, empty_commands
     sub = htcondor2.Submit(text)
-    names = {k.lower(): k for k in sub.keys()}
-    for low, name in names.items():
-        if low in FACTORY_COMMANDS or low.startswith("factory."):
-            sub[name] = ""
+    iwd = sub.get("FACTORY.Iwd")
+    names = {k.lower() for k in sub.keys()}
+    empty_commands(sub, FACTORY_COMMANDS, prefix="factory.")
     if "executable" not in names:
         sub["executable"] = PLACEHOLDER_EXECUTABLE
     if "universe" not in names:
         sub["universe"] = "vanilla"
-    return sub
+    return sub, iwd
 
 
 def main(argv: list[str]) -> int:
@@ -52,9 +49,7 @@ def main(argv: list[str]) -> int:
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             text = f.read()
-        import htcondor2
-        iwd = htcondor2.Submit(text).get("FACTORY.Iwd")
-        sub = submit_of_digest(text)
+        sub, iwd = submit_of_digest(text)
         if iwd and os.path.isdir(iwd):
             os.chdir(iwd)
         sys.stdout.flush()

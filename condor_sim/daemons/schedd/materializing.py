@@ -185,7 +185,7 @@ class Materializer:
     async def break_factory(self, f: F.Factory, reason: str) -> None:
         reason = " ".join(reason.splitlines())
         self.log.log(f"ERROR: job factory {f.cluster}: {reason}")
-        f.mode, f.reason = F.MM_INVALID, reason
+        f.mode = F.MM_INVALID
         cad = self.queue.clusters.get(f.cluster)
         if cad is None:
             return
