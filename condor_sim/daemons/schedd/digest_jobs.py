@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import sys
 
+# the executable given to a digest that names none (it shapes only the cluster ad,
+# which is not kept)
 PLACEHOLDER_EXECUTABLE = sys.executable
 
 
